@@ -1,0 +1,48 @@
+# graph-relay — build, test and run.
+#
+#   make run     build and start the relay with an embedded Graph emulator (demo config)
+#   make test    install what is missing (Debian: apt-get), build, run every test
+#   make build   debug build;  make release: optimised build;  make clean
+#   make bench   benchmarks (not part of make test)
+
+SWIFT        ?= swift
+CONFIGURATION ?= debug
+SUDO         := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
+# Debian packages the build and the interop tests need.
+APT_PACKAGES := libssl-dev pkg-config openssl swaks curl python3
+# Swift Testing runs suites in parallel; 2 workers keep a 2-core machine responsive.
+TEST_FLAGS   ?= --parallel --num-workers 2
+
+.PHONY: all build release test deps run clean bench
+
+all: build
+
+deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build -c $(CONFIGURATION)
+
+release: deps
+	$(SWIFT) build -c release
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build $(TEST_FLAGS)
+
+run: deps
+	$(SWIFT) build -c $(CONFIGURATION) --product graph-relay
+	./scripts/run-demo.sh "$$($(SWIFT) build -c $(CONFIGURATION) --show-bin-path)/graph-relay"
+
+bench: deps
+	./scripts/bench.sh
+
+clean:
+	rm -rf .build run

@@ -1,0 +1,1 @@
+// A Microsoft Graph stand-in for tests and the demo.

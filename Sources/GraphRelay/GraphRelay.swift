@@ -1,0 +1,1 @@
+// The relay: configuration, access policy, routing and delivery.

@@ -1,0 +1,1 @@
+// The SMTP listener: protocol core and SwiftNIO server.
