@@ -10,13 +10,13 @@ public struct ProcessResult: Sendable {
 public enum ProcessError: Error, CustomStringConvertible {
     case notFound(String)
     case failed(command: String, result: ProcessResult)
-    case timedOut(command: String)
+    case timedOut(command: String, output: String)
 
     public var description: String {
         switch self {
         case .notFound(let name): "\(name) is not installed (make test installs it)"
         case .failed(let command, let result): "\(command) exited \(result.status): \(result.stderr)"
-        case .timedOut(let command): "\(command) did not finish in time"
+        case .timedOut(let command, let output): "\(command) did not finish in time; it printed: \(output)"
         }
     }
 }
@@ -71,9 +71,12 @@ public enum ProcessRunner {
         try? stdin.fileHandleForWriting.close()
 
         if finished.wait(timeout: .now() + timeout) == .timedOut {
-            process.terminate()
+            // SIGKILL: a child inherits the test runner's blocked signal mask, so SIGTERM may never arrive.
+            kill(process.processIdentifier, SIGKILL)
             _ = finished.wait(timeout: .now() + 5)
-            throw ProcessError.timedOut(command: ([name] + arguments).joined(separator: " "))
+            _ = group.wait(timeout: .now() + 5)
+            let printed = String(decoding: outBox.data + errBox.data, as: UTF8.self)
+            throw ProcessError.timedOut(command: ([name] + arguments).joined(separator: " "), output: printed)
         }
         group.wait()
         return ProcessResult(

@@ -1,0 +1,80 @@
+import Foundation
+
+/// A long-running real program (e.g. `openssl s_server`) started for a test and always stopped
+/// at the end. Its stdout and stderr are collected; ``waitForOutput(containing:timeout:)`` waits
+/// until a given text appears.
+public final class BackgroundProcess: @unchecked Sendable {
+    private let process = Process()
+    private let lock = NSLock()
+    private var output = Data()
+    private let stdinPipe = Pipe()
+
+    public init(_ name: String, _ arguments: [String]) throws {
+        guard let executable = ProcessRunner.which(name) else { throw ProcessError.notFound(name) }
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = stdinPipe
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil  // end of file: stop being called
+                return
+            }
+            guard let self else { return }
+            self.lock.lock()
+            self.output.append(data)
+            self.lock.unlock()
+        }
+        try process.run()
+    }
+
+    deinit {
+        stop()
+    }
+
+    /// Everything the program printed so far (stdout and stderr).
+    public var text: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    public var isRunning: Bool { process.isRunning }
+
+    /// Writes to the program's standard input.
+    public func send(_ text: String) {
+        stdinPipe.fileHandleForWriting.write(Data(text.utf8))
+    }
+
+    /// Waits until the output contains `needle`; returns the whole output, or nil on timeout.
+    public func waitForOutput(containing needle: String, timeout: TimeInterval = 10) async -> String? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let current = text
+            if current.contains(needle) { return current }
+            try? await Task.sleep(nanoseconds: 20_000_000)
+        }
+        return nil
+    }
+
+    /// Waits for the program to exit by itself; returns false on timeout.
+    public func waitForExit(timeout: TimeInterval = 10) async -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if !process.isRunning { return true }
+            try? await Task.sleep(nanoseconds: 20_000_000)
+        }
+        return false
+    }
+
+    public func stop() {
+        if process.isRunning {
+            // SIGKILL: a child inherits the test runner's blocked signal mask, so SIGTERM may never arrive.
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
