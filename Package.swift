@@ -44,9 +44,10 @@ let package = Package(
             name: "GraphRelayGraph",
             dependencies: ["GraphRelayTLS", "COpenSSL", "COpenSSLShims", nioCore, nioPosix, nioHTTP1, logging]
         ),
+        .target(name: "GraphRelaySpool", dependencies: [nioCore, nioPosix, logging]),
         .target(
             name: "GraphRelay",
-            dependencies: ["GraphRelaySMTP", "GraphRelayGraph", "GraphRelayTLS", "COpenSSL", nioCore, nioPosix, logging, yams]
+            dependencies: ["GraphRelaySMTP", "GraphRelayGraph", "GraphRelaySpool", "GraphRelayTLS", "COpenSSL", nioCore, nioPosix, logging, yams]
         ),
         .executableTarget(name: "GraphRelayCLI", dependencies: ["GraphRelay", "GraphEmulator", argumentParser, logging, nioCore, nioPosix]),
 
@@ -74,6 +75,10 @@ let package = Package(
         .testTarget(
             name: "GraphRelayGraphTests",
             dependencies: ["GraphRelayGraph", "GraphEmulator", "GraphRelayTLS", "GraphRelayTestSupport", nioCore, nioPosix, nioEmbedded, nioHTTP1]
+        ),
+        .testTarget(
+            name: "GraphRelaySpoolTests",
+            dependencies: ["GraphRelaySpool", "GraphRelayTestSupport", nioCore, nioPosix]
         ),
         .testTarget(
             name: "GraphRelayTests",

@@ -1,0 +1,1 @@
+// The durable spool and the delivery scheduler.
