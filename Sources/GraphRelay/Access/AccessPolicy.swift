@@ -34,7 +34,7 @@ public struct AccessPolicy: Sendable {
         return networks.first { $0.contains(client) }
     }
 
-    /// Checks a password. Slow on purpose (a scrypt/PBKDF2 derivation, about 0.1–0.3 s of CPU):
+    /// Checks a password. Slow on purpose (a scrypt/PBKDF2 derivation, about 0.13 s of CPU by default):
     /// run it off the event loop. Unknown users cost the same as known ones, so timing does not
     /// reveal which user names exist.
     ///

@@ -41,29 +41,43 @@ enum AddressListParser {
                 index += 1
             case UInt8(ascii: "\""):
                 let start = index
-                index += 1
-                while index < end {
-                    if bytes[index] == UInt8(ascii: "\\") { index += 2; continue }
-                    if bytes[index] == UInt8(ascii: "\"") { index += 1; break }
+                var probe = index + 1
+                var closed = false
+                while probe < end {
+                    if bytes[probe] == UInt8(ascii: "\\") { probe += 2; continue }
+                    if bytes[probe] == UInt8(ascii: "\"") { probe += 1; closed = true; break }
+                    probe += 1
+                }
+                if closed {
+                    index = probe
+                    tokens.append(Token(kind: .quoted, range: start..<index))
+                } else {
+                    // Unterminated: the quote is junk; read on as if it were not there.
+                    tokens.append(Token(kind: .special(byte), range: index..<(index + 1)))
                     index += 1
                 }
-                index = min(index, end)
-                tokens.append(Token(kind: .quoted, range: start..<index))
             case UInt8(ascii: "("):
                 let start = index
                 var depth = 0
-                while index < end {
-                    let current = bytes[index]
-                    if current == UInt8(ascii: "\\") { index += 2; continue }
+                var probe = index
+                var closed = false
+                while probe < end {
+                    let current = bytes[probe]
+                    if current == UInt8(ascii: "\\") { probe += 2; continue }
                     if current == UInt8(ascii: "(") { depth += 1 }
                     if current == UInt8(ascii: ")") {
                         depth -= 1
-                        if depth == 0 { index += 1; break }
+                        if depth == 0 { probe += 1; closed = true; break }
                     }
+                    probe += 1
+                }
+                if closed {
+                    index = probe
+                    tokens.append(Token(kind: .comment, range: start..<index))
+                } else {
+                    tokens.append(Token(kind: .special(byte), range: index..<(index + 1)))
                     index += 1
                 }
-                index = min(index, end)
-                tokens.append(Token(kind: .comment, range: start..<index))
             case UInt8(ascii: "["):
                 let start = index
                 while index < end, bytes[index] != UInt8(ascii: "]") {
@@ -253,8 +267,11 @@ enum AddressListParser {
             if index < tokens.count, tokens[index].kind == .special(UInt8(ascii: ">")) { index += 1 }
             itemDone = true
             // Only addr-spec material counts (comments inside the brackets are dropped).
-            let spec = addrSpec(in: specStart..<specEnd, anchoredAtEnd: false)
-            guard let spec, !spec.isEmpty else { return }
+            guard let spec = addrSpecs(in: specStart..<specEnd).last, !spec.isEmpty else {
+                // `<>` or junk brackets: the item may still hold a plain address.
+                itemDone = false
+                return
+            }
             var display = rawBytes(displayRange)
             if let raw = display, AddressListParser.decodePhrase(raw[...]).isEmpty { display = nil }
             results.append(MailAddress(addrSpec: spec, rawDisplayName: display, comment: nil, group: group))
@@ -265,56 +282,72 @@ enum AddressListParser {
             defer { itemDone = true }
             guard !itemDone, itemStart < index else { return }
             let range = itemStart..<index
-            guard let spec = addrSpec(in: range, anchoredAtEnd: true), !spec.isEmpty else { return }
+            let specs = addrSpecs(in: range).filter { !$0.isEmpty }
+            guard !specs.isEmpty else { return }
             let comments = range.filter { tokens[$0].kind == .comment }
             let comment = comments.last.map { last -> String in
                 String(decoding: AddressListParser.unquote(bytes[tokens[last].range]), as: UTF8.self)
                     .trimmingASCIIWhitespace()
             }
-            results.append(MailAddress(addrSpec: spec, rawDisplayName: nil,
-                                       comment: comment?.isEmpty == false ? comment : nil, group: group))
+            for (position, spec) in specs.enumerated() {
+                let isLast = position == specs.count - 1
+                results.append(MailAddress(addrSpec: spec, rawDisplayName: nil,
+                                           comment: isLast && comment?.isEmpty == false ? comment : nil, group: group))
+            }
         }
 
-        /// The addr-spec in a token range: the contiguous words before the last `@` and the
-        /// contiguous domain after it; or a lone word when there is no `@`.
-        private func addrSpec(in range: Range<Int>, anchoredAtEnd: Bool) -> String? {
+        /// The addr-specs in a token range: for each `@`, the words before it and the domain
+        /// after it (comments and blanks dropped; words separated by blanks are joined only
+        /// across a dot, so `John Doe john@x` gives `john@x`, `john . doe @ x . y` gives
+        /// `john.doe@x.y`, and `a@x b@y` gives both); or a lone word when there is no `@`.
+        private func addrSpecs(in range: Range<Int>) -> [String] {
             let candidates = range.filter {
                 switch tokens[$0].kind {
-                case .atom, .quoted, .encodedWord, .domainLiteral, .special(UInt8(ascii: "@")): true
+                case .atom, .quoted, .domainLiteral, .special(UInt8(ascii: "@")): true
                 default: false
                 }
             }
-            guard !candidates.isEmpty else { return nil }
-            if let at = candidates.last(where: { tokens[$0].kind == .special(UInt8(ascii: "@")) }) {
-                // Local part: words ending at the @, contiguous (no blank between them).
-                var localFirst = at
-                var probe = at - 1
-                while probe >= range.lowerBound, isWord(tokens[probe].kind),
-                      tokens[probe].range.upperBound == tokens[localFirst].range.lowerBound
-                      || (probe == at - 1) {
-                    localFirst = probe
-                    probe -= 1
-                }
-                var domainLast = at
-                probe = at + 1
-                while probe < range.upperBound, tokens[probe].kind == .atom || tokens[probe].kind == .domainLiteral,
-                      probe == at + 1 || tokens[probe].range.lowerBound == tokens[domainLast].range.upperBound {
-                    domainLast = probe
-                    probe += 1
-                }
-                let local = localFirst < at
-                    ? String(decoding: bytes[tokens[localFirst].range.lowerBound..<tokens[at - 1].range.upperBound], as: UTF8.self)
-                    : ""
-                let domain = domainLast > at
-                    ? String(decoding: bytes[tokens[at + 1].range.lowerBound..<tokens[domainLast].range.upperBound], as: UTF8.self)
-                    : ""
-                if local.isEmpty && domain.isEmpty { return nil }
-                return local + "@" + domain
+            let ats = candidates.indices.filter { tokens[candidates[$0]].kind == .special(UInt8(ascii: "@")) }
+            guard !ats.isEmpty else {
+                // No @: a bare local word (`root`, `undisclosed-recipients`).
+                guard let last = candidates.last(where: { isWord(tokens[$0].kind) }) else { return [] }
+                return [String(decoding: bytes[tokens[last].range], as: UTF8.self)]
             }
-            // No @: a bare local word (`root`, `undisclosed-recipients`).
-            let words = candidates.filter { isWord(tokens[$0].kind) }
-            guard let last = words.last else { return nil }
-            return String(decoding: bytes[tokens[last].range], as: UTF8.self)
+            var specs: [String] = []
+            var consumedUpTo = -1   // candidate positions up to here belong to the previous domain
+            for atPosition in ats {
+                var local: [Int] = []
+                var position = atPosition - 1
+                while position > consumedUpTo, isWord(tokens[candidates[position]].kind) {
+                    if let first = local.first, !connected(candidates[position], first) { break }
+                    local.insert(candidates[position], at: 0)
+                    position -= 1
+                }
+                var domain: [Int] = []
+                position = atPosition + 1
+                while position < candidates.count,
+                      tokens[candidates[position]].kind == .atom || tokens[candidates[position]].kind == .domainLiteral {
+                    if let last = domain.last, !connected(last, candidates[position]) { break }
+                    domain.append(candidates[position])
+                    position += 1
+                }
+                consumedUpTo = position - 1
+                if local.isEmpty && domain.isEmpty { continue }
+                var spec: [UInt8] = []
+                for index in local { spec += bytes[tokens[index].range] }
+                spec.append(UInt8(ascii: "@"))
+                for index in domain { spec += bytes[tokens[index].range] }
+                specs.append(String(decoding: spec, as: UTF8.self))
+            }
+            return specs
+        }
+
+        /// Whether two tokens (first before second) belong to the same dot-atom: adjacent, or
+        /// separated by blanks/comments with a dot on either side of the gap.
+        private func connected(_ first: Int, _ second: Int) -> Bool {
+            let a = tokens[first].range, b = tokens[second].range
+            if a.upperBound == b.lowerBound { return true }
+            return bytes[a.upperBound - 1] == UInt8(ascii: ".") || bytes[b.lowerBound] == UInt8(ascii: ".")
         }
 
         private func isWord(_ kind: Kind) -> Bool {
