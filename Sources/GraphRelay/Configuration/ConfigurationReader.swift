@@ -123,6 +123,11 @@ struct ConfigurationReader {
     static func suggestion(for key: String, among known: Set<String>) -> String? {
         let lowered = key.lowercased()
         if let sameCase = known.first(where: { $0.lowercased() == lowered }) { return sameCase }
+        // A long shared prefix (`retries` → `retry`, `allowedSender` → `allowedSenders`).
+        let prefixMatch = known.sorted().map { name -> (String, Int) in
+            let common = zip(lowered, name.lowercased()).prefix { $0 == $1 }.count
+            return (name, common)
+        }.filter { $0.1 >= max(4, $0.0.count / 2 + 1) }.max { $0.1 < $1.1 }
         let threshold = max(1, min(3, key.count / 3))
         var best: (name: String, distance: Int)?
         for name in known.sorted() {
@@ -130,7 +135,7 @@ struct ConfigurationReader {
             guard distance <= threshold else { continue }
             if best == nil || distance < best!.distance { best = (name, distance) }
         }
-        return best?.name
+        return best?.name ?? prefixMatch?.0
     }
 
     static func editDistance(_ lhs: String, _ rhs: String) -> Int {

@@ -57,11 +57,12 @@ extension RelayConfiguration {
         var configuration = RelayConfiguration()
         var context = ValidationContext()
         context.fromFile = true
-        if var top = reader.mapping(root, "") {
-            context.tlsDeclared = top.has("tls")
-            configuration.read(&top, &reader, &context)
-            top.finish(&reader)
+        guard var top = reader.mapping(root, "") else {
+            throw ConfigurationError(file: file, issues: reader.issues)
         }
+        context.tlsDeclared = top.has("tls")
+        configuration.read(&top, &reader, &context)
+        top.finish(&reader)
         let report = configuration.validate(context: context)
         for issue in report.errors {
             reader.issues.append(issue.line == nil ? ConfigurationIssue(path: issue.path, message: issue.message, line: reader.lines[issue.path]) : issue)
@@ -277,6 +278,7 @@ extension RelayConfiguration {
     private mutating func readAccess(_ node: Node, _ reader: inout ConfigurationReader, _ context: inout ValidationContext) {
         guard var map = reader.mapping(node, "access") else { return }
         if let value = map.take("networks", &reader) {
+            if case .sequence(let items) = value { context.networkItems = items.count }
             access.networks = reader.cidrList(value, "access.networks") ?? []
         }
         if let value = map.take("users", &reader), let items = reader.sequence(value, "access.users") {

@@ -18,14 +18,21 @@ struct ValidationContext {
     var applicationItems = 0
     var routeItems = 0
     var userItems = 0
+    var networkItems = 0
     /// The section was present but not a list (already reported).
     var applicationsReported = false
     var routesReported = false
 
-    func listener(_ index: Int) -> Int { fromFile ? listenerIndices[index] : index }
-    func user(_ index: Int) -> Int { fromFile ? userIndices[index] : index }
-    func application(_ index: Int) -> Int { fromFile ? applicationIndices[index] : index }
-    func route(_ index: Int) -> Int { fromFile ? routeIndices[index] : index }
+    func listener(_ index: Int) -> Int { Self.source(listenerIndices, index, fromFile) }
+    func user(_ index: Int) -> Int { Self.source(userIndices, index, fromFile) }
+    func application(_ index: Int) -> Int { Self.source(applicationIndices, index, fromFile) }
+    func route(_ index: Int) -> Int { Self.source(routeIndices, index, fromFile) }
+
+    /// The file's index of the model's `index`-th item (the same index for defaults and for
+    /// configurations built in code).
+    private static func source(_ indices: [Int], _ index: Int, _ fromFile: Bool) -> Int {
+        fromFile && indices.indices.contains(index) ? indices[index] : index
+    }
 }
 
 extension RelayConfiguration {
@@ -80,7 +87,7 @@ extension RelayConfiguration {
                 userNames[user.name] = index
             }
         }
-        if access.networks.isEmpty && access.users.isEmpty && context.userItems == 0 {
+        if access.networks.isEmpty && access.users.isEmpty && context.userItems == 0 && context.networkItems == 0 {
             error("access", "neither access.networks nor access.users is configured, so no client could relay")
         }
         for (index, block) in access.networks.enumerated() where block.prefixLength == 0 {
