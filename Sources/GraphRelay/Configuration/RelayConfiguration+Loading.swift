@@ -71,7 +71,11 @@ extension RelayConfiguration {
             reader.warnings.append(issue.line == nil ? ConfigurationIssue(path: issue.path, message: issue.message, line: reader.lines[issue.path]) : issue)
         }
         if !reader.issues.isEmpty {
-            throw ConfigurationError(file: file, issues: reader.issues.sorted { ($0.line ?? Int.max) < ($1.line ?? Int.max) })
+            // File order; problems of a whole section (no line) first. Stable for equal lines.
+            let ordered = reader.issues.enumerated().sorted {
+                ($0.element.line ?? 0, $0.offset) < ($1.element.line ?? 0, $1.offset)
+            }.map(\.element)
+            throw ConfigurationError(file: file, issues: ordered)
         }
         configuration.warnings = reader.warnings
         return configuration
@@ -143,7 +147,6 @@ extension RelayConfiguration {
         if let value = map.take("listeners", &reader), let items = reader.sequence(value, "smtp.listeners") {
             smtp.listeners = []
             context.listenerItems = items.count
-            if items.isEmpty { reader.error("smtp.listeners", "at least one listener is required", value) }
             for (index, item) in items.enumerated() {
                 let path = "smtp.listeners[\(index)]"
                 guard var listenerMap = reader.mapping(item, path) else { continue }
@@ -212,6 +215,7 @@ extension RelayConfiguration {
     }
 
     private static func readTLS(_ node: Node, _ path: String, _ reader: inout ConfigurationReader) -> TLS? {
+        let issuesBefore = reader.issues.count
         guard var map = reader.mapping(node, path) else { return nil }
         let certificate = map.take("certificate", &reader).flatMap { reader.pem($0, "tls.certificate", expecting: .certificate) }
         let privateKey = map.take("privateKey", &reader).flatMap { reader.pem($0, "tls.privateKey", expecting: .privateKey) }
@@ -248,7 +252,7 @@ extension RelayConfiguration {
                 ?? handshakeTimeout
         }
         map.finish(&reader)
-        guard let certificate, let privateKey else { return nil }
+        guard let certificate, let privateKey, reader.issues.count == issuesBefore else { return nil }
         var tls = TLS(certificate: certificate, privateKey: privateKey)
         tls.minimumVersion = minimum
         tls.maximumVersion = maximum
@@ -278,11 +282,13 @@ extension RelayConfiguration {
     private mutating func readAccess(_ node: Node, _ reader: inout ConfigurationReader, _ context: inout ValidationContext) {
         guard var map = reader.mapping(node, "access") else { return }
         if let value = map.take("networks", &reader) {
-            if case .sequence(let items) = value { context.networkItems = items.count }
+            context.networkItems = max(1, (value.sequence?.count ?? 1))
             access.networks = reader.cidrList(value, "access.networks") ?? []
         }
+        if let value = map.take("users", &reader) {
+            context.userItems = max(1, (value.sequence?.count ?? 1))
+        }
         if let value = map.take("users", &reader), let items = reader.sequence(value, "access.users") {
-            context.userItems = items.count
             for (index, item) in items.enumerated() {
                 let path = "access.users[\(index)]"
                 guard var userMap = reader.mapping(item, path) else { continue }
@@ -308,7 +314,7 @@ extension RelayConfiguration {
                 var allowedSenders: [SenderPattern]?
                 if let sendersNode = userMap.take("allowedSenders", &reader) {
                     allowedSenders = reader.senderPatterns(sendersNode, "\(path).allowedSenders")
-                    if allowedSenders?.isEmpty == true, case .sequence = sendersNode {
+                    if case .sequence(let list) = sendersNode, list.isEmpty {
                         reader.error("\(path).allowedSenders", "an empty list allows no sender at all; remove the key to allow any sender", sendersNode)
                     }
                 }
@@ -516,7 +522,7 @@ extension RelayConfiguration {
             var networks: [CIDRBlock]?
             if let value = map.take("clientNetworks", &reader) {
                 networks = reader.cidrList(value, "\(path).clientNetworks")
-                if networks?.isEmpty == true, case .sequence = value {
+                if case .sequence(let list) = value, list.isEmpty {
                     reader.error("\(path).clientNetworks", "an empty list matches no client; remove the key to match any client", value)
                 }
             }
