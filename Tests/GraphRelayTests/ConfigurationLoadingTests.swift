@@ -255,3 +255,24 @@ struct ConfigurationLoadingTests {
         #expect(bad.first?.contains("hunter2") == false)
     }
 }
+
+@Suite("Configuration documentation")
+struct ConfigurationDocumentationTests {
+    @Test("the complete example in docs/configuration.md loads")
+    func documentedExample() throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/configuration.md")
+        let markdown = try String(contentsOf: docs, encoding: .utf8)
+        let section = try #require(markdown.components(separatedBy: "## Complete example").dropFirst().first)
+        let yaml = try #require(section.components(separatedBy: "```yaml\n").dropFirst().first?.components(separatedBy: "```").first)
+        let pki = TestPKI.shared
+        let runnable = yaml
+            .replacingOccurrences(of: "\"$scrypt$ln=15,r=8,p=1$…$…\"", with: "\"\(testPasswordHash)\"")
+            .replacingOccurrences(of: "/etc/graph-relay/cert.pem", with: pki.serverCertificate)
+            .replacingOccurrences(of: "/etc/graph-relay/key.pem", with: pki.serverKey)
+        let configuration = try loadConfiguration(runnable, environment: ["GRAPH_CLIENT_SECRET": "x"])
+        #expect(configuration.routes.count == 3)
+        #expect(configuration.smtp.listeners.count == 3)
+        #expect(configuration.warnings.isEmpty)
+    }
+}

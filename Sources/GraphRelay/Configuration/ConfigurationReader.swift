@@ -304,9 +304,9 @@ struct ConfigurationReader {
     // MARK: Paths, secrets, PEM
 
     func resolve(path: String) -> String {
-        if path.hasPrefix("/") || baseDirectory == nil { return path }
         if path.hasPrefix("~/"), let home = environment["HOME"] { return home + path.dropFirst() }
-        return (baseDirectory! as NSString).appendingPathComponent(path)
+        guard !path.hasPrefix("/"), let baseDirectory else { return path }
+        return (baseDirectory as NSString).appendingPathComponent(path)
     }
 
     /// Reads a file for a key, reporting a clear error (never its content).
