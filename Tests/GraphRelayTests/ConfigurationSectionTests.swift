@@ -226,6 +226,8 @@ struct ConfigurationSectionTests {
         #expect(mismatch.count == 1 && mismatch[0].hasPrefix("tls: OpenSSL refused the TLS settings"))
         let badCiphers = configurationIssues(minimalYAML + "\ntls: { \(files), cipherList: \"NOT-A-CIPHER\" }\n")
         #expect(badCiphers.count == 1 && badCiphers[0].hasPrefix("tls: OpenSSL refused the TLS settings"))
+        let unused = try loadConfiguration(minimalYAML + "\ntls: { \(files) }\nsmtp: { listeners: [ { address: \"0.0.0.0:25\", tls: none } ] }\n")
+        #expect(unused.warnings.map(\.description) == ["tls: no listener uses TLS (all are 'tls: none'); the certificate is not used"])
         #expect(configurationIssues(minimalYAML + "\ntls: { certificate: /nonexistent.pem }\n") == [
             "tls.certificate: cannot read '/nonexistent.pem': no such file",
             "tls: missing required key 'privateKey' (PEM private key)",

@@ -285,10 +285,9 @@ extension RelayConfiguration {
             context.networkItems = max(1, (value.sequence?.count ?? 1))
             access.networks = reader.cidrList(value, "access.networks") ?? []
         }
-        if let value = map.take("users", &reader) {
-            context.userItems = max(1, (value.sequence?.count ?? 1))
-        }
-        if let value = map.take("users", &reader), let items = reader.sequence(value, "access.users") {
+        let usersNode = map.take("users", &reader)
+        if let usersNode { context.userItems = max(1, usersNode.sequence?.count ?? 1) }
+        if let usersNode, let items = reader.sequence(usersNode, "access.users") {
             for (index, item) in items.enumerated() {
                 let path = "access.users[\(index)]"
                 guard var userMap = reader.mapping(item, path) else { continue }

@@ -74,6 +74,9 @@ extension RelayConfiguration {
                 error("\(path).requireTLS", "cannot require TLS on a 'tls: none' listener; use tls: starttls")
             }
         }
+        if tls != nil && !smtp.listeners.isEmpty && smtp.listeners.allSatisfy({ $0.tls == .none }) {
+            warning("tls", "no listener uses TLS (all are 'tls: none'); the certificate is not used")
+        }
         if smtp.maxMessageSize <= 0 { error("smtp.maxMessageSize", "must be positive") }
         if smtp.maxRecipients <= 0 { error("smtp.maxRecipients", "must be positive") }
 

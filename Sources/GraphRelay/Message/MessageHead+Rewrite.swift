@@ -165,6 +165,9 @@ extension MessageHead {
             }
         } else if let first, let comment = first.comment, !comment.contains("=?") {
             display = MessageHead.safeDisplayName(comment)
+        } else if let first, !first.addrSpec.contains("@") {
+            // Not an address at all (`From: "Canon iR-ADV" <>`, `From: root`): a name.
+            display = MessageHead.safeDisplayName(AddressListParser.decodePhrase(Array(first.addrSpec.utf8)[...]))
         } else if let first, first.canonical != target {
             display = MessageHead.safeDisplayName(first.addrSpec)
         }
