@@ -1,0 +1,95 @@
+extension RelayConfiguration {
+    /// `spool`: durable queue.
+    public struct Spool: Sendable, Hashable {
+        /// `spool.directory`: default `/var/spool/graph-relay` (relative paths are relative to the
+        /// configuration file's directory).
+        public var directory: String = "/var/spool/graph-relay"
+        /// `spool.retry`.
+        public var retry = Retry()
+
+        public init() {}
+    }
+
+    /// `spool.retry`: exponential backoff for transient failures.
+    public struct Retry: Sendable, Hashable {
+        /// `spool.retry.initial`: first retry delay. Default `5m`.
+        public var initial: Duration = .seconds(300)
+        /// `spool.retry.maximum`: the largest delay. Default `1h`.
+        public var maximum: Duration = .seconds(3600)
+        /// `spool.retry.lifetime`: give up (and bounce) after this long in the queue. Default `5d`.
+        public var lifetime: Duration = .seconds(5 * 86_400)
+        /// `spool.retry.multiplier`: growth factor between attempts. Default 2.
+        public var multiplier: Double = 2
+
+        public init() {}
+    }
+
+    /// `scheduler`: how fast each Graph mailbox is fed.
+    public struct Scheduler: Sendable, Hashable {
+        /// `scheduler.concurrencyPerMailbox`: concurrent sendMail requests per mailbox, 1–4
+        /// (Graph allows 4 per app and mailbox). Default 4.
+        public var concurrencyPerMailbox: Int = 4
+        /// `scheduler.messagesPerMinute`: per mailbox. Default 30 (Exchange Online's limit).
+        public var messagesPerMinute: Int = 30
+
+        public init() {}
+    }
+
+    /// `bounces`: delivery status notifications (RFC 3464) for failed messages.
+    public struct Bounces: Sendable, Hashable {
+        /// `bounces.enabled`: default `true`. Never sent for the null sender `<>`.
+        public var enabled: Bool = true
+        /// `bounces.adminAddress`: send notifications here instead of to the envelope sender.
+        /// Default `null` (to the envelope sender).
+        public var adminAddress: String?
+
+        public init() {}
+    }
+
+    /// `graph`: the HTTP client towards Entra ID and Graph.
+    public struct GraphClient: Sendable, Hashable {
+        /// `graph.proxy`: an HTTP CONNECT proxy URL (`http://proxy:3128`, credentials allowed),
+        /// or `none`. Default: taken from `https_proxy`/`HTTPS_PROXY` at load time.
+        public var proxy: Proxy?
+        /// `graph.noProxy`: hosts (`graph.microsoft.com`), domain suffixes (`.example.com`) or
+        /// `*` reached directly. Default: `no_proxy`/`NO_PROXY` at load time.
+        public var noProxy: [String] = []
+        /// `graph.connectTimeout`: TCP + TLS connect. Default `10s`.
+        public var connectTimeout: Duration = .seconds(10)
+        /// `graph.requestTimeout`: one request, from sending to the complete response.
+        /// Default `60s`.
+        public var requestTimeout: Duration = .seconds(60)
+        /// `graph.maxConnectionsPerHost`: keep-alive pool size per host. Default 16.
+        public var maxConnectionsPerHost: Int = 16
+
+        public init() {}
+
+        /// Whether `host` should bypass the proxy according to ``noProxy``.
+        public func bypassesProxy(host: String) -> Bool {
+            let host = host.lowercased()
+            return noProxy.contains { entry in
+                let entry = entry.lowercased()
+                if entry == "*" { return true }
+                if entry.hasPrefix(".") { return host.hasSuffix(entry) || host == String(entry.dropFirst()) }
+                return host == entry || host.hasSuffix("." + entry)
+            }
+        }
+    }
+
+    /// An HTTP CONNECT proxy.
+    public struct Proxy: Sendable, Hashable {
+        public var endpoint: ServiceEndpoint
+        /// Basic credentials from the URL (`http://user:password@proxy:3128`).
+        public var username: String?
+        public var password: Secret?
+        /// Where the setting came from: `graph.proxy` or the environment variable's name.
+        public var source: String
+
+        public init(endpoint: ServiceEndpoint, username: String? = nil, password: Secret? = nil, source: String = "graph.proxy") {
+            self.endpoint = endpoint
+            self.username = username
+            self.password = password
+            self.source = source
+        }
+    }
+}

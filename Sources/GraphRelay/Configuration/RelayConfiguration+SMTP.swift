@@ -1,0 +1,114 @@
+import Foundation
+import GraphRelayTLS
+
+extension RelayConfiguration {
+    /// `smtp`: the SMTP listener side.
+    public struct SMTP: Sendable, Hashable {
+        /// `smtp.hostname`: the name in the greeting, `Received:` fields and generated
+        /// Message-IDs. Default: the machine's host name.
+        public var hostname: String = ProcessInfo.processInfo.hostName
+        /// `smtp.listeners`. Default one listener on `0.0.0.0:25` (STARTTLS when `tls` is
+        /// configured, plain otherwise).
+        public var listeners: [Listener] = [Listener(address: ListenAddress(host: "0.0.0.0", port: 25))]
+        /// `smtp.maxMessageSize`: the largest message accepted (advertised as `SIZE`), in bytes.
+        /// Default `3MB` (3,000,000 bytes: about 4 MB after base64, Graph's request limit).
+        public var maxMessageSize: Int = 3_000_000
+        /// `smtp.maxHeaderSize`: the largest header section (everything before the first empty
+        /// line) the relay reads to merge recipients. Default `256KiB`.
+        public var maxHeaderSize: Int = 256 * 1024
+        /// `smtp.maxRecipients`: RCPT TO commands accepted per message. Default 500 (Exchange
+        /// Online's limit per message).
+        public var maxRecipients: Int = 500
+        /// `smtp.maxConnections`: concurrent SMTP sessions over all listeners. Default 200.
+        public var maxConnections: Int = 200
+        /// `smtp.commandTimeout`: how long the server waits for the next command. Default `5m`
+        /// (RFC 5321 §4.5.3.2).
+        public var commandTimeout: Duration = .seconds(300)
+        /// `smtp.dataTimeout`: how long the server waits for more message data. Default `10m`.
+        public var dataTimeout: Duration = .seconds(600)
+
+        public init() {}
+    }
+
+    /// `smtp.listeners[]`.
+    public struct Listener: Sendable, Hashable {
+        /// `address`: `host:port`, e.g. `0.0.0.0:25`, `[::]:587`. Required.
+        public var address: ListenAddress
+        /// `tls`: `none`, `starttls` or `implicit`. Default `starttls` when a `tls` section
+        /// exists, else `none`.
+        public var tls: ListenerTLSMode
+        /// `allowPlaintextAuth`: offer AUTH before TLS is active. Default `false` (AUTH only
+        /// after STARTTLS or on implicit TLS). Needed on `tls: none` listeners for AUTH at all.
+        public var allowPlaintextAuth: Bool = false
+        /// `requireTLS`: refuse MAIL FROM before STARTTLS (530 5.7.0). Default `false`.
+        /// Meaningless on `implicit` (always TLS); an error with `none`.
+        public var requireTLS: Bool = false
+        /// `lineEndings`: `lenient` (default; bare LF accepted as a line ending in commands and
+        /// message lines, for old devices; the end of data still needs `CRLF.CRLF`) or `strict`
+        /// (bare CR or LF refused, RFC 5321 §2.3.8).
+        public var lineEndings: LineEndingPolicy = .lenient
+
+        public init(address: ListenAddress, tls: ListenerTLSMode = .none) {
+            self.address = address
+            self.tls = tls
+        }
+    }
+
+    /// `smtp.listeners[].tls`.
+    public enum ListenerTLSMode: String, Sendable, Hashable, CaseIterable {
+        /// Plain SMTP, no STARTTLS offered.
+        case none
+        /// Plain SMTP with STARTTLS offered (ports 25, 587).
+        case starttls
+        /// TLS from the first byte (port 465).
+        case implicit
+    }
+
+    /// `smtp.listeners[].lineEndings`.
+    public enum LineEndingPolicy: String, Sendable, Hashable, CaseIterable {
+        case strict
+        case lenient
+    }
+
+    /// `tls`: the server certificate and protocol settings for SMTP.
+    public struct TLS: Sendable, Hashable {
+        /// `tls.certificate`: PEM certificate chain, leaf first. A path (re-read when the TLS
+        /// context is rebuilt), `{ file: PATH }`, `{ env: NAME }` or inline PEM. Required.
+        public var certificate: PEMSource
+        /// `tls.privateKey`: PEM private key (RSA or ECDSA); same forms. Required.
+        public var privateKey: PEMSource
+        /// `tls.minimumVersion`: `1.2` (default) or `1.3`; `1.0`/`1.1` only with
+        /// `allowLegacyProtocols`.
+        public var minimumVersion: TLSVersion = .tls1_2
+        /// `tls.maximumVersion`: default none (the newest OpenSSL supports).
+        public var maximumVersion: TLSVersion?
+        /// `tls.allowLegacyProtocols`: explicit opt-in for TLS 1.0/1.1 devices (lowers OpenSSL's
+        /// security level to 0). When `true` and `minimumVersion` is not given, the minimum
+        /// becomes TLS 1.0. Default `false`.
+        public var allowLegacyProtocols: Bool = false
+        /// `tls.cipherList`: OpenSSL cipher list for TLS ≤ 1.2. Default OpenSSL's.
+        public var cipherList: String?
+        /// `tls.cipherSuites`: TLS 1.3 cipher suites. Default OpenSSL's.
+        public var cipherSuites: String?
+        /// `tls.handshakeTimeout`: default `10s`.
+        public var handshakeTimeout: Duration = .seconds(10)
+
+        public init(certificate: PEMSource, privateKey: PEMSource) {
+            self.certificate = certificate
+            self.privateKey = privateKey
+        }
+
+        /// The server configuration for ``GraphRelayTLS/TLSContext``.
+        public var serverConfiguration: TLSConfiguration {
+            var configuration = TLSConfiguration.server(certificateChain: certificate, privateKey: privateKey)
+            configuration.minimumVersion = minimumVersion
+            configuration.maximumVersion = maximumVersion
+            configuration.allowLegacyProtocols = allowLegacyProtocols
+            configuration.cipherList = cipherList
+            configuration.cipherSuites = cipherSuites
+            configuration.handshakeTimeout = .nanoseconds(Int64(handshakeTimeout.components.seconds) * 1_000_000_000
+                + handshakeTimeout.components.attoseconds / 1_000_000_000)
+            return configuration
+        }
+    }
+}

@@ -1,0 +1,138 @@
+/// An RFC 2047 encoded word, `=?charset?B|Q?text?=` (an RFC 2231 language suffix
+/// `charset*lang` is accepted and ignored).
+struct EncodedWord: Sendable, Hashable {
+    /// The charset name, lowercased.
+    let charset: String
+    /// The decoded bytes in that charset.
+    let bytes: [UInt8]
+
+    /// The length of an encoded word at the start of `bytes`, or `nil` if there is none there.
+    static func length(at bytes: ArraySlice<UInt8>) -> Int? {
+        let start = bytes.startIndex
+        guard bytes.count >= 8, bytes[start] == UInt8(ascii: "="), bytes[start + 1] == UInt8(ascii: "?") else {
+            return nil
+        }
+        var index = start + 2
+        var questionMarks = 0
+        let limit = min(bytes.endIndex, start + 1000)
+        while index < limit {
+            let byte = bytes[index]
+            if byte <= 32 || byte >= 127 { return nil }
+            if byte == UInt8(ascii: "?") {
+                questionMarks += 1
+                if questionMarks == 3 {
+                    guard index + 1 < bytes.endIndex, bytes[index + 1] == UInt8(ascii: "=") else { return nil }
+                    return index + 2 - start
+                }
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    /// Decodes a complete encoded word; `nil` if malformed.
+    init?(_ word: ArraySlice<UInt8>) {
+        guard let length = EncodedWord.length(at: word), length == word.count else { return nil }
+        let inner = word.dropFirst(2).dropLast(2)
+        let parts = inner.split(separator: UInt8(ascii: "?"), maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts[0].isEmpty, parts[1].count == 1 else { return nil }
+        var charset = String(decoding: parts[0], as: UTF8.self).lowercased()
+        if let star = charset.firstIndex(of: "*") { charset = String(charset[..<star]) }
+        switch parts[1].first!.asciiLowercased {
+        case UInt8(ascii: "b"):
+            var sextets: [UInt8] = []
+            for byte in parts[2] where byte != UInt8(ascii: "=") {
+                guard let value = Base64.value(of: byte) else { return nil }
+                sextets.append(value)
+            }
+            guard let decoded = Base64.decode(sextets: sextets) else { return nil }
+            self.bytes = decoded
+        case UInt8(ascii: "q"):
+            var decoded: [UInt8] = []
+            var index = parts[2].startIndex
+            let text = parts[2]
+            while index < text.endIndex {
+                let byte = text[index]
+                if byte == UInt8(ascii: "_") {
+                    decoded.append(UInt8(ascii: " "))
+                } else if byte == UInt8(ascii: "="), index + 2 < text.endIndex,
+                          let high = EncodedWord.hexValue(text[index + 1]), let low = EncodedWord.hexValue(text[index + 2]) {
+                    decoded.append(high << 4 | low)
+                    index += 2
+                } else {
+                    decoded.append(byte)
+                }
+                index += 1
+            }
+            self.bytes = decoded
+        default:
+            return nil
+        }
+        self.charset = charset
+    }
+
+    /// The decoded text. UTF-8, US-ASCII, ISO-8859-1/15 and Windows-1252 are converted; other
+    /// charsets are read as UTF-8 with invalid bytes replaced.
+    var text: String {
+        EncodedWord.decode(bytes, charset: charset)
+    }
+
+    static func decode(_ bytes: [UInt8], charset: String) -> String {
+        switch charset {
+        case "iso-8859-1", "latin1", "iso_8859-1", "l1", "iso-8859-15", "latin-9":
+            return String(String.UnicodeScalarView(bytes.map { Unicode.Scalar($0) }))
+        case "windows-1252", "cp1252":
+            return String(String.UnicodeScalarView(bytes.map { byte in
+                if (0x80...0x9F).contains(byte), let scalar = Unicode.Scalar(windows1252High[Int(byte - 0x80)]) {
+                    return scalar
+                }
+                return Unicode.Scalar(byte)
+            }))
+        default:
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
+    /// Encodes `text` as one or more UTF-8 B encoded words (each at most 75 characters, split
+    /// on character boundaries), separated by spaces.
+    static func encode(_ text: String) -> String {
+        var words: [String] = []
+        var chunk: [UInt8] = []
+        // 75 - "=?UTF-8?B?".count - "?=".count = 63 base64 characters → 45 bytes (a multiple of 3).
+        let maximumChunk = 45
+        for character in text {
+            let bytes = Array(String(character).utf8)
+            if chunk.count + bytes.count > maximumChunk, !chunk.isEmpty {
+                words.append("=?UTF-8?B?\(Base64.encodePadded(chunk))?=")
+                chunk = []
+            }
+            chunk.append(contentsOf: bytes)
+        }
+        if !chunk.isEmpty || words.isEmpty {
+            words.append("=?UTF-8?B?\(Base64.encodePadded(chunk))?=")
+        }
+        return words.joined(separator: " ")
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    private static let windows1252High: [UInt32] = [
+        0x20AC, 0x81, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x8D, 0x017D, 0x8F,
+        0x90, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D, 0x017E, 0x0178,
+    ]
+}
+
+extension Base64 {
+    static func encodePadded(_ bytes: [UInt8]) -> String {
+        let unpadded = encodeUnpadded(bytes)
+        let padding = (4 - unpadded.utf8.count % 4) % 4
+        return unpadded + String(repeating: "=", count: padding)
+    }
+}

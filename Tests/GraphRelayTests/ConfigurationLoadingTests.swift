@@ -1,0 +1,278 @@
+import Foundation
+import GraphRelayTestSupport
+import GraphRelayTLS
+import Logging
+import Testing
+@testable import GraphRelay
+
+@Suite("Configuration loading")
+struct ConfigurationLoadingTests {
+    @Test("the example from the issues loads with every key and default")
+    func fullExample() throws {
+        let pki = TestPKI.shared
+        let yaml = """
+            smtp:
+              hostname: relay.example.com
+              listeners:
+                - { address: "0.0.0.0:25", tls: starttls }      # tls: none | starttls | implicit
+                - { address: "0.0.0.0:465", tls: implicit }
+                - { address: "[::]:2525", tls: none, allowPlaintextAuth: true, lineEndings: strict }
+              maxMessageSize: 3MB
+            tls: { certificate: \(pki.serverCertificate), privateKey: \(pki.serverKey) }
+            access:
+              networks: ["10.0.0.0/8", "2001:db8::/32"]
+              users: [ { name: printer, passwordHash: "\(testPasswordHash)", allowedSenders: ["*@contoso.com"] } ]
+            applications:
+              - name: contoso
+                cloud: global
+                tenantId: contoso.onmicrosoft.com
+                clientId: 00000000-0000-0000-0000-000000000000
+                clientSecret: { env: GRAPH_CLIENT_SECRET }
+            routes:
+              - { sender: "scanner@contoso.com", application: contoso, mailbox: scanner@contoso.com }
+              - { sender: "*@contoso.com", application: contoso, mailbox: sender }
+              - { sender: "*", application: contoso, mailbox: noreply@contoso.com, rewriteFrom: true }
+            delivery: queue                 # queue | synchronous
+            spool:
+              directory: /var/spool/graph-relay
+              retry: { initial: 5m, maximum: 1h, lifetime: 5d }
+            scheduler: { concurrencyPerMailbox: 4, messagesPerMinute: 30 }
+            bounces: { enabled: true, adminAddress: null }
+            """
+        let configuration = try loadConfiguration(yaml, environment: ["GRAPH_CLIENT_SECRET": "the-secret"])
+        #expect(configuration.smtp.hostname == "relay.example.com")
+        #expect(configuration.smtp.listeners.map(\.address.description) == ["0.0.0.0:25", "0.0.0.0:465", "[::]:2525"])
+        #expect(configuration.smtp.listeners.map(\.tls) == [.starttls, .implicit, .none])
+        #expect(configuration.smtp.listeners.map(\.allowPlaintextAuth) == [false, false, true])
+        #expect(configuration.smtp.listeners.map(\.lineEndings) == [.lenient, .lenient, .strict])
+        #expect(configuration.smtp.maxMessageSize == 3_000_000)
+        #expect(configuration.smtp.maxRecipients == 500)
+        #expect(configuration.tls?.certificate == .file(pki.serverCertificate))
+        #expect(configuration.tls?.minimumVersion == .tls1_2)
+        #expect(configuration.access.networks.count == 2)
+        #expect(configuration.access.users.first?.name == "printer")
+        #expect(configuration.access.users.first?.passwordHash.verify("pw") == true)
+        #expect(configuration.access.users.first?.allowedSenders == [.domain("contoso.com")])
+        let application = try #require(configuration.applications.first)
+        #expect(application.credential == .clientSecret(Secret("the-secret", source: .environment("GRAPH_CLIENT_SECRET"))))
+        #expect(application.loginEndpoint.url == "https://login.microsoftonline.com")
+        #expect(application.graphEndpoint.url == "https://graph.microsoft.com")
+        #expect(application.scope == "https://graph.microsoft.com/.default")
+        #expect(application.tokenEndpoint == "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token")
+        #expect(application.sendMailURL(mailbox: "scanner@contoso.com") == "https://graph.microsoft.com/v1.0/users/scanner@contoso.com/sendMail")
+        #expect(configuration.routes.map(\.mailbox) == [.address("scanner@contoso.com"), .sender, .address("noreply@contoso.com")])
+        #expect(configuration.routes.map(\.rewriteFrom) == [false, false, true])
+        #expect(configuration.delivery == .queue)
+        #expect(configuration.spool.directory == "/var/spool/graph-relay")
+        #expect(configuration.spool.retry.initial == .seconds(300))
+        #expect(configuration.spool.retry.maximum == .seconds(3600))
+        #expect(configuration.spool.retry.lifetime == .seconds(432_000))
+        #expect(configuration.scheduler.concurrencyPerMailbox == 4)
+        #expect(configuration.scheduler.messagesPerMinute == 30)
+        #expect(configuration.bounces.enabled)
+        #expect(configuration.bounces.adminAddress == nil)
+        #expect(configuration.warnings.isEmpty)
+        // The TLS section becomes a usable server context.
+        _ = try TLSContext(configuration: configuration.tls!.serverConfiguration, role: .server)
+    }
+
+    @Test("a minimal configuration gets the documented defaults")
+    func defaults() throws {
+        let configuration = try loadConfiguration(minimalYAML)
+        #expect(configuration.smtp.listeners == [RelayConfiguration.Listener(address: ListenAddress(host: "0.0.0.0", port: 25), tls: .none)])
+        #expect(configuration.smtp.maxMessageSize == 3_000_000)
+        #expect(configuration.smtp.maxHeaderSize == 262_144)
+        #expect(configuration.smtp.commandTimeout == .seconds(300))
+        #expect(configuration.smtp.dataTimeout == .seconds(600))
+        #expect(configuration.tls == nil)
+        #expect(configuration.delivery == .queue)
+        #expect(configuration.spool.retry.multiplier == 2)
+        #expect(configuration.scheduler.concurrencyPerMailbox == 4)
+        #expect(configuration.bounces.enabled)
+        #expect(configuration.graph.proxy == nil)
+        #expect(configuration.graph.connectTimeout == .seconds(10))
+        #expect(configuration.logging.level == .info)
+        #expect(!configuration.smtp.hostname.isEmpty)
+        #expect(configuration.applications.first?.cloud == .global)
+    }
+
+    @Test("the default listener uses STARTTLS when a tls section exists")
+    func defaultListenerWithTLS() throws {
+        let pki = TestPKI.shared
+        let configuration = try loadConfiguration(minimalYAML + "\ntls: { certificate: \(pki.serverCertificate), privateKey: \(pki.serverKey) }\n")
+        #expect(configuration.smtp.listeners.map(\.tls) == [.starttls])
+        let explicit = try loadConfiguration(minimalYAML + """
+
+            tls: { certificate: \(pki.serverCertificate), privateKey: \(pki.serverKey) }
+            smtp: { listeners: [ { address: "127.0.0.1:2525" } ] }
+            """)
+        #expect(explicit.smtp.listeners.map(\.tls) == [.starttls])
+    }
+
+    @Test("the wrong application name is reported with its key path and the known names")
+    func unknownApplication() {
+        let yaml = minimalYAML + """
+
+              - { sender: "a@contoso.com", application: contoso, mailbox: a@contoso.com }
+              - { sender: "b@contoso.com", application: contsoo, mailbox: b@contoso.com }
+            """
+        let yamlWithRoutesFirst = yaml.replacingOccurrences(of: "  - { sender: \"*\", application: contoso, mailbox: noreply@contoso.com }\n", with: "")
+            + "\n  - { sender: \"*\", application: contoso, mailbox: noreply@contoso.com }\n"
+        #expect(configurationIssues(yamlWithRoutesFirst) == ["routes[1].application: unknown application 'contsoo' (known: contoso)"])
+        do {
+            _ = try loadConfiguration(yamlWithRoutesFirst)
+        } catch {
+            #expect(error.issues.first?.line == 10)
+            #expect(error.description.contains("routes[1].application: unknown application 'contsoo' (known: contoso)  [line 10]"))
+            #expect(error.description.hasPrefix("invalid configuration test.yaml: 1 problem"))
+        }
+    }
+
+    @Test("all problems are collected, not just the first, in file order")
+    func collectsAll() {
+        let yaml = """
+            smtp:
+              maxMessageSize: 3 parsecs
+              listeners:
+                - { address: "0.0.0.0", tls: starttls }
+            access:
+              networks: ["10.0.0.1/8"]
+            applications:
+              - name: contoso
+                tenantId: contoso.onmicrosoft.com
+                clientId: not-a-guid
+                clientSecret: x
+            routes:
+              - { sender: "*", application: fabrikam, mailbox: sender }
+            scheduler: { concurrencyPerMailbox: 8 }
+            """
+        let issues = configurationIssues(yaml)
+        #expect(issues == [
+            "smtp.maxMessageSize: '3 parsecs' is not a size; use bytes or a unit: 500KB, 3MB, 35MB, 1GiB (KB/MB/GB are 1000-based, KiB/MiB/GiB 1024-based)",
+            "smtp.listeners[0].address: '0.0.0.0' has no port; expected host:port like 0.0.0.0:25",
+            "access.networks[0]: '10.0.0.1/8' has host bits set after the prefix; did you mean '10.0.0.0/8'?",
+            "applications[0].clientId: 'not-a-guid' is not a GUID (the Application (client) ID of the app registration)",
+            "routes[0].application: unknown application 'fabrikam' (known: contoso)",
+            "scheduler.concurrencyPerMailbox: must be between 1 and 4, found 8",
+        ])
+    }
+
+    @Test("unknown keys are errors naming the key, with a suggestion for typos")
+    func unknownKeys() {
+        let yaml = minimalYAML + """
+
+            smtp:
+              maxMessageSzie: 3MB
+              listners: []
+            rotues: []
+            spool: { directory: /tmp/x, retries: { initial: 5m } }
+            """
+        #expect(configurationIssues(yaml) == [
+            "smtp.maxMessageSzie: unknown key 'maxMessageSzie' (did you mean 'maxMessageSize'?)",
+            "smtp.listners: unknown key 'listners' (did you mean 'listeners'?)",
+            "rotues: unknown key 'rotues' (did you mean 'routes'?)",
+            "spool.retries: unknown key 'retries' (did you mean 'retry'?)",
+        ])
+        let caseTypo = configurationIssues(minimalYAML + "\nSMTP: {}\n")
+        #expect(caseTypo == ["SMTP: unknown key 'SMTP' (did you mean 'smtp'?)"])
+        let nonsense = configurationIssues(minimalYAML + "\nbounces: { frobnicate: 1 }\n")
+        #expect(nonsense == ["bounces.frobnicate: unknown key 'frobnicate' (known keys: adminAddress, enabled)"])
+    }
+
+    @Test("YAML syntax errors, duplicate keys, empty and non-mapping documents")
+    func yamlProblems() {
+        let syntax = configurationIssues("smtp:\n  hostname: [unclosed\n")
+        #expect(syntax.count == 1 && syntax[0].hasPrefix("YAML syntax error"))
+        let duplicate = configurationIssues(minimalYAML + "\ndelivery: queue\ndelivery: synchronous\n")
+        #expect(duplicate == ["duplicate key 'delivery' in the same mapping"])
+        #expect(configurationIssues("") == ["the configuration is empty"])
+        #expect(configurationIssues("# just a comment\n") == ["the configuration is empty"])
+        #expect(configurationIssues("- a\n- b\n") == ["expected a mapping (key: value pairs), found a list"])
+        #expect(configurationIssues(minimalYAML + "\nsmtp: 5\n") == ["smtp: expected a mapping (key: value pairs), found a value"])
+        #expect(configurationIssues(minimalYAML + "\nbase: &b { a: 1 }\n").first?.contains("unknown key 'base'") == true)
+    }
+
+    @Test("load from a file: relative paths resolve against the file's directory; unreadable files are reported")
+    func fromFile() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let pki = TestPKI.shared
+        try FileManager.default.copyItem(atPath: pki.serverCertificate, toPath: directory + "/cert.pem")
+        try FileManager.default.copyItem(atPath: pki.serverKey, toPath: directory + "/key.pem")
+        try write("file-secret\n", to: directory + "/secret.txt")
+        let yaml = minimalYAML.replacingOccurrences(of: "clientSecret: s3cr3t-value", with: "clientSecret: { file: secret.txt }") + """
+
+            tls: { certificate: cert.pem, privateKey: key.pem }
+            spool: { directory: spool }
+            """
+        try write(yaml, to: directory + "/graph-relay.yaml")
+        let configuration = try RelayConfiguration.load(contentsOfFile: directory + "/graph-relay.yaml", environment: [:])
+        #expect(configuration.tls?.certificate == .file(directory + "/cert.pem"))
+        #expect(configuration.spool.directory == directory + "/spool")
+        #expect(configuration.applications.first?.credential == .clientSecret(Secret("file-secret", source: .file(directory + "/secret.txt"))))
+
+        #expect(throws: ConfigurationError(file: directory + "/missing.yaml", issues: [
+            ConfigurationIssue(path: "", message: "cannot read the configuration file: no such file"),
+        ])) {
+            try RelayConfiguration.load(contentsOfFile: directory + "/missing.yaml", environment: [:])
+        }
+    }
+
+    @Test("logging level and graph client settings")
+    func graphAndLogging() throws {
+        let configuration = try loadConfiguration(minimalYAML + """
+
+            logging: { level: debug }
+            graph: { proxy: "http://proxy.example.com:3128", noProxy: [".internal", "localhost"], connectTimeout: 5s, requestTimeout: 2m, maxConnectionsPerHost: 8 }
+            """)
+        #expect(configuration.logging.level == Logger.Level.debug)
+        #expect(configuration.graph.proxy?.endpoint.url == "http://proxy.example.com:3128")
+        #expect(configuration.graph.proxy?.source == "graph.proxy")
+        #expect(configuration.graph.noProxy == [".internal", "localhost"])
+        #expect(configuration.graph.bypassesProxy(host: "graph.internal"))
+        #expect(configuration.graph.bypassesProxy(host: "LOCALHOST"))
+        #expect(!configuration.graph.bypassesProxy(host: "graph.microsoft.com"))
+        #expect(configuration.graph.connectTimeout == .seconds(5))
+        #expect(configuration.graph.requestTimeout == .seconds(120))
+        #expect(configuration.graph.maxConnectionsPerHost == 8)
+    }
+
+    @Test("proxy from https_proxy/no_proxy unless graph.proxy says otherwise; credentials never echoed")
+    func proxyEnvironment() throws {
+        let environment = ["https_proxy": "http://user:p%40ss@proxy.corp:8080", "no_proxy": "localhost, .corp"]
+        let configuration = try loadConfiguration(minimalYAML, environment: environment)
+        let proxy = try #require(configuration.graph.proxy)
+        #expect(proxy.endpoint.host == "proxy.corp" && proxy.endpoint.port == 8080)
+        #expect(proxy.username == "user")
+        #expect(proxy.password?.revealedValue == "p@ss")
+        #expect(proxy.source == "https_proxy")
+        #expect(configuration.graph.noProxy == ["localhost", ".corp"])
+        #expect(try loadConfiguration(minimalYAML + "\ngraph: { proxy: none }\n", environment: environment).graph.proxy == nil)
+        #expect(try loadConfiguration(minimalYAML, environment: ["HTTPS_PROXY": "proxy.corp:3128"]).graph.proxy?.endpoint.url == "http://proxy.corp:3128")
+        let bad = configurationIssues(minimalYAML, environment: ["https_proxy": "ftp://user:hunter2@proxy.corp"])
+        #expect(bad.count == 1)
+        #expect(bad.first?.hasPrefix("graph.proxy: environment variable https_proxy:") == true)
+        #expect(bad.first?.contains("hunter2") == false)
+    }
+}
+
+@Suite("Configuration documentation")
+struct ConfigurationDocumentationTests {
+    @Test("the complete example in docs/configuration.md loads")
+    func documentedExample() throws {
+        let docs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("docs/configuration.md")
+        let markdown = try String(contentsOf: docs, encoding: .utf8)
+        let section = try #require(markdown.components(separatedBy: "## Complete example").dropFirst().first)
+        let yaml = try #require(section.components(separatedBy: "```yaml\n").dropFirst().first?.components(separatedBy: "```").first)
+        let pki = TestPKI.shared
+        let runnable = yaml
+            .replacingOccurrences(of: "\"$scrypt$ln=15,r=8,p=1$…$…\"", with: "\"\(testPasswordHash)\"")
+            .replacingOccurrences(of: "/etc/graph-relay/cert.pem", with: pki.serverCertificate)
+            .replacingOccurrences(of: "/etc/graph-relay/key.pem", with: pki.serverKey)
+        let configuration = try loadConfiguration(runnable, environment: ["GRAPH_CLIENT_SECRET": "x"])
+        #expect(configuration.routes.count == 3)
+        #expect(configuration.smtp.listeners.count == 3)
+        #expect(configuration.warnings.isEmpty)
+    }
+}
