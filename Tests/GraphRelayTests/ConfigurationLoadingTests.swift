@@ -16,7 +16,7 @@ struct ConfigurationLoadingTests {
               listeners:
                 - { address: "0.0.0.0:25", tls: starttls }      # tls: none | starttls | implicit
                 - { address: "0.0.0.0:465", tls: implicit }
-                - { address: "[::]:2525", tls: none, allowPlaintextAuth: true, lineEndings: strict }
+                - { address: "[::]:2525", tls: none, allowPlaintextAuth: true, lineEndings: legacy-lf }
               maxMessageSize: 3MB
             tls: { certificate: \(pki.serverCertificate), privateKey: \(pki.serverKey) }
             access:
@@ -44,7 +44,7 @@ struct ConfigurationLoadingTests {
         #expect(configuration.smtp.listeners.map(\.address.description) == ["0.0.0.0:25", "0.0.0.0:465", "[::]:2525"])
         #expect(configuration.smtp.listeners.map(\.tls) == [.starttls, .implicit, .none])
         #expect(configuration.smtp.listeners.map(\.allowPlaintextAuth) == [false, false, true])
-        #expect(configuration.smtp.listeners.map(\.lineEndings) == [.lenient, .lenient, .strict])
+        #expect(configuration.smtp.listeners.map(\.lineEndings) == [.strict, .strict, .legacyLF])
         #expect(configuration.smtp.maxMessageSize == 3_000_000)
         #expect(configuration.smtp.maxRecipients == 500)
         #expect(configuration.tls?.certificate == .file(pki.serverCertificate))

@@ -174,9 +174,9 @@ extension RelayConfiguration {
                 if let value = listenerMap.take("requireTLS", &reader) {
                     requireTLS = reader.bool(value, "\(path).requireTLS") ?? false
                 }
-                var lineEndings = LineEndingPolicy.lenient
+                var lineEndings = LineEndingPolicy.strict
                 if let value = listenerMap.take("lineEndings", &reader) {
-                    lineEndings = reader.choice(value, "\(path).lineEndings", LineEndingPolicy.self) ?? .lenient
+                    lineEndings = reader.choice(value, "\(path).lineEndings", LineEndingPolicy.self) ?? .strict
                 }
                 listenerMap.finish(&reader)
                 if var listener {

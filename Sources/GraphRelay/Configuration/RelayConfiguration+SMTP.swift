@@ -43,10 +43,11 @@ extension RelayConfiguration {
         /// `requireTLS`: refuse MAIL FROM before STARTTLS (530 5.7.0). Default `false`.
         /// Meaningless on `implicit` (always TLS); an error with `none`.
         public var requireTLS: Bool = false
-        /// `lineEndings`: `lenient` (default; bare LF accepted as a line ending in commands and
-        /// message lines, for old devices; the end of data still needs `CRLF.CRLF`) or `strict`
-        /// (bare CR or LF refused, RFC 5321 §2.3.8).
-        public var lineEndings: LineEndingPolicy = .lenient
+        /// `lineEndings`: `strict` (default: a message with bare CR or LF is read to its real end
+        /// and refused with 550 5.5.2), `normalize` (bare-LF lines stored as CRLF; the end of data
+        /// still needs `CRLF.CRLF`) or `legacy-lf` (also ends at `LF.LF`: smuggling-prone, only for
+        /// a listener reserved to old LF-only devices).
+        public var lineEndings: LineEndingPolicy = .strict
 
         public init(address: ListenAddress, tls: ListenerTLSMode = .none) {
             self.address = address
@@ -67,7 +68,8 @@ extension RelayConfiguration {
     /// `smtp.listeners[].lineEndings`.
     public enum LineEndingPolicy: String, Sendable, Hashable, CaseIterable {
         case strict
-        case lenient
+        case normalize
+        case legacyLF = "legacy-lf"
     }
 
     /// `tls`: the server certificate and protocol settings for SMTP.
