@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import GraphRelay
+
+/// `graph-relay check-config --config FILE`: validates the configuration and exits.
+struct CheckConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Validate the configuration file and exit (0 valid, 1 invalid)."
+    )
+
+    @OptionGroup var options: ConfigOption
+
+    func run() throws {
+        do {
+            let configuration = try RelayConfiguration.load(contentsOfFile: options.config)
+            for warning in configuration.warnings {
+                printError("warning: \(warning)\(warning.line.map { "  [line \($0)]" } ?? "")")
+            }
+            print("configuration \(options.config) is valid: \(configuration.summary)")
+        } catch {
+            printError(error.description)
+            throw ExitCode.failure
+        }
+    }
+}
+
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+extension RelayConfiguration {
+    /// One line for operators: what this configuration will do.
+    var summary: String {
+        let listeners = smtp.listeners.map { "\($0.address) (\($0.tls.rawValue))" }.joined(separator: ", ")
+        return "\(smtp.listeners.count) listener(s) [\(listeners)], \(applications.count) application(s), "
+            + "\(routes.count) route(s), \(access.users.count) user(s), \(access.networks.count) trusted network(s), delivery \(delivery.rawValue)"
+    }
+}
