@@ -110,7 +110,7 @@ public struct GraphTokenError: Error, Sendable, Hashable, CustomStringConvertibl
                                    detail: snippet.isEmpty ? "no OAuth error body" : "unexpected body: \(snippet)")
         }
         let description = (json["error_description"] as? String) ?? ""
-        let firstLine = description.split(whereSeparator: { $0 == "\r" || $0 == "\n" }).first.map(String.init) ?? description
+        let firstLine = description.split(whereSeparator: { $0.isNewline }).first.map(String.init) ?? description
         var code = (json["error_codes"] as? [Any])?.first.flatMap { ($0 as? Int) ?? Int("\($0)") }
         if code == nil, let range = description.range(of: #"AADSTS(\d+)"#, options: .regularExpression) {
             code = Int(description[range].dropFirst(6))
