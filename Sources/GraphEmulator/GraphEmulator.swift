@@ -46,12 +46,14 @@ public final class GraphEmulator: Sendable {
         let engine = self.engine
         let tlsContext = self.tlsContext
         let logger = self.logger
+        let state = self.state
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                state.withValues { $0.connectionsAccepted += 1 }
+                return channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     if let tlsContext {
                         try sync.addHandler(TLSHandler(context: tlsContext, logger: logger))
@@ -102,6 +104,8 @@ public final class GraphEmulator: Sendable {
     public var tokenRequestCount: Int { state.withValues { $0.tokenRequests } }
     /// Tokens issued.
     public var issuedTokenCount: Int { state.withValues { $0.tokensIssued } }
+    /// TCP connections accepted (keep-alive reuse shows as fewer connections than requests).
+    public var connectionsAccepted: Int { state.withValues { $0.connectionsAccepted } }
     /// sendMail requests received (any outcome).
     public var sendMailRequestCount: Int { state.withValues { $0.sendMailRequests } }
 
@@ -118,6 +122,7 @@ public final class GraphEmulator: Sendable {
             values.tokensIssued = 0
             values.sendMailRequests = 0
             values.maxActiveSendMail = [:]
+            values.connectionsAccepted = 0
         }
     }
 

@@ -20,6 +20,7 @@ final class GraphEmulatorState: Sendable {
         var activeSendMail: [String: Int] = [:]
         var maxActiveSendMail: [String: Int] = [:]
         var usedAssertionIDs: Set<String> = []
+        var connectionsAccepted = 0
     }
 
     let values = Locked(Values())

@@ -15,8 +15,8 @@ struct HTTP1ConnectionStateMachineTests {
         var machine = HTTP1ConnectionStateMachine(maxResponseBodySize: 1024)
         #expect(machine.startRequest(head: head, bodyLength: 8) == .sendRequestHead(head, sendEnd: false))
         #expect(machine.bodyPartOffered(count: 5) == .writeBodyPart)
-        #expect(machine.bodyPartOffered(count: 3) == .writeBodyPart)
-        #expect(machine.bodyEndOffered() == .writeRequestEnd)
+        #expect(machine.bodyPartOffered(count: 3) == .writeLastBodyPart)
+        #expect(machine.bodyEndOffered() == .succeedWrite)
         #expect(machine.responseHeadReceived(response(.accepted)) == .none)
         #expect(machine.responseBodyReceived(ByteBuffer(string: "ok")) == .none)
         let expected = HTTPClientResponse(status: .accepted, body: ByteBuffer(string: "ok"), requestBodyComplete: true)
@@ -62,6 +62,21 @@ struct HTTP1ConnectionStateMachineTests {
         #expect(error.detail.contains("1 bytes short"))
     }
 
+    @Test func responseRightAfterLastPartKeepsConnectionAndAcceptsLateEnd() {
+        var machine = HTTP1ConnectionStateMachine(maxResponseBodySize: 1024)
+        _ = machine.startRequest(head: head, bodyLength: 4)
+        #expect(machine.bodyPartOffered(count: 4) == .writeLastBodyPart)
+        _ = machine.responseHeadReceived(response(.accepted))
+        guard case .succeedRequest(let answer, .keepAlive) = machine.responseEndReceived() else {
+            Issue.record("expected a reusable connection")
+            return
+        }
+        #expect(answer.requestBodyComplete)
+        // The producer's end arrives after the response: harmless.
+        #expect(machine.bodyEndOffered() == .succeedWrite)
+        #expect(machine.isIdle)
+    }
+
     @Test func earlyResponseCompletesRequestAndRefusesFurtherBody() {
         var machine = HTTP1ConnectionStateMachine(maxResponseBodySize: 1024)
         _ = machine.startRequest(head: head, bodyLength: 100)
@@ -94,8 +109,7 @@ struct HTTP1ConnectionStateMachineTests {
     @Test func inactiveAfterBodySentIsAmbiguous() {
         var machine = HTTP1ConnectionStateMachine(maxResponseBodySize: 1024)
         _ = machine.startRequest(head: head, bodyLength: 1)
-        _ = machine.bodyPartOffered(count: 1)
-        _ = machine.bodyEndOffered()
+        #expect(machine.bodyPartOffered(count: 1) == .writeLastBodyPart)
         guard case .failRequest(let error, .none) = machine.channelInactive() else {
             Issue.record("expected failure")
             return

@@ -65,19 +65,17 @@ final class HTTP1ClientHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .writeBodyPart:
             guard let context else { return promise.fail(HTTPClientError(.connectionClosed, detail: "handler removed")) }
             context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: promise)
+        case .writeLastBodyPart:
+            guard let context else { return promise.fail(HTTPClientError(.connectionClosed, detail: "handler removed")) }
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: promise)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         case let action:
             perform(action, writePromise: promise)
         }
     }
 
     func endBody(promise: EventLoopPromise<Void>) {
-        switch stateMachine.bodyEndOffered() {
-        case .writeRequestEnd:
-            guard let context else { return promise.fail(HTTPClientError(.connectionClosed, detail: "handler removed")) }
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
-        case let action:
-            perform(action, writePromise: promise)
-        }
+        perform(stateMachine.bodyEndOffered(), writePromise: promise)
     }
 
     func cancelRequest(_ error: HTTPClientError) {
@@ -132,8 +130,10 @@ final class HTTP1ClientHandler: ChannelInboundHandler, RemovableChannelHandler {
                 context.write(wrapOutboundOut(.end(nil)), promise: nil)
             }
             context.flush()
-        case .writeBodyPart, .writeRequestEnd:
-            // Handled by the callers, which own the bytes.
+        case .writeBodyPart, .writeLastBodyPart:
+            // Handled by writeBodyPart, which owns the bytes.
+            writePromise?.fail(HTTPClientError(.protocolError, detail: "unexpected write action"))
+        case .succeedWrite:
             writePromise?.succeed()
         case .failWrite(let error):
             writePromise?.fail(error)

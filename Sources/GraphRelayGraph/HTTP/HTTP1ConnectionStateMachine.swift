@@ -22,9 +22,9 @@ struct HTTP1ConnectionStateMachine {
 
     private struct InRequest {
         enum Sending: Equatable {
-            /// The head is written; `remaining` body bytes are still expected.
+            /// The head is written; `remaining` (> 0) body bytes are still expected.
             case body(remaining: Int)
-            /// Head, body and end are written: the server has everything.
+            /// Head and the whole body (with the end) are written: the server has everything.
             case complete
         }
 
@@ -53,8 +53,10 @@ struct HTTP1ConnectionStateMachine {
         case sendRequestHead(HTTPRequestHead, sendEnd: Bool)
         /// Write the body part the caller offered.
         case writeBodyPart
-        /// Write the end of the request.
-        case writeRequestEnd
+        /// Write the body part the caller offered, which completes the body, and the request end.
+        case writeLastBodyPart
+        /// Nothing to write (the end was already written with the last part); succeed the offer.
+        case succeedWrite
         /// Refuse the offered body part or end (the request is over); the request itself is
         /// already settled.
         case failWrite(HTTPClientError)
@@ -109,30 +111,30 @@ struct HTTP1ConnectionStateMachine {
                 return .failRequest(HTTPClientError(.bodyLengthMismatch,
                     detail: "body source produced more bytes than the announced length"), .close)
             }
-            request.sending = .body(remaining: remaining - count)
+            let left = remaining - count
+            request.sending = left == 0 ? .complete : .body(remaining: left)
             state = .inRequest(request)
-            return .writeBodyPart
+            return left == 0 ? .writeLastBodyPart : .writeBodyPart
         case .idle, .closing, .closed:
             return .failWrite(Self.requestOver)
         }
     }
 
-    /// The caller says the body is complete.
+    /// The caller says the body is complete. The end itself went out with the last body part
+    /// (the body has a length), so this only checks that nothing is missing.
     mutating func bodyEndOffered() -> Action {
         switch state {
-        case .inRequest(var request):
+        case .inRequest(let request):
             guard case .body(let remaining) = request.sending else {
-                return .failWrite(HTTPClientError(.bodyLengthMismatch, detail: "request end offered twice"))
+                return .succeedWrite
             }
-            guard remaining == 0 else {
-                state = .closing
-                return .failRequest(HTTPClientError(.bodyLengthMismatch,
-                    detail: "body source ended \(remaining) bytes short of the announced length"), .close)
-            }
-            request.sending = .complete
-            state = .inRequest(request)
-            return .writeRequestEnd
-        case .idle, .closing, .closed:
+            state = .closing
+            return .failRequest(HTTPClientError(.bodyLengthMismatch,
+                detail: "body source ended \(remaining) bytes short of the announced length"), .close)
+        case .idle:
+            // The response arrived right after the last body part: the request is already done.
+            return .succeedWrite
+        case .closing, .closed:
             return .failWrite(Self.requestOver)
         }
     }
