@@ -195,13 +195,13 @@ struct GraphClientLoopbackTests {
     }
 
     @Test func expiringTokenIsRefreshedBeforeExpiry() async throws {
-        try await F.withEmulator({ $0.tokenLifetime = 2 }) { emulator in
+        try await F.withEmulator({ $0.tokenLifetime = 3 }) { emulator in
             var configuration = F.clientConfiguration()
             configuration.tokenRefreshMargin = .seconds(300)
             try await F.withClient(F.application(emulator), configuration: configuration) { client in
                 #expect(await client.sendMail(mailbox: F.mailbox, message: .bytes(F.message()), logger: F.logger).isAccepted)
-                // Refresh is due at half the 2 s lifetime.
-                try await Task.sleep(for: .milliseconds(1100))
+                // Refresh is due at half the 3 s lifetime, long before the token expires.
+                try await Task.sleep(for: .milliseconds(1600))
                 #expect(await client.sendMail(mailbox: F.mailbox, message: .bytes(F.message()), logger: F.logger).isAccepted)
                 #expect(emulator.tokenRequestCount == 2)
                 #expect(emulator.sendMailRequestCount == 2)
@@ -256,6 +256,8 @@ struct GraphClientLoopbackTests {
         /// Requests that meet the fault (a failure before the body was complete on a reused
         /// connection is retried once on a new one).
         var count: Int = 1
+        /// Large for a drop during the body, so that it happens long before the body is all sent.
+        var bodySize: Int = 20_000
         var testDescription: String { name }
     }
 
@@ -265,7 +267,7 @@ struct GraphClientLoopbackTests {
         FaultCase(name: "504", fault: .gatewayTimeout, kind: .transient, reply: "451 4.4.1", ambiguous: true),
         FaultCase(name: "500", fault: .error(status: 500, code: "InternalServerError", message: "boom"), kind: .transient, reply: "451 4.4.0", ambiguous: true),
         FaultCase(name: "invalid base64", fault: .error(status: 400, code: "ErrorMimeContentInvalidBase64String", message: "Invalid base64 string for MIME content."), kind: .invalidContent, reply: "554 5.6.0", ambiguous: false),
-        FaultCase(name: "drop during body", fault: .dropDuringRequest, kind: .transient, reply: "451 4.4.2", ambiguous: false, count: 2),
+        FaultCase(name: "drop during body", fault: .dropDuringRequest, kind: .transient, reply: "451 4.4.2", ambiguous: false, count: 2, bodySize: 2_000_000),
         FaultCase(name: "drop after body", fault: .dropAfterRequest, kind: .transient, reply: "451 4.4.2", ambiguous: true),
         FaultCase(name: "stored then dropped", fault: .acceptThenDrop, kind: .transient, reply: "451 4.4.2", ambiguous: true, stored: true),
     ])
@@ -273,8 +275,7 @@ struct GraphClientLoopbackTests {
         try await F.withEmulator { emulator in
             emulator.injectSendMailFault(testCase.fault, count: testCase.count)
             try await F.withClient(F.application(emulator)) { client in
-                // Large enough that a drop during the body happens long before it is all sent.
-                let outcome = await client.sendMail(mailbox: F.mailbox, message: .bytes(F.message(bodySize: 2_000_000)), logger: F.logger)
+                let outcome = await client.sendMail(mailbox: F.mailbox, message: .bytes(F.message(bodySize: testCase.bodySize)), logger: F.logger)
                 let failure = try #require(outcome.failure)
                 #expect(failure.kind == testCase.kind)
                 #expect(failure.ambiguous == testCase.ambiguous)

@@ -38,6 +38,11 @@ public final class GraphBackgroundProcess: @unchecked Sendable {
         return String(decoding: output, as: UTF8.self)
     }
 
+    private var isAlive: Bool {
+        let pid = process.processIdentifier
+        return pid > 0 && kill(pid, 0) == 0
+    }
+
     /// Waits until the output contains `marker`; returns the output, or throws after `timeout` s
     /// or when the process exits first.
     @discardableResult
@@ -46,7 +51,7 @@ public final class GraphBackgroundProcess: @unchecked Sendable {
         while Date() < deadline {
             let text = outputText
             if text.contains(marker) { return text }
-            if !process.isRunning {
+            if !isAlive {
                 throw ProcessError.failed(command: process.executableURL?.lastPathComponent ?? "process",
                                           result: ProcessResult(status: process.terminationStatus, stdout: text, stderr: "", stdoutData: Data()))
             }
@@ -55,14 +60,26 @@ public final class GraphBackgroundProcess: @unchecked Sendable {
         throw ProcessError.timedOut(command: "\(process.executableURL?.lastPathComponent ?? "process") waiting for '\(marker)'")
     }
 
-    /// Stops the process (SIGTERM) and waits briefly for it to exit.
+    /// Stops the process and reaps it. SIGKILL, because a child spawned from a test thread may
+    /// inherit a signal mask that blocks SIGTERM; POSIX calls directly, because Foundation's
+    /// `isRunning` can lag behind on Linux.
     public func terminate() {
         outputPipe.fileHandleForReading.readabilityHandler = nil
-        guard process.isRunning else { return }
-        process.terminate()
+        lock.lock()
+        defer { lock.unlock() }
+        guard !reaped else { return }
+        reaped = true
+        let pid = process.processIdentifier
+        guard pid > 0 else { return }
+        kill(pid, SIGKILL)
         let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline {
-            usleep(10_000)
+        var status: Int32 = 0
+        while Date() < deadline {
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid || (result == -1 && errno == ECHILD) { return }
+            usleep(2_000)
         }
     }
+
+    private var reaped = false
 }

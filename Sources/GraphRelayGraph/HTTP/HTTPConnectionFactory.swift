@@ -33,18 +33,14 @@ struct HTTPConnectionFactory: Sendable {
             throw HTTPClientError(.connectFailed, detail: "\(connectHost):\(connectPort): \(error)")
         }
 
-        // The rest of the set-up (proxy tunnel, TLS handshake) shares the connect timeout.
+        // The rest of the set-up (proxy tunnel, TLS handshake) shares the connect timeout. It runs
+        // as one chain on the channel's event loop, so the timer measures the network, not how
+        // quickly this task is resumed.
         let timedOut = Locked(false)
-        let timer = channel.eventLoop.scheduleTask(in: timeout) {
-            timedOut.withLock { $0 = true }
-            channel.close(promise: nil)
-        }
         do {
-            let connection = try await setUp(channel: channel, endpoint: endpoint, proxy: proxy, id: id, logger: logger)
-            timer.cancel()
-            return connection
+            return try await setUp(channel: channel, endpoint: endpoint, proxy: proxy, id: id, timeout: timeout,
+                                   timedOut: timedOut, logger: logger).get()
         } catch {
-            timer.cancel()
             channel.close(promise: nil)
             if timedOut.withLock({ $0 }) {
                 let step = proxy == nil ? "TLS handshake" : "proxy tunnel and TLS handshake"
@@ -54,47 +50,60 @@ struct HTTPConnectionFactory: Sendable {
         }
     }
 
-    private func setUp(channel: any Channel, endpoint: HTTPEndpoint, proxy: HTTPProxyConfiguration?, id: Int, logger: Logger) async throws -> HTTP1Connection {
+    private func setUp(channel: any Channel, endpoint: HTTPEndpoint, proxy: HTTPProxyConfiguration?, id: Int,
+                       timeout: TimeAmount, timedOut: Locked<Bool>, logger: Logger) -> EventLoopFuture<HTTP1Connection> {
         let loop = channel.eventLoop
         let tlsContext = self.tlsContext
         let configuration = self.configuration
-        if let proxy {
-            let tunnel = try await loop.submit {
-                let handler = HTTPConnectProxyHandler(target: endpoint, proxy: proxy, eventLoop: loop)
-                try channel.pipeline.syncOperations.addHandler(handler, name: Self.proxyHandlerName)
-                return handler.tunnelEstablished
-            }.get()
-            try await tunnel.get()
-            try await channel.pipeline.removeHandler(name: Self.proxyHandlerName).get()
-            logger.debug("proxy tunnel established", metadata: ["http.proxy": "\(proxy.endpointDescription)", "http.endpoint": "\(endpoint)"])
-        }
-        if endpoint.scheme == .https {
-            let handshake = try await loop.submit {
-                let tls = try TLSHandler(context: tlsContext, serverHostname: endpoint.host, logger: logger)
-                let waiter = TLSHandshakeWaiter(eventLoop: loop)
-                try channel.pipeline.syncOperations.addHandler(tls, position: .first)
-                try channel.pipeline.syncOperations.addHandler(waiter, name: Self.waiterName, position: .after(tls))
-                return waiter.handshakeCompleted
-            }.get()
-            let info = try await handshake.get()
-            try await channel.pipeline.removeHandler(name: Self.waiterName).get()
-            if let alpn = info.applicationProtocol, alpn != "http/1.1" {
-                throw HTTPClientError(.tlsFailed, detail: "server chose ALPN '\(alpn)', expected http/1.1")
+        return loop.flatSubmit {
+            let timer = loop.scheduleTask(in: timeout) {
+                timedOut.withLock { $0 = true }
+                channel.close(promise: nil)
             }
-            logger.debug("TLS connection established", metadata: [
-                "http.endpoint": "\(endpoint)", "tls.version": "\(info.version)", "tls.cipher": "\(info.cipher)",
-            ])
-        }
-        let handler = try await loop.submit {
-            let handler = HTTP1ClientHandler(maxResponseBodySize: configuration.maxResponseBodySize, logger: logger)
             let sync = channel.pipeline.syncOperations
-            try sync.addHTTPClientHandlers(leftOverBytesStrategy: .fireError)
-            try sync.addHandler(handler)
-            return NIOLoopBound(handler, eventLoop: loop)
-        }.get()
-        return HTTP1Connection(id: id, endpoint: endpoint, channel: channel, handler: handler)
+            let tunnel: EventLoopFuture<Void>
+            if let proxy {
+                let handler = HTTPConnectProxyHandler(target: endpoint, proxy: proxy, eventLoop: loop)
+                do {
+                    try sync.addHandler(handler)
+                } catch {
+                    return loop.makeFailedFuture(error)
+                }
+                tunnel = handler.tunnelEstablished.assumeIsolated().flatMap {
+                    logger.debug("proxy tunnel established", metadata: ["http.proxy": "\(proxy.endpointDescription)", "http.endpoint": "\(endpoint)"])
+                    return sync.removeHandler(handler)
+                }.nonisolated()
+            } else {
+                tunnel = loop.makeSucceededVoidFuture()
+            }
+            let secured = tunnel.assumeIsolated().flatMap { () -> EventLoopFuture<Void> in
+                guard endpoint.scheme == .https else { return loop.makeSucceededVoidFuture() }
+                let waiter = TLSHandshakeWaiter(eventLoop: loop)
+                do {
+                    let tls = try TLSHandler(context: tlsContext, serverHostname: endpoint.host, logger: logger)
+                    try sync.addHandler(tls, position: .first)
+                    try sync.addHandler(waiter, position: .after(tls))
+                } catch {
+                    return loop.makeFailedFuture(HTTP1ClientHandler.classify(error))
+                }
+                return waiter.handshakeCompleted.assumeIsolated().flatMap { info -> EventLoopFuture<Void> in
+                    if let alpn = info.applicationProtocol, alpn != "http/1.1" {
+                        return loop.makeFailedFuture(HTTPClientError(.tlsFailed, detail: "server chose ALPN '\(alpn)', expected http/1.1"))
+                    }
+                    logger.debug("TLS connection established", metadata: [
+                        "http.endpoint": "\(endpoint)", "tls.version": "\(info.version)", "tls.cipher": "\(info.cipher)",
+                    ])
+                    return sync.removeHandler(waiter)
+                }.nonisolated()
+            }
+            let connection = secured.flatMapThrowing { () -> HTTP1Connection in
+                let handler = HTTP1ClientHandler(maxResponseBodySize: configuration.maxResponseBodySize, logger: logger)
+                try sync.addHTTPClientHandlers(leftOverBytesStrategy: .fireError)
+                try sync.addHandler(handler)
+                return HTTP1Connection(id: id, endpoint: endpoint, channel: channel, handler: NIOLoopBound(handler, eventLoop: loop))
+            }
+            connection.whenComplete { _ in timer.cancel() }
+            return connection.nonisolated()
+        }
     }
-
-    private static let proxyHandlerName = "graph-relay.connect-proxy"
-    private static let waiterName = "graph-relay.tls-waiter"
 }
