@@ -59,6 +59,18 @@ struct GraphApplicationTests {
         }
     }
 
+    @Test func descriptionsNeverShowSecrets() throws {
+        let application = GraphApplication(name: "contoso", tenantID: "t", clientID: "c", credential: .clientSecret("TopSecret-1"))
+        let proxy = try HTTPProxyConfiguration(url: "http://user:TopSecret-2@proxy:3128")
+        let token = GraphAccessToken(value: "TopSecret-3", expiresAt: .now + .seconds(60), refreshAt: .now + .seconds(30))
+        let texts = ["\(application)", String(reflecting: application), "\(proxy)", String(reflecting: proxy),
+                     "\(token)", String(reflecting: token), "\([application])", "\(Optional(token) as Any)"]
+        for text in texts {
+            #expect(!text.contains("TopSecret"), "\(text)")
+        }
+        #expect("\(application)" == "application 'contoso' (cloud global, tenant t, client c, client secret (redacted))")
+    }
+
     @Test func maxMessageSizeFitsTheRequestLimit() {
         #expect(GraphClientConfiguration().maxMessageSize == 3_145_728)
     }

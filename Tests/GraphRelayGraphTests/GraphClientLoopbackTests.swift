@@ -449,6 +449,26 @@ struct GraphClientLoopbackTests {
         }
     }
 
+    @Test func cancellationAfterTheUploadIsAmbiguous() async throws {
+        try await F.withEmulator { emulator in
+            emulator.injectSendMailFault(.delay(.seconds(30)))
+            try await F.withClient(F.application(emulator)) { client in
+                let task = Task { await client.sendMail(mailbox: F.mailbox, message: .bytes(F.message()), logger: F.logger) }
+                // Wait (bounded) until the emulator holds the request, then give up on it.
+                for _ in 0..<500 where emulator.sendMailRequestCount == 0 {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                #expect(emulator.sendMailRequestCount == 1)
+                task.cancel()
+                let outcome = await task.value
+                let failure = try #require(outcome.failure)
+                #expect(failure.transportError?.kind == .cancelled)
+                #expect(failure.kind == .localError)
+                #expect(failure.ambiguous)
+            }
+        }
+    }
+
     @Test func mailboxConcurrencyIsLimited() async throws {
         try await F.withEmulator { emulator in
             emulator.injectSendMailFault(.delay(.milliseconds(150)), count: 12)

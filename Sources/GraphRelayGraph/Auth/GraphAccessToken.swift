@@ -1,5 +1,5 @@
 /// A bearer token for Graph with its lifetime. The value is never printed.
-public struct GraphAccessToken: Sendable, Hashable, CustomStringConvertible {
+public struct GraphAccessToken: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
     public let value: String
     /// When the token stops being valid (from `expires_in`, monotonic clock).
     public let expiresAt: ContinuousClock.Instant
@@ -16,6 +16,8 @@ public struct GraphAccessToken: Sendable, Hashable, CustomStringConvertible {
         let remaining = expiresAt - ContinuousClock.now
         return "GraphAccessToken(redacted, expires in \(remaining.components.seconds) s)"
     }
+
+    public var debugDescription: String { description }
 }
 
 /// Supplies access tokens for one application.

@@ -76,3 +76,12 @@ public struct GraphApplication: Sendable, Hashable {
         return value
     }
 }
+
+extension GraphApplication: CustomStringConvertible, CustomDebugStringConvertible {
+    /// Names the application without its credential's secret.
+    public var description: String {
+        "application '\(name)' (cloud \(cloud), tenant \(tenantID), client \(clientID), \(credential))"
+    }
+
+    public var debugDescription: String { description }
+}

@@ -1,7 +1,7 @@
 import GraphRelayTLS
 
 /// How an application proves its identity to Entra ID (OAuth 2.0 client credentials).
-public enum GraphCredential: Sendable, Hashable, CustomStringConvertible {
+public enum GraphCredential: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
     /// A client secret (the secret's *Value*). Never logged.
     case clientSecret(String)
     /// A certificate uploaded to the app registration and its RSA private key (PEM). The client
@@ -24,4 +24,6 @@ public enum GraphCredential: Sendable, Hashable, CustomStringConvertible {
         case .workloadIdentity(let file): "workload identity token file \(file)"
         }
     }
+
+    public var debugDescription: String { description }
 }

@@ -6,7 +6,7 @@ import Foundation
 ///
 /// Configure it explicitly, or take it from the environment with ``fromEnvironment(_:)``
 /// (`https_proxy`/`HTTPS_PROXY`, `no_proxy`/`NO_PROXY`).
-public struct HTTPProxyConfiguration: Sendable, Hashable, CustomStringConvertible {
+public struct HTTPProxyConfiguration: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
     public var host: String
     public var port: Int
     /// Basic credentials for the proxy (`Proxy-Authorization`). Never logged.
@@ -123,6 +123,8 @@ public struct HTTPProxyConfiguration: Sendable, Hashable, CustomStringConvertibl
     public var description: String {
         username == nil ? "http://\(endpointDescription)" : "http://***@\(endpointDescription)"
     }
+
+    public var debugDescription: String { description }
 
     static func redact(_ url: String) -> String {
         guard let at = url.lastIndex(of: "@") else { return url }
