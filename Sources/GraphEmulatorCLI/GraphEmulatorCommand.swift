@@ -32,6 +32,10 @@ struct GraphEmulatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("private-key"), help: "Server private key (PEM).")
     var privateKey: String?
 
+    @Option(name: .customLong("generate-certificate"),
+            help: "Create a self-signed certificate for localhost/127.0.0.1/::1 in this folder (emulator.pem, emulator.key) and serve it; clients trust emulator.pem.")
+    var generateCertificate: String?
+
     @Flag(name: .customLong("plain-http"), help: "Serve plain HTTP instead of HTTPS (no certificate needed).")
     var plainHTTP = false
 
@@ -69,8 +73,11 @@ struct GraphEmulatorCommand: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func validate() throws {
-        if !plainHTTP && (certificate == nil || privateKey == nil) {
-            throw ValidationError("HTTPS needs --certificate and --private-key (or use --plain-http)")
+        if !plainHTTP && generateCertificate == nil && (certificate == nil || privateKey == nil) {
+            throw ValidationError("HTTPS needs --certificate and --private-key, or --generate-certificate DIR (or use --plain-http)")
+        }
+        if generateCertificate != nil && (certificate != nil || privateKey != nil) {
+            throw ValidationError("--generate-certificate and --certificate/--private-key exclude each other")
         }
         if mailbox.isEmpty {
             throw ValidationError("give at least one --mailbox")
@@ -100,7 +107,12 @@ struct GraphEmulatorCommand: AsyncParsableCommand {
         var configuration = GraphEmulatorConfiguration()
         configuration.host = host
         configuration.port = port
-        if !plainHTTP, let certificate, let privateKey {
+        var generatedCertificate: String?
+        if !plainHTTP, let directory = generateCertificate {
+            let paths = try GraphEmulatorCertificate.selfSigned().write(to: directory)
+            configuration.tls = .server(certificateChain: .file(paths.certificate), privateKey: .file(paths.privateKey))
+            generatedCertificate = paths.certificate
+        } else if !plainHTTP, let certificate, let privateKey {
             configuration.tls = .server(certificateChain: .file(certificate), privateKey: .file(privateKey))
         }
         configuration.outboxDirectory = outbox
@@ -123,7 +135,7 @@ struct GraphEmulatorCommand: AsyncParsableCommand {
         let banner = """
         graph-emulator listening on \(emulator.baseURL)
           loginEndpoint/graphEndpoint: \(emulator.baseURL)   tenant: \(tenant)   client id: \(clientID)
-          mailboxes: \(mailbox.joined(separator: ", "))\(outbox.map { "   outbox: \($0)" } ?? "")
+          mailboxes: \(mailbox.joined(separator: ", "))\(outbox.map { "   outbox: \($0)" } ?? "")\(generatedCertificate.map { "\n  trust (caFile): \($0)" } ?? "")
 
         """
         FileHandle.standardOutput.write(Data(banner.utf8))

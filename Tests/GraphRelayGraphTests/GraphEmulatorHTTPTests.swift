@@ -138,6 +138,25 @@ struct GraphEmulatorHTTPTests {
         }
     }
 
+    @Test func selfSignedCertificateServesHTTPS() async throws {
+        let certificate = try GraphEmulatorCertificate.selfSigned()
+        #expect(certificate.certificatePEM.hasPrefix("-----BEGIN CERTIFICATE-----"))
+        #expect(certificate.privateKeyPEM.hasPrefix("-----BEGIN PRIVATE KEY-----"))
+        let directory = NSTemporaryDirectory() + "graph-selfsigned-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let paths = try certificate.write(to: directory)
+        let text = try ProcessRunner.run("openssl", ["x509", "-in", paths.certificate, "-noout", "-text"]).stdout
+        #expect(text.contains("DNS:localhost"))
+        #expect(text.contains("IP Address:127.0.0.1"))
+        try await F.withEmulator({ $0.tls = .server(certificateChain: .pem(certificate.certificatePEM), privateKey: .pem(certificate.privateKeyPEM)) }) { emulator in
+            var application = F.application(emulator)
+            application.caFile = paths.certificate
+            try await F.withClient(application) { client in
+                #expect(await client.sendMail(mailbox: F.mailbox, message: .bytes(F.message()), logger: F.logger).isAccepted)
+            }
+        }
+    }
+
     @Test func plainHTTPMode() async throws {
         try await F.withEmulator({ $0.tls = nil }) { emulator in
             #expect(emulator.baseURL.hasPrefix("http://127.0.0.1:"))
