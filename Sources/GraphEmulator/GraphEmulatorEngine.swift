@@ -126,12 +126,3 @@ final class GraphEmulatorEngine: Sendable {
         return formatter.string(from: date)
     }
 }
-
-/// The emulator cannot start with its configuration.
-public struct GraphEmulatorError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-
-    public init(_ description: String) {
-        self.description = description
-    }
-}

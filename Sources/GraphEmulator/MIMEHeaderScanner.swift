@@ -1,3 +1,5 @@
+import Foundation
+
 /// Reads what Exchange reads from a MIME message's header section: `From`, `To`, `Cc`, `Bcc`.
 /// Headers are unfolded; address lists are split at top-level commas, skipping quoted strings,
 /// comments and group syntax; `<addr>` is preferred, else the bare addr-spec.
@@ -115,5 +117,3 @@ struct MIMEHeaderScanner {
         return results
     }
 }
-
-import Foundation

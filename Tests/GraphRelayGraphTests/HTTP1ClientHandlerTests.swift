@@ -51,7 +51,7 @@ struct HTTP1ClientHandlerTests {
 
     func result<T>(_ future: EventLoopFuture<T>) -> Result<T, Error>? {
         var outcome: Result<T, Error>?
-        future.whenComplete { outcome = $0 }
+        future.assumeIsolated().whenComplete { outcome = $0 }
         return outcome
     }
 
@@ -133,7 +133,7 @@ struct HTTP1ClientHandlerTests {
     @Test func malformedResponseIsAProtocolError() throws {
         let harness = try Harness()
         let response = harness.start(bodyLength: nil)
-        try? harness.channel.writeInbound(ByteBuffer(string: "HTTP/1.1 2x2 Nope\r\n\r\n"))
+        _ = try? harness.channel.writeInbound(ByteBuffer(string: "HTTP/1.1 2x2 Nope\r\n\r\n"))
         guard case .failure(let error as HTTPClientError)? = result(response) else {
             Issue.record("expected failure")
             return

@@ -114,35 +114,3 @@ public struct ClientAssertionSigner: Sendable {
         return Array(signature.prefix(length))
     }
 }
-
-/// A problem with local key material (unreadable, mismatched, expired, wrong type).
-public struct PEMMaterialError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var description: String
-
-    public init(_ description: String) {
-        self.description = description
-    }
-}
-
-/// Minimal JSON string quoting for the JWT claims.
-enum JSONString {
-    static func quote(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += "\\u" + String(scalar.value, radix: 16).leftPadded(to: 4)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
-}

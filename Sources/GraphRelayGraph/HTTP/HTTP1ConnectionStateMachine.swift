@@ -286,10 +286,3 @@ struct HTTP1ConnectionStateMachine {
         return ms % 1000 == 0 ? "\(ms / 1000) s" : "\(ms) ms"
     }
 }
-
-extension HTTPClientResponse: Equatable {
-    public static func == (lhs: HTTPClientResponse, rhs: HTTPClientResponse) -> Bool {
-        lhs.status == rhs.status && lhs.version == rhs.version && lhs.headers == rhs.headers
-            && lhs.body == rhs.body && lhs.requestBodyComplete == rhs.requestBodyComplete
-    }
-}

@@ -22,3 +22,10 @@ public struct HTTPClientResponse: Sendable {
 
     public var bodyString: String { String(buffer: body) }
 }
+
+extension HTTPClientResponse: Equatable {
+    public static func == (lhs: HTTPClientResponse, rhs: HTTPClientResponse) -> Bool {
+        lhs.status == rhs.status && lhs.version == rhs.version && lhs.headers == rhs.headers
+            && lhs.body == rhs.body && lhs.requestBodyComplete == rhs.requestBodyComplete
+    }
+}

@@ -84,9 +84,3 @@ public struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
         return out
     }
 }
-
-extension String {
-    func leftPadded(to width: Int, with pad: Character = "0") -> String {
-        count >= width ? self : String(repeating: pad, count: width - count) + self
-    }
-}
