@@ -434,6 +434,25 @@ struct GraphClientLoopbackTests {
         }
     }
 
+    @Test func stalledMessageSourceIsBoundedByTheRequestTimeout() async throws {
+        try await F.withEmulator { emulator in
+            var configuration = F.clientConfiguration()
+            configuration.sendMailTimeout = .milliseconds(500)
+            try await F.withClient(F.application(emulator), configuration: configuration) { client in
+                let message = F.message()
+                let stalled = GraphMessageSource(byteCount: message.count) { sink in
+                    try await sink(ByteBuffer(bytes: message.prefix(10)))
+                    try await Task.sleep(for: .seconds(60))  // a spool read that never returns
+                }
+                let outcome = await client.sendMail(mailbox: F.mailbox, message: stalled, logger: F.logger)
+                let failure = try #require(outcome.failure)
+                #expect(failure.transportError?.kind == .requestTimeout)
+                #expect(!failure.ambiguous)
+                #expect(emulator.acceptedMessages.isEmpty)
+            }
+        }
+    }
+
     @Test func slowGraphTimesOutAmbiguously() async throws {
         try await F.withEmulator { emulator in
             emulator.injectSendMailFault(.delay(.seconds(3)))

@@ -30,31 +30,18 @@ final class HTTP1Connection: Sendable {
                 loop.execute {
                     handler.value.startRequest(head: head, bodyLength: bodyLength, timeout: timeout, promise: promise)
                 }
-                switch request.body {
-                case .none:
-                    break
-                case .bytes(let buffer):
-                    if buffer.readableBytes > 0 {
-                        do {
-                            try await write(buffer)
-                            try await end()
-                        } catch {
-                            // The request failed; the result promise carries why.
-                        }
-                    }
-                case .stream(_, let producer):
-                    let writer = HTTPBodyWriter { [self] part in try await self.write(part) }
-                    do {
-                        try await producer.run(writer)
-                        try await end()
-                    } catch is HTTPClientError {
-                        // A write was refused: the request already failed or was answered early.
-                    } catch {
-                        let failure = HTTPClientError(.bodySourceFailed, detail: "\(error)")
-                        loop.execute { handler.value.cancelRequest(failure) }
-                    }
+                guard let body = request.body, body.length > 0 else {
+                    return try await promise.futureResult.get()
                 }
-                return try await promise.futureResult.get()
+                // The body is sent by a child task while this one waits for the answer: when the
+                // request ends first (early answer, timeout, connection lost) the upload is
+                // cancelled instead of waiting for the body source.
+                return try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { await self.sendBody(body) }
+                    let result = try await promise.futureResult.get()
+                    group.cancelAll()
+                    return result
+                }
             } onCancel: {
                 loop.execute { handler.value.cancelRequest(HTTPClientError(.cancelled, detail: "the calling task was cancelled")) }
             }
@@ -62,6 +49,28 @@ final class HTTP1Connection: Sendable {
             throw error
         } catch {
             throw HTTPClientError(.connectionClosed, detail: "\(error)")
+        }
+    }
+
+    /// Writes the body. Refused writes end it quietly (the result promise says why); a failing
+    /// body source fails the request.
+    private func sendBody(_ body: HTTPClientRequest.Body) async {
+        do {
+            switch body {
+            case .bytes(let buffer):
+                try await write(buffer)
+            case .stream(_, let producer):
+                try await producer.run(HTTPBodyWriter { [self] part in try await self.write(part) })
+            }
+            try await end()
+        } catch is HTTPClientError {
+            // A write was refused: the request already failed or was answered early.
+        } catch {
+            let failure = Task.isCancelled
+                ? HTTPClientError(.cancelled, detail: "the upload was stopped")
+                : HTTPClientError(.bodySourceFailed, detail: "\(error)")
+            let handler = self.handler
+            channel.eventLoop.execute { handler.value.cancelRequest(failure) }
         }
     }
 
