@@ -33,12 +33,13 @@ public struct GraphApplication: Sendable, Hashable {
         self.caFile = caFile
     }
 
-    /// An application for workload identity federation from the standard environment variables:
-    /// `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_FEDERATED_TOKEN_FILE` and optionally
-    /// `AZURE_AUTHORITY_HOST` (overrides the login endpoint). Values given as arguments win.
+    /// An application for workload identity federation, completed from the standard environment
+    /// variables the workload identity webhook sets: `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`,
+    /// `AZURE_FEDERATED_TOKEN_FILE` and optionally `AZURE_AUTHORITY_HOST` (the login endpoint).
+    /// Values given as arguments win over the environment.
     public static func workloadIdentity(
         name: String, cloud: GraphCloud = .global, tenantID: String? = nil, clientID: String? = nil,
-        graphEndpoint: String? = nil, caFile: String? = nil,
+        tokenFile: String? = nil, loginEndpoint: String? = nil, graphEndpoint: String? = nil, caFile: String? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(GraphTokenError) -> GraphApplication {
         func value(_ given: String?, _ variable: String) throws(GraphTokenError) -> String {
@@ -51,8 +52,8 @@ public struct GraphApplication: Sendable, Hashable {
         }
         let tenant = try value(tenantID, "AZURE_TENANT_ID")
         let client = try value(clientID, "AZURE_CLIENT_ID")
-        let file = try value(nil, "AZURE_FEDERATED_TOKEN_FILE")
-        var authority = environment["AZURE_AUTHORITY_HOST"]?.trimmingCharacters(in: .whitespacesAndNewlines)
+        let file = try value(tokenFile, "AZURE_FEDERATED_TOKEN_FILE")
+        var authority = loginEndpoint ?? environment["AZURE_AUTHORITY_HOST"]?.trimmingCharacters(in: .whitespacesAndNewlines)
         if authority?.isEmpty == true { authority = nil }
         return GraphApplication(name: name, cloud: cloud, tenantID: tenant, clientID: client,
                                 credential: .workloadIdentity(tokenFile: file),
