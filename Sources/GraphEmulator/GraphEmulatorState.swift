@@ -1,0 +1,64 @@
+import Foundation
+
+/// Everything the emulator remembers, behind one lock: issued tokens, accepted messages, queued
+/// faults, counters and the sendMail concurrency per mailbox.
+final class GraphEmulatorState: Sendable {
+    struct IssuedToken {
+        var clientID: String
+        var tenantID: String
+        var expiresAt: Date
+    }
+
+    struct Values {
+        var tokens: [String: IssuedToken] = [:]
+        var messages: [GraphEmulatorMessage] = []
+        var sendMailFaults: [(fault: GraphEmulatorFault, mailbox: String?)] = []
+        var tokenFaults: [GraphEmulatorTokenFault] = []
+        var tokenRequests = 0
+        var tokensIssued = 0
+        var sendMailRequests = 0
+        var activeSendMail: [String: Int] = [:]
+        var maxActiveSendMail: [String: Int] = [:]
+        var usedAssertionIDs: Set<String> = []
+        var connectionsAccepted = 0
+    }
+
+    let values = Locked(Values())
+
+    func withValues<Result>(_ body: (inout Values) -> Result) -> Result {
+        values.withLock(body)
+    }
+
+    /// Takes the first queued fault that applies to `mailbox`.
+    func takeSendMailFault(mailbox: String?) -> GraphEmulatorFault? {
+        values.withLock { values in
+            guard let index = values.sendMailFaults.firstIndex(where: { entry in
+                entry.mailbox == nil || entry.mailbox?.lowercased() == mailbox?.lowercased()
+            }) else { return nil }
+            return values.sendMailFaults.remove(at: index).fault
+        }
+    }
+
+    func takeTokenFault() -> GraphEmulatorTokenFault? {
+        values.withLock { values in
+            values.tokenFaults.isEmpty ? nil : values.tokenFaults.removeFirst()
+        }
+    }
+
+    func sendMailStarted(mailbox: String) {
+        values.withLock { values in
+            let key = mailbox.lowercased()
+            values.sendMailRequests += 1
+            let active = (values.activeSendMail[key] ?? 0) + 1
+            values.activeSendMail[key] = active
+            values.maxActiveSendMail[key] = max(values.maxActiveSendMail[key] ?? 0, active)
+        }
+    }
+
+    func sendMailEnded(mailbox: String) {
+        values.withLock { values in
+            let key = mailbox.lowercased()
+            values.activeSendMail[key] = max((values.activeSendMail[key] ?? 1) - 1, 0)
+        }
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// OAuth 2.0 client-credentials tokens from Entra ID (`POST {login}/{tenant}/oauth2/v2.0/token`)
+/// for one application, with a client secret, a certificate assertion or a workload identity
+/// assertion.
+///
+/// Tokens are cached and refreshed ``refreshMargin`` before `expires_in` runs out (at most half
+/// the lifetime early). Concurrent callers share one request (single flight). If a refresh fails
+/// while the cached token is still valid for at least 30 s, the cached token is used and a warning
+/// logged. Secrets, assertions and tokens are never logged.
+public actor ClientCredentialsTokenProvider: GraphTokenProvider {
+    public nonisolated let application: GraphApplication
+    private let httpClient: HTTPClient
+    private let signer: ClientAssertionSigner?
+    /// How long before expiry a token is replaced. Default 5 minutes.
+    public nonisolated let refreshMargin: Duration
+    /// Time limit of one token request. Default 30 s.
+    public nonisolated let requestTimeout: TimeAmount
+
+    private var cached: GraphAccessToken?
+    private var inFlight: Task<GraphAccessToken, any Error>?
+    /// Token requests sent so far (for tests and metrics).
+    public private(set) var tokenRequestCount = 0
+
+    /// - Throws: ``GraphTokenError`` (``GraphTokenError/Kind/credentialUnavailable``) when a
+    ///   certificate credential cannot be loaded, or the token URL is invalid.
+    public init(application: GraphApplication, httpClient: HTTPClient,
+                refreshMargin: Duration = .seconds(300), requestTimeout: TimeAmount = .seconds(30)) throws(GraphTokenError) {
+        self.application = application
+        self.httpClient = httpClient
+        self.refreshMargin = refreshMargin
+        self.requestTimeout = requestTimeout
+        do {
+            _ = try HTTPURL(application.tokenURL)
+        } catch {
+            throw GraphTokenError(.credentialUnavailable, application: application.name, detail: "loginEndpoint: \(error.detail)")
+        }
+        if case .certificate(let certificate, let key) = application.credential {
+            do {
+                self.signer = try ClientAssertionSigner(certificate: certificate, privateKey: key)
+            } catch {
+                throw GraphTokenError(.credentialUnavailable, application: application.name, detail: error.description)
+            }
+        } else {
+            self.signer = nil
+        }
+    }
+
+    public func accessToken(logger: Logger) async throws(GraphTokenError) -> GraphAccessToken {
+        if let cached, ContinuousClock.now < cached.refreshAt {
+            return cached
+        }
+        let task: Task<GraphAccessToken, any Error>
+        if let inFlight {
+            task = inFlight
+        } else {
+            task = Task { try await self.fetch(logger: logger) }
+            inFlight = task
+        }
+        do {
+            let token = try await task.value
+            if inFlight == task { inFlight = nil }
+            if cached.map({ $0.expiresAt < token.expiresAt }) ?? true {
+                cached = token
+            }
+            return token
+        } catch {
+            if inFlight == task { inFlight = nil }
+            let failure = error as? GraphTokenError
+                ?? GraphTokenError(.endpointUnavailable, application: application.name, detail: "\(error)")
+            if let cached, ContinuousClock.now < cached.expiresAt - .seconds(30) {
+                logger.warning("token refresh failed; using the cached token until it expires", metadata: [
+                    "graph.application": "\(application.name)", "graph.token-error": "\(failure)",
+                ])
+                return cached
+            }
+            throw failure
+        }
+    }
+
+    public func invalidate(_ token: GraphAccessToken) async {
+        if cached?.value == token.value {
+            cached = nil
+        }
+    }
+
+    private func fetch(logger: Logger) async throws(GraphTokenError) -> GraphAccessToken {
+        let name = application.name
+        var fields: [(String, String)] = [
+            ("client_id", application.clientID),
+            ("scope", application.scope),
+            ("grant_type", "client_credentials"),
+        ]
+        switch application.credential {
+        case .clientSecret(let secret):
+            fields.append(("client_secret", secret))
+        case .certificate:
+            guard let signer else {
+                throw GraphTokenError(.credentialUnavailable, application: name, detail: "certificate not loaded")
+            }
+            let assertion: String
+            do {
+                assertion = try signer.assertion(clientID: application.clientID, audience: application.tokenURL)
+            } catch {
+                throw GraphTokenError(.credentialUnavailable, application: name, detail: error.description)
+            }
+            fields.append(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"))
+            fields.append(("client_assertion", assertion))
+        case .workloadIdentity(let file):
+            let assertion: String
+            do {
+                assertion = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            } catch {
+                throw GraphTokenError(.credentialUnavailable, application: name,
+                                      detail: "cannot read the federated token file \(file): \((error as NSError).localizedDescription)")
+            }
+            guard !assertion.isEmpty else {
+                throw GraphTokenError(.credentialUnavailable, application: name, detail: "the federated token file \(file) is empty")
+            }
+            fields.append(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"))
+            fields.append(("client_assertion", assertion))
+        }
+
+        let url: HTTPURL
+        do {
+            url = try HTTPURL(application.tokenURL)
+        } catch {
+            throw GraphTokenError(.credentialUnavailable, application: name, detail: error.detail)
+        }
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        headers.add(name: "Accept", value: "application/json")
+        headers.add(name: "client-request-id", value: UUID().uuidString.lowercased())
+        let request = HTTPClientRequest(method: .POST, url: url, headers: headers,
+                                        body: .bytes(ByteBuffer(string: FormEncoding.encode(fields))))
+        tokenRequestCount += 1
+        let started = ContinuousClock.now
+        let response: HTTPClientResponse
+        do {
+            response = try await httpClient.execute(request, timeout: requestTimeout, logger: logger)
+        } catch {
+            throw GraphTokenError(.endpointUnavailable, application: name, detail: error.description)
+        }
+        guard response.status == .ok else {
+            let failure = GraphTokenError.fromResponse(status: Int(response.status.code), body: response.bodyString, application: name)
+            logger.error("token request failed", metadata: [
+                "graph.application": "\(name)", "graph.token-error": "\(failure)",
+            ])
+            throw failure
+        }
+        guard let json = (try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView))) as? [String: Any],
+              let value = json["access_token"] as? String, !value.isEmpty else {
+            throw GraphTokenError(.invalidResponse, application: name, status: 200, detail: "no access_token in the token response")
+        }
+        let expiresIn = (json["expires_in"] as? Int) ?? (json["expires_in"] as? String).flatMap(Int.init) ?? 3599
+        let lifetime = Duration.seconds(max(expiresIn, 1))
+        let now = ContinuousClock.now
+        let early = min(refreshMargin, lifetime / 2)
+        let token = GraphAccessToken(value: value, expiresAt: now + lifetime, refreshAt: now + lifetime - early)
+        logger.info("access token acquired", metadata: [
+            "graph.application": "\(name)", "graph.token-expires-in": "\(expiresIn)",
+            "graph.token-latency-ms": "\((ContinuousClock.now - started).milliseconds)",
+        ])
+        return token
+    }
+}

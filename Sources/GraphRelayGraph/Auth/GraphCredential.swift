@@ -1,0 +1,29 @@
+import GraphRelayTLS
+
+/// How an application proves its identity to Entra ID (OAuth 2.0 client credentials).
+public enum GraphCredential: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
+    /// A client secret (the secret's *Value*). Never logged.
+    case clientSecret(String)
+    /// A certificate uploaded to the app registration and its RSA private key (PEM). The client
+    /// signs a short-lived JWT assertion (PS256) with the key for every token request. Files are
+    /// re-read for every assertion, so a rotated certificate is picked up without a restart.
+    case certificate(certificate: PEMSource, privateKey: PEMSource)
+    /// Workload identity federation (e.g. Kubernetes): the file's content, re-read for every
+    /// token request, is sent as the client assertion.
+    case workloadIdentity(tokenFile: String)
+
+    /// Redacted: names the kind of credential only.
+    public var description: String {
+        switch self {
+        case .clientSecret: "client secret (redacted)"
+        case .certificate(let certificate, _):
+            switch certificate {
+            case .file(let path): "certificate \(path)"
+            case .pem: "certificate (inline PEM)"
+            }
+        case .workloadIdentity(let file): "workload identity token file \(file)"
+        }
+    }
+
+    public var debugDescription: String { description }
+}

@@ -1,0 +1,213 @@
+import Foundation
+import GraphRelayTLS
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// Submits messages for one application to Microsoft Graph:
+/// `POST {graph}/v1.0/users/{mailbox}/sendMail`, `Content-Type: text/plain`, body = the raw
+/// message base64-encoded on the fly from a ``GraphMessageSource``.
+///
+/// Per message: wait for a per-mailbox slot (at most ``GraphClientConfiguration/maxConcurrentRequestsPerMailbox``),
+/// get a token (cached, single flight), send; on 401 drop the token, fetch a new one and send once
+/// more; classify the answer into a ``GraphSendMailOutcome``. Nothing else is retried here: the
+/// caller decides (the outcome says whether the failure is permanent and whether it is ambiguous).
+public final class GraphClient: Sendable {
+    public let application: GraphApplication
+    public let configuration: GraphClientConfiguration
+    public let tokenProvider: any GraphTokenProvider
+    private let httpClient: HTTPClient
+    private let ownsHTTPClient: Bool
+    private let limiter: MailboxConcurrencyLimiter
+    private let graphRoot: HTTPURL
+
+    /// Builds the HTTP client (trusting the application's `caFile` in addition to the configured
+    /// roots) and the token provider for the application's credential.
+    ///
+    /// - Throws: ``GraphClientSetupError`` naming the problem (bad endpoint URL, unreadable CA
+    ///   file, unusable certificate or key).
+    public convenience init(application: GraphApplication, configuration: GraphClientConfiguration = GraphClientConfiguration(),
+                            eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws(GraphClientSetupError) {
+        var http = configuration.http
+        if let caFile = application.caFile {
+            http.tls.additionalTrustRoots.append(.file(caFile))
+        }
+        let httpClient: HTTPClient
+        do {
+            httpClient = try HTTPClient(configuration: http, eventLoopGroup: eventLoopGroup)
+        } catch {
+            throw GraphClientSetupError(application: application.name, detail: "TLS: \(error)")
+        }
+        let provider: ClientCredentialsTokenProvider
+        do {
+            provider = try ClientCredentialsTokenProvider(application: application, httpClient: httpClient,
+                                                          refreshMargin: configuration.tokenRefreshMargin,
+                                                          requestTimeout: configuration.tokenRequestTimeout)
+        } catch {
+            throw GraphClientSetupError(application: application.name, detail: error.detail + " — fix: " + error.remedy)
+        }
+        try self.init(application: application, configuration: configuration, tokenProvider: provider,
+                      httpClient: httpClient, ownsHTTPClient: true)
+    }
+
+    /// A client with an injected token provider and HTTP client (tests, shared clients). The HTTP
+    /// client is not shut down by ``shutdown()``.
+    public convenience init(application: GraphApplication, configuration: GraphClientConfiguration = GraphClientConfiguration(),
+                            tokenProvider: any GraphTokenProvider, httpClient: HTTPClient) throws(GraphClientSetupError) {
+        try self.init(application: application, configuration: configuration, tokenProvider: tokenProvider,
+                      httpClient: httpClient, ownsHTTPClient: false)
+    }
+
+    private init(application: GraphApplication, configuration: GraphClientConfiguration, tokenProvider: any GraphTokenProvider,
+                 httpClient: HTTPClient, ownsHTTPClient: Bool) throws(GraphClientSetupError) {
+        do {
+            self.graphRoot = try HTTPURL(application.effectiveGraphEndpoint)
+        } catch {
+            throw GraphClientSetupError(application: application.name, detail: "graphEndpoint: \(error.detail)")
+        }
+        self.application = application
+        self.configuration = configuration
+        self.tokenProvider = tokenProvider
+        self.httpClient = httpClient
+        self.ownsHTTPClient = ownsHTTPClient
+        self.limiter = MailboxConcurrencyLimiter(limit: configuration.maxConcurrentRequestsPerMailbox)
+    }
+
+    /// The sendMail URL for `mailbox`.
+    public func sendMailURL(mailbox: String) -> HTTPURL {
+        graphRoot.appending(path: "/v1.0/users/" + HTTPURL.encodePathSegment(mailbox) + "/sendMail")
+    }
+
+    /// Fetches a token now, so that credential problems show at start-up. Throws what a send would
+    /// report as ``GraphSendFailure/Kind/tokenFailure``.
+    public func verifyCredentials(logger: Logger) async throws(GraphTokenError) {
+        _ = try await tokenProvider.accessToken(logger: logger)
+    }
+
+    /// Submits one message as `mailbox` and reports what became of it. Never throws: every
+    /// failure is classified.
+    public func sendMail(mailbox: String, message: GraphMessageSource, logger: Logger) async -> GraphSendMailOutcome {
+        var logger = logger
+        logger[metadataKey: "graph.application"] = "\(application.name)"
+        logger[metadataKey: "graph.mailbox"] = "\(mailbox)"
+        let started = ContinuousClock.now
+
+        guard !mailbox.isEmpty, mailbox.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F }) else {
+            return .failed(GraphSendFailure(kind: .unknownMailbox, mailbox: mailbox, message: "invalid mailbox address '\(mailbox)'"))
+        }
+        let encodedLength = Base64StreamEncoder.encodedLength(of: message.byteCount)
+        guard encodedLength <= configuration.maxRequestBodySize else {
+            let failure = GraphSendFailure(kind: .tooLarge, mailbox: mailbox,
+                message: "message of \(message.byteCount) bytes is \(encodedLength) bytes in base64, above Graph's request limit of \(configuration.maxRequestBodySize) bytes")
+            logger.warning("sendMail refused locally", metadata: ["graph.failure": "\(failure)"])
+            return .failed(failure)
+        }
+
+        do {
+            try await limiter.acquire(mailbox)
+        } catch {
+            return .failed(GraphSendFailure(kind: .localError, mailbox: mailbox, message: "cancelled while waiting for a mailbox slot"))
+        }
+        let outcome = await send(mailbox: mailbox, message: message, encodedLength: encodedLength, logger: logger)
+        await limiter.release(mailbox)
+
+        let elapsed = (ContinuousClock.now - started).milliseconds
+        switch outcome {
+        case .accepted(let receipt):
+            logger.info("sendMail accepted", metadata: [
+                "graph.request-id": "\(receipt.requestID ?? "-")", "graph.client-request-id": "\(receipt.clientRequestID)",
+                "graph.bytes": "\(message.byteCount)", "graph.attempts": "\(receipt.attempts)", "graph.duration-ms": "\(elapsed)",
+            ])
+        case .failed(let failure):
+            var metadata: Logger.Metadata = [
+                "graph.failure-kind": "\(failure.kind.rawValue)", "graph.request-id": "\(failure.requestID ?? "-")",
+                "graph.client-request-id": "\(failure.clientRequestID ?? "-")", "graph.bytes": "\(message.byteCount)",
+                "graph.duration-ms": "\(elapsed)", "graph.ambiguous": "\(failure.ambiguous)",
+            ]
+            if let status = failure.status { metadata["graph.status"] = "\(status)" }
+            if let code = failure.errorCode { metadata["graph.error-code"] = "\(code)" }
+            if let retryAfter = failure.retryAfter { metadata["graph.retry-after-ms"] = "\(retryAfter.milliseconds)" }
+            let text: Logger.Message = "sendMail failed: \(failure)"
+            if failure.kind == .tokenFailure || failure.kind == .unauthorized || failure.ambiguous {
+                logger.error(text, metadata: metadata)
+            } else {
+                logger.warning(text, metadata: metadata)
+            }
+        }
+        return outcome
+    }
+
+    private func send(mailbox: String, message: GraphMessageSource, encodedLength: Int, logger: Logger) async -> GraphSendMailOutcome {
+        let url = sendMailURL(mailbox: mailbox)
+        var attempt = 0
+        while true {
+            attempt += 1
+            let token: GraphAccessToken
+            do {
+                token = try await tokenProvider.accessToken(logger: logger)
+            } catch {
+                return .failed(GraphSendFailure(kind: .tokenFailure, mailbox: mailbox, message: error.description, tokenError: error))
+            }
+            let clientRequestID = UUID().uuidString.lowercased()
+            var headers = HTTPHeaders()
+            headers.add(name: "Authorization", value: "Bearer \(token.value)")
+            headers.add(name: "Content-Type", value: "text/plain")
+            headers.add(name: "Accept", value: "application/json")
+            headers.add(name: "client-request-id", value: clientRequestID)
+            headers.add(name: "return-client-request-id", value: "true")
+            let request = HTTPClientRequest(method: .POST, url: url, headers: headers,
+                                            body: .stream(length: encodedLength, producer: Self.base64Producer(message)))
+            logger.debug("sendMail request", metadata: ["graph.client-request-id": "\(clientRequestID)", "graph.attempt": "\(attempt)"])
+            let response: HTTPClientResponse
+            do {
+                response = try await httpClient.execute(request, timeout: configuration.sendMailTimeout, logger: logger)
+            } catch {
+                return GraphSendMailOutcome.classify(transportError: error, mailbox: mailbox, clientRequestID: clientRequestID)
+            }
+            if response.status == .unauthorized && attempt == 1 {
+                logger.notice("Graph answered 401; refreshing the token and sending once more", metadata: [
+                    "graph.request-id": "\(response.headers.first(name: "request-id") ?? "-")",
+                    "graph.client-request-id": "\(clientRequestID)",
+                ])
+                await tokenProvider.invalidate(token)
+                continue
+            }
+            return GraphSendMailOutcome.classify(response: response, mailbox: mailbox, clientRequestID: clientRequestID,
+                                                 attempts: attempt, messageBytes: message.byteCount)
+        }
+    }
+
+    /// Streams the message as base64: chunks are encoded as they arrive and written in pieces of
+    /// about 48 KiB; the raw size is checked against the announced one.
+    static func base64Producer(_ message: GraphMessageSource) -> HTTPBodyProducer {
+        HTTPBodyProducer { writer in
+            var encoder = Base64StreamEncoder()
+            let flushSize = 48 * 1024
+            var pending = ByteBuffer()
+            try await message.run { chunk in
+                guard encoder.inputCount + chunk.readableBytes <= message.byteCount else {
+                    throw GraphMessageSourceError("message source produced more than the announced \(message.byteCount) bytes")
+                }
+                encoder.encode(chunk, into: &pending)
+                if pending.readableBytes >= flushSize {
+                    let part = pending
+                    pending = ByteBuffer()
+                    try await writer.write(part)
+                }
+            }
+            guard encoder.inputCount == message.byteCount else {
+                throw GraphMessageSourceError("message source produced \(encoder.inputCount) of the announced \(message.byteCount) bytes")
+            }
+            encoder.finish(into: &pending)
+            try await writer.write(pending)
+        }
+    }
+
+    /// Closes the connections (when this client created its HTTP client).
+    public func shutdown() async {
+        if ownsHTTPClient {
+            await httpClient.shutdown()
+        }
+    }
+}

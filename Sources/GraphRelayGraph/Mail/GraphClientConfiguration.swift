@@ -1,0 +1,27 @@
+import NIOCore
+
+/// Settings of a ``GraphClient``. Every value has a documented default.
+public struct GraphClientConfiguration: Sendable {
+    /// Connection handling (timeouts, pool, proxy, TLS trust). The application's `caFile` is
+    /// added to `http.tls.additionalTrustRoots`. Default: ``HTTPClientConfiguration`` defaults.
+    public var http = HTTPClientConfiguration()
+    /// Time limit of one sendMail request, from the request head to Graph's answer. A 3 MB
+    /// message is 4 MB of base64 to upload. Default 120 s.
+    public var sendMailTimeout: TimeAmount = .seconds(120)
+    /// Time limit of one token request. Default 30 s.
+    public var tokenRequestTimeout: TimeAmount = .seconds(30)
+    /// Tokens are replaced this long before they expire (at most half their lifetime). Default 5 min.
+    public var tokenRefreshMargin: Duration = .seconds(300)
+    /// Concurrent sendMail requests per mailbox; Exchange allows 4 per application and mailbox and
+    /// answers 429 beyond. Default 4.
+    public var maxConcurrentRequestsPerMailbox: Int = 4
+    /// Largest request body (the base64 text) sent; larger messages fail locally as
+    /// ``GraphSendFailure/Kind/tooLarge`` without an upload. Graph's limit is 4 MB. Default 4 MiB.
+    public var maxRequestBodySize: Int = 4 * 1024 * 1024
+
+    public init() {}
+
+    /// The largest raw message that fits ``maxRequestBodySize`` once base64-encoded
+    /// (3,145,728 bytes by default): what the relay should advertise as SMTP `SIZE`.
+    public var maxMessageSize: Int { maxRequestBodySize / 4 * 3 }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+@testable import GraphEmulator
+
+@Suite("Graph emulator parsing")
+struct GraphEmulatorParsingTests {
+    @Test func strictBase64AcceptsWrappedLines() throws {
+        let text = Array(String(repeating: "Subject: x\r\n", count: 20).utf8)
+        var wrapped = ""
+        for (index, character) in Data(text).base64EncodedString().enumerated() {
+            if index > 0 && index % 76 == 0 { wrapped += "\r\n" }
+            wrapped.append(character)
+        }
+        #expect(try StrictBase64.decode(Array(wrapped.utf8)).get() == text)
+        #expect(try StrictBase64.decode(Array("Zm9v\nYmE=\n".utf8)).get() == Array("fooba".utf8))
+    }
+
+    @Test func strictBase64RejectsWhatGraphRejects() {
+        #expect(StrictBase64.decode(Array("Zm9v!".utf8)) == .failure(.invalidCharacter(offset: 4)))
+        #expect(StrictBase64.decode(Array("Zm9vY".utf8)) == .failure(.badLength(5)))
+        #expect(StrictBase64.decode(Array("Zm=9v".utf8)) == .failure(.misplacedPadding(offset: 3)))
+        #expect(StrictBase64.decode(Array("Z===".utf8)) == .failure(.misplacedPadding(offset: 1)))
+        #expect(StrictBase64.decode(Array("Zm9v-_==".utf8)) == .failure(.invalidCharacter(offset: 4)))
+    }
+
+    @Test func headerScannerFindsAddressesLikeExchange() {
+        let mime = Array("""
+        From: "Scanner, Floor 2" <scanner@contoso.com>
+        To: Alice <alice@example.com>, "Bob (work)" <bob@example.com>,
+         carol@example.com (Carol)
+        Cc: team: dave@example.com, erin@example.com;
+        Bcc: =?utf-8?q?Fr=C3=A9d?= <fred@example.com>
+        X-Note: not@an-address.example
+        Subject: hi
+
+        To: body@example.com
+        """.replacingOccurrences(of: "\n", with: "\r\n").utf8)
+        let headers = MIMEHeaderScanner(mime)
+        #expect(headers.from == "scanner@contoso.com")
+        #expect(headers.to == ["alice@example.com", "bob@example.com", "carol@example.com"])
+        #expect(headers.cc == ["dave@example.com", "erin@example.com"])
+        #expect(headers.bcc == ["fred@example.com"])
+        #expect(headers.hasHeaderSection)
+    }
+
+    @Test func headerScannerWithoutRecipients() {
+        let headers = MIMEHeaderScanner(Array("Subject: none\nTo: undisclosed-recipients:;\n\nbody".utf8))
+        #expect(headers.recipients.isEmpty)
+    }
+
+    @Test func routes() {
+        #expect(GraphEmulatorEngine.route(for: "/contoso.onmicrosoft.com/oauth2/v2.0/token") == .token(tenant: "contoso.onmicrosoft.com"))
+        #expect(GraphEmulatorEngine.route(for: "/v1.0/users/first%2Btag@x.com/sendMail") == .sendMail(mailbox: "first+tag@x.com"))
+        #expect(GraphEmulatorEngine.route(for: "/v1.0/me/sendMail") == .me)
+        #expect(GraphEmulatorEngine.route(for: "/v1.0/users/a@b/messages") == .unknown(segment: "messages"))
+    }
+}
