@@ -109,7 +109,7 @@ struct GraphEmulatorCommand: AsyncParsableCommand {
         configuration.port = port
         var generatedCertificate: String?
         if !plainHTTP, let directory = generateCertificate {
-            let paths = try GraphEmulatorCertificate.selfSigned().write(to: directory)
+            let paths = try SelfSignedCertificate.graphEmulator().write(to: directory)
             configuration.tls = .server(certificateChain: .file(paths.certificate), privateKey: .file(paths.privateKey))
             generatedCertificate = paths.certificate
         } else if !plainHTTP, let certificate, let privateKey {

@@ -1,5 +1,6 @@
 import Foundation
 import GraphEmulator
+import GraphRelayTLS
 import GraphRelayGraph
 import GraphRelayTestSupport
 import Logging
@@ -139,7 +140,7 @@ struct GraphEmulatorHTTPTests {
     }
 
     @Test func selfSignedCertificateServesHTTPS() async throws {
-        let certificate = try GraphEmulatorCertificate.selfSigned()
+        let certificate = try SelfSignedCertificate.graphEmulator()
         #expect(certificate.certificatePEM.hasPrefix("-----BEGIN CERTIFICATE-----"))
         #expect(certificate.privateKeyPEM.hasPrefix("-----BEGIN PRIVATE KEY-----"))
         let directory = NSTemporaryDirectory() + "graph-selfsigned-\(UUID().uuidString)"

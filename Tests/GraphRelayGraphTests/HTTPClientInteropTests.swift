@@ -22,11 +22,11 @@ struct HTTPClientInteropTests {
         return try HTTPClient(configuration: configuration)
     }
 
-    func startSServer() async throws -> (GraphBackgroundProcess, Int) {
-        let server = try GraphBackgroundProcess("openssl", [
+    func startSServer() async throws -> (BackgroundProcess, Int) {
+        let server = try BackgroundProcess("openssl", [
             "s_server", "-accept", "0", "-cert", pki.serverCertificate, "-key", pki.serverKey, "-www", "-alpn", "http/1.1",
         ])
-        let output = try await server.waitForOutput(containing: "ACCEPT")
+        let output = try #require(await server.waitForOutput(containing: "ACCEPT"))
         let line = try #require(output.split(separator: "\n").first { $0.hasPrefix("ACCEPT") })
         let port = try #require(Int(line.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? ""))
         return (server, port)
@@ -34,7 +34,7 @@ struct HTTPClientInteropTests {
 
     @Test func speaksHTTPSToOpenSSLServer() async throws {
         let (server, port) = try await startSServer()
-        defer { server.terminate() }
+        defer { server.stop() }
         let http = try client(trusting: pki.caCertificate)
         // "localhost"": SNI and host name verification against the certificate's DNS name.
         let response = try await http.execute(HTTPClientRequest(method: .GET, url: try HTTPURL("https://localhost:\(port)/")),
@@ -48,7 +48,7 @@ struct HTTPClientInteropTests {
 
     @Test func refusesOpenSSLServerWithUntrustedCertificate() async throws {
         let (server, port) = try await startSServer()
-        defer { server.terminate() }
+        defer { server.stop() }
         let http = try client(trusting: pki.otherCACertificate)
         do {
             _ = try await http.execute(HTTPClientRequest(method: .GET, url: try HTTPURL("https://127.0.0.1:\(port)/")),
