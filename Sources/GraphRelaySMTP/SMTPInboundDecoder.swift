@@ -78,6 +78,8 @@ struct SMTPInboundDecoder {
     private let allocator = ByteBufferAllocator()
 
     // Command mode.
+    /// A TLS record arrived where a command should start: the session is over, input is ignored.
+    private var sawTLSRecord = false
     private var scannedOffset = 0
     private var discardingLongLine = false
 
@@ -96,7 +98,7 @@ struct SMTPInboundDecoder {
     // MARK: Input
 
     mutating func feed(_ bytes: ByteBuffer) {
-        guard bytes.readableBytes > 0 else { return }
+        guard bytes.readableBytes > 0, !sawTLSRecord else { return }
         if buffer.readableBytes == 0 {
             buffer = bytes
         } else {
@@ -167,6 +169,7 @@ struct SMTPInboundDecoder {
         guard let first = view.first else { return nil }
         if scannedOffset == 0, first == 0x16 {
             _ = discardBufferedInput()
+            sawTLSRecord = true
             return .tlsRecord
         }
         let searchStart = view.startIndex + scannedOffset
