@@ -113,7 +113,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
         if machine.inputPhase == .message {
-            deadlines.contentReceived(bytes.readableBytes, now: .now())
+            deadlines.contentReceived(bytes.readableBytes, now: context.eventLoop.now)
         }
         perform(machine.bytesReceived(bytes))
     }
@@ -404,8 +404,11 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
 
     // MARK: Deadlines
 
+    /// The event loop's clock (virtual in tests).
+    private var now: NIODeadline { context?.eventLoop.now ?? .now() }
+
     private func updateDeadline() {
-        let now = NIODeadline.now()
+        let now = self.now
         switch machine.inputPhase {
         case .closed:
             deadlines.stop()
@@ -436,7 +439,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
         timer = nil
         timerDeadline = nil
         guard !closed else { return }
-        if deadlines.isExpired(now: .now()) {
+        if deadlines.isExpired(now: now) {
             logger.notice("timeout", metadata: ["smtp.phase": "\(machine.inputPhase)"])
             perform(machine.timedOut())
         } else {

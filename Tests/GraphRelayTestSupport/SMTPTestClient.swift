@@ -8,6 +8,11 @@ public struct SMTPTestReply: Sendable, Hashable, CustomStringConvertible {
     /// Each line without the code and separator, e.g. `2.0.0 Ok`.
     public var lines: [String]
 
+    public init(code: Int, lines: [String]) {
+        self.code = code
+        self.lines = lines
+    }
+
     /// The enhanced status code of the last line, e.g. `5.5.1`, if it has one.
     public var enhancedStatus: String? {
         guard let first = lines.last?.split(separator: " ").first else { return nil }
