@@ -76,6 +76,14 @@ func decode(
     return events
 }
 
+/// An end-of-data look-alike, shown escaped in test output.
+struct SmugglingVariant: Sendable, CustomTestStringConvertible {
+    var text: String
+    var testDescription: String { text.debugDescription }
+    /// Contains a bare CR or LF (strict listeners refuse such messages).
+    var hasBareLineEnding: Bool { !text.contains("\u{0}") }
+}
+
 @Suite("SMTP inbound decoder")
 struct SMTPInboundDecoderTests {
     @Test("command lines, whole, byte by byte and in batches", arguments: FeedPattern.allCases)
@@ -131,10 +139,11 @@ struct SMTPInboundDecoderTests {
     /// The SMTP smuggling variants (CVE-2023-51764 and relatives) and a NUL before the dot. None
     /// may end the message: the smuggled MAIL command must stay content, and exactly one message
     /// end may be seen, at the real CRLF.CRLF.
-    static let smugglingVariants: [String] = ["\n.\n", "\n.\r\n", "\r.\r", "\r.\r\n", "\r\n.\r", "\r\n.\n", "\r\n\u{0}.\r\n"]
+    static let smugglingVariants: [SmugglingVariant] = ["\n.\n", "\n.\r\n", "\r.\r", "\r.\r\n", "\r\n.\r", "\r\n.\n", "\r\n\u{0}.\r\n"].map(SmugglingVariant.init)
 
     @Test("smuggling variants never end a message (strict and normalize)", arguments: smugglingVariants, [SMTPLineEndings.strict, .normalize])
-    func smugglingNeverEnds(variant: String, lineEndings: SMTPLineEndings) {
+    func smugglingNeverEnds(variant: SmugglingVariant, lineEndings: SMTPLineEndings) {
+        let variant = variant.text
         let smuggled = "MAIL FROM:<evil@attacker.example>\r\nRCPT TO:<victim@example.com>\r\nDATA\r\nSpoofed\r\n"
         let input = "DATA\r\nSubject: first\r\n\r\nbody" + variant + smuggled + ".\r\nQUIT\r\n"
         for pattern in FeedPattern.allCases {

@@ -295,7 +295,8 @@ struct SMTPSessionStateMachineTests {
     }
 
     @Test("smuggling variants produce one message and never run the smuggled commands", arguments: SMTPInboundDecoderTests.smugglingVariants, [SMTPLineEndings.strict, .normalize])
-    func smuggling(variant: String, lineEndings: SMTPLineEndings) {
+    func smuggling(variant: SmugglingVariant, lineEndings: SMTPLineEndings) {
+        let variant = variant.text
         var harness = greeted(Harness.configuration(listener: SMTPListenerConfiguration(lineEndings: lineEndings)))
         transaction(&harness)
         harness.send("Subject: x\r\n\r\nbody" + variant + "MAIL FROM:<evil@attacker.example>\r\nRCPT TO:<victim@example.com>\r\nDATA\r\nforged\r\n.\r\n")

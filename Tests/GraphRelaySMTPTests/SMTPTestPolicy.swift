@@ -44,17 +44,20 @@ final class TestPolicy: SMTPPolicy {
 
     private let state = SMTPLockedValue(State())
     let recipientRule: @Sendable (SMTPForwardPath) -> SMTPDecision
+    let connectionGate: TestGate?
     let senderGate: TestGate?
     let deliveryGate: TestGate?
     let deliveryReply: @Sendable (SMTPEnvelope) -> SMTPReply
 
     init(
         recipientRule: @escaping @Sendable (SMTPForwardPath) -> SMTPDecision = { _ in .accept },
+        connectionGate: TestGate? = nil,
         senderGate: TestGate? = nil,
         deliveryGate: TestGate? = nil,
         deliveryReply: @escaping @Sendable (SMTPEnvelope) -> SMTPReply = { .queued(as: $0.id) }
     ) {
         self.recipientRule = recipientRule
+        self.connectionGate = connectionGate
         self.senderGate = senderGate
         self.deliveryGate = deliveryGate
         self.deliveryReply = deliveryReply
@@ -62,6 +65,7 @@ final class TestPolicy: SMTPPolicy {
 
     func acceptConnection(_ session: SMTPSessionInfo) async -> SMTPDecision {
         state.withLock { $0.connections += 1 }
+        await connectionGate?.wait()
         return .accept
     }
 
