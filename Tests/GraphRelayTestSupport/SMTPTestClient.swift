@@ -1,3 +1,4 @@
+import Foundation
 import GraphRelayTLS
 import NIOCore
 import NIOPosix
@@ -59,6 +60,9 @@ public final class SMTPTestClient: Sendable {
         host: String = "127.0.0.1", port: Int, implicitTLS: TLSContext? = nil, serverHostname: String? = "localhost",
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> SMTPTestClient {
+        // The collector is kept from the initializer: the server may close (and the pipeline drop
+        // its handlers) before connect returns.
+        let box = CollectorBox()
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(10))
             .channelInitializer { channel in
@@ -66,14 +70,13 @@ public final class SMTPTestClient: Sendable {
                     if let implicitTLS {
                         try channel.pipeline.syncOperations.addHandler(TLSHandler(context: implicitTLS, serverHostname: serverHostname))
                     }
-                    try channel.pipeline.syncOperations.addHandler(SMTPReplyCollector())
+                    let collector = SMTPReplyCollector()
+                    try channel.pipeline.syncOperations.addHandler(collector)
+                    box.set(NIOLoopBound(collector, eventLoop: channel.eventLoop))
                 }
             }
             .connect(host: host, port: port).get()
-        let collector = try await channel.eventLoop.submit {
-            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: SMTPReplyCollector.self), eventLoop: channel.eventLoop)
-        }.get()
-        return SMTPTestClient(channel: channel, collector: collector)
+        return SMTPTestClient(channel: channel, collector: box.get()!)
     }
 
     /// Sends `text` as is (include the CRLFs).
@@ -138,6 +141,23 @@ public final class SMTPTestClient: Sendable {
 
     public func close() async {
         try? await channel.close().get()
+    }
+}
+
+private final class CollectorBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: NIOLoopBound<SMTPReplyCollector>?
+
+    func set(_ value: NIOLoopBound<SMTPReplyCollector>) {
+        lock.lock()
+        defer { lock.unlock() }
+        self.value = value
+    }
+
+    func get() -> NIOLoopBound<SMTPReplyCollector>? {
+        lock.lock()
+        defer { lock.unlock() }
+        return value
     }
 }
 
