@@ -1,3 +1,4 @@
+import Foundation
 import GraphRelayTLS
 import GraphRelayTestSupport
 import NIOCore
@@ -198,6 +199,19 @@ struct SMTPServerTests {
         }
     }
 
+    @Test("TLS ending in the middle of a BDAT chunk aborts the transaction")
+    func tlsEndsMidChunk() async throws {
+        try await withSMTPServer { fixture in
+            let client = try await fixture.connect("smtps", implicitTLS: true)
+            _ = try await client.readReply()
+            try await client.send("EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nBDAT 100 LAST\r\nSubject: cut\r\n")
+            #expect(try await client.statuses(3) == ["250", "250 2.1.0", "250 2.1.5"])
+            await client.close()  // close_notify in the middle of the chunk
+            try await eventually("the session to end") { fixture.server.openConnectionCount == 0 }
+            #expect(fixture.policy.deliveries.isEmpty)
+        }
+    }
+
     @Test("too many errors: 421 4.7.0 and close")
     func errorLimit() async throws {
         var limits = SMTPLimits()
@@ -260,6 +274,33 @@ struct SMTPServerTests {
             _ = try await fresh.readReply()
             try await fresh.send("EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n")
             #expect(try await fresh.statuses(6) == ["250", "250 2.1.0", "250 2.1.5", "354", "250 2.0.0", "221 2.0.0"])
+            for client in idle { await client.close() }
+        }
+    }
+
+    /// The acceptance check with 1,000 idle connections. Opt-in (it needs about 2,000 file
+    /// descriptors and some seconds): `GRAPH_RELAY_SMTP_STRESS=1 swift test --filter thousandIdleConnections`.
+    @Test(
+        "1,000 idle connections do not keep a new client from being served",
+        .enabled(if: ProcessInfo.processInfo.environment["GRAPH_RELAY_SMTP_STRESS"] != nil)
+    )
+    func thousandIdleConnections() async throws {
+        try SMTPFileDescriptorLimit.raiseToHardLimit()
+        var limits = SMTPLimits()
+        limits.maximumConnectionsPerClient = 2000
+        try await withSMTPServer(limits: limits) { fixture in
+            var idle: [SMTPTestClient] = []
+            for _ in 0..<1000 {
+                idle.append(try await fixture.connect())
+            }
+            for client in idle { #expect(try await client.readReply().status == "220") }
+            #expect(fixture.server.openConnectionCount == 1000)
+            let start = ContinuousClock.now
+            let fresh = try await fixture.connect()
+            _ = try await fresh.readReply()
+            try await fresh.send("EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nhi\r\n.\r\nQUIT\r\n")
+            #expect(try await fresh.statuses(6) == ["250", "250 2.1.0", "250 2.1.5", "354", "250 2.0.0", "221 2.0.0"])
+            print("1000 idle connections open; a new session took \(ContinuousClock.now - start)")
             for client in idle { await client.close() }
         }
     }
