@@ -98,17 +98,19 @@ struct SMTPSessionHandlerTests {
     ) async throws -> Fixture {
         let channel = NIOAsyncTestingChannel()
         let reads = ReadCounter()
-        let handler = SMTPSessionHandler(
-            configuration: SMTPSessionStateMachine.Configuration(
-                hostname: "relay.test", banner: "ESMTP graph-relay", limits: limits, listener: listener,
-                startTLSAvailable: false, authenticationAvailable: true
-            ),
-            session: SMTPSessionInfo(id: "H1", listenerName: listener.name, clientAddress: "192.0.2.10", clientPort: 40000),
-            services: .init(policy: policy, authenticator: TestAuthenticator(), messageStore: store),
-            startTLSContext: nil, rejection: rejection, logger: Logger(label: "test")
+        let configuration = SMTPSessionStateMachine.Configuration(
+            hostname: "relay.test", banner: "ESMTP graph-relay", limits: limits, listener: listener,
+            startTLSAvailable: false, authenticationAvailable: true
         )
+        let session = SMTPSessionInfo(id: "H1", listenerName: listener.name, clientAddress: "192.0.2.10", clientPort: 40000)
+        let services = SMTPSessionHandler.Services(policy: policy, authenticator: TestAuthenticator(), messageStore: store)
         try await channel.pipeline.addHandler(reads)
-        try await channel.pipeline.addHandler(handler)
+        try await channel.testingEventLoop.executeInContext {
+            try channel.pipeline.syncOperations.addHandler(SMTPSessionHandler(
+                configuration: configuration, session: session, services: services,
+                startTLSContext: nil, rejection: rejection, logger: SMTPServerFixture.quietLogger
+            ))
+        }
         try await channel.connect(to: SocketAddress(ipAddress: "192.0.2.10", port: 40000))
         return Fixture(channel: channel, reads: reads)
     }
