@@ -104,6 +104,8 @@ struct SMTPSessionStateMachine {
     private struct Transaction {
         var envelope: SMTPEnvelope
         var rejectedRecipients = 0
+        /// RCPTs refused for exceeding the recipient limit.
+        var excessRecipients = 0
         var usedChunking = false
         var sinkOpen = false
         /// Content octets received so far (after unstuffing, without the Received header).
@@ -111,6 +113,11 @@ struct SMTPSessionStateMachine {
         var oversize = false
         var storageFailed = false
     }
+
+    /// RCPTs over the recipient limit answered with 452 before each further one counts as an error
+    /// (Postfix's `smtpd_recipient_overshoot_limit`): a client pipelining a long recipient list
+    /// must not be disconnected for it.
+    static let recipientOvershootLimit = 1000
 
     static let loginUsernamePrompt = "VXNlcm5hbWU6"  // "Username:"
     static let loginPasswordPrompt = "UGFzc3dvcmQ6"  // "Password:"
@@ -329,6 +336,10 @@ struct SMTPSessionStateMachine {
         // The sink now belongs to the delivered message.
         transaction = nil
         let final = Self.normalizedDeliveryReply(reply)
+        if final.isPositive {
+            // As Postfix: junk commands are counted per delivered message.
+            junkCommandCount = 0
+        }
         if final.code == 421 {
             close(with: final)
         } else {
@@ -467,7 +478,12 @@ struct SMTPSessionStateMachine {
         case .rcpt(let path):
             guard let current = transaction else { return reply(.badSequence("need MAIL command")) }
             guard !current.usedChunking else { return reply(.badSequence("RCPT after BDAT")) }
-            guard current.envelope.recipients.count < limits.maximumRecipients else { return reply(.tooManyRecipients) }
+            guard current.envelope.recipients.count < limits.maximumRecipients else {
+                transaction?.excessRecipients += 1
+                pending.append(.reply(.tooManyRecipients))
+                if current.excessRecipients + 1 > Self.recipientOvershootLimit { countError() }
+                return
+            }
             if let mailbox = path.mailbox, !mailbox.isASCII, !current.envelope.parameters.smtpUTF8 {
                 return reply(.smtpUTF8Required)
             }

@@ -250,6 +250,38 @@ struct SMTPSessionStateMachineTests {
         #expect(harness.deliveries.first?.envelope.recipients.count == 2)
     }
 
+    @Test("recipients over the limit do not count as errors (up to the overshoot limit)")
+    func recipientOvershoot() {
+        var limits = SMTPLimits()
+        limits.maximumRecipients = 2
+        limits.maximumErrors = 3
+        var harness = greeted(Harness.configuration(limits: limits))
+        harness.send("EHLO c\r\nMAIL FROM:<a@b.example>\r\n")
+        _ = harness.takeStatuses()
+        harness.send((1...30).map { "RCPT TO:<r\($0)@x.example>\r\n" }.joined() + "DATA\r\n.\r\n")
+        let statuses = harness.takeStatuses()
+        #expect(statuses.filter { $0 == "452 4.5.3" }.count == 28)
+        #expect(statuses.suffix(2) == ["354", "250 2.0.0"])
+        #expect(!harness.closed)
+        #expect(harness.machine.errorCount == 0)
+    }
+
+    @Test("the junk command count starts again after a delivered message")
+    func junkResetByDelivery() {
+        var limits = SMTPLimits()
+        limits.maximumJunkCommands = 2
+        limits.maximumErrors = 2
+        var harness = greeted(Harness.configuration(limits: limits))
+        _ = harness.takeStatuses()
+        harness.send("EHLO c\r\n")
+        for _ in 0..<5 {
+            harness.send("RSET\r\nRSET\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nx\r\n.\r\n")
+        }
+        #expect(!harness.closed)
+        #expect(harness.deliveries.count == 5)
+        #expect(harness.machine.errorCount == 0)
+    }
+
     func transaction(_ harness: inout Harness) {
         harness.send("EHLO client.example\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n")
         _ = harness.takeStatuses()
