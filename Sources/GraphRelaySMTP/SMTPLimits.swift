@@ -13,7 +13,8 @@ public struct SMTPLimits: Sendable, Hashable {
     /// read to its end and refused with `554 5.6.0`. RFC 5322 asks for 998; the default is generous
     /// for sloppy devices: 65536.
     public var maximumTextLineLength: Int = 65536
-    /// Recipients per message; further RCPTs get `452 4.5.3`. Default 500 (Exchange Online's limit).
+    /// Recipients per message; further RCPTs get `452 4.5.3` (the first 1000 of those do not count
+    /// as errors). Default 500 (Exchange Online's limit).
     public var maximumRecipients: Int = 500
     /// Largest message in octets, counted after dot-unstuffing, without the added `Received:`
     /// header. Advertised as `SIZE`; `MAIL … SIZE=` above it gets `552 5.3.4`, and a bigger message is
@@ -37,8 +38,8 @@ public struct SMTPLimits: Sendable, Hashable {
     /// Error replies (4xx/5xx) per session; with the last one the client also gets `421 4.7.0` and is
     /// disconnected. Default 20.
     public var maximumErrors: Int = 20
-    /// NOOP, RSET, VRFY, EXPN and HELP per session before each further one counts as an error.
-    /// Default 100.
+    /// NOOP, RSET, VRFY, EXPN and HELP before each further one counts as an error; the count starts
+    /// again after each accepted message. Default 100.
     public var maximumJunkCommands: Int = 100
     /// Delay before answering failed AUTH with `535 5.7.8`, to slow down password guessing.
     /// Default 1 s.
