@@ -48,6 +48,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     private var readHeld = false
     private var pausedForWritability = false
     private var flushNeeded = false
+    private var started = false
     private var closed = false
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
@@ -83,8 +84,6 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
         start()
         context.fireChannelActive()
     }
-
-    private var started = false
 
     private func start() {
         guard !started else { return }
