@@ -9,7 +9,7 @@ SWIFT        ?= swift
 CONFIGURATION ?= debug
 SUDO         := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 # Debian packages the build and the interop tests need.
-APT_PACKAGES := libssl-dev pkg-config openssl swaks curl python3 binutils
+APT_PACKAGES := libssl-dev pkg-config openssl swaks libnet-ssleay-perl curl python3 binutils
 # Swift Testing runs suites in parallel; 2 workers keep a 2-core machine responsive.
 TEST_FLAGS   ?= --parallel --num-workers 2
 

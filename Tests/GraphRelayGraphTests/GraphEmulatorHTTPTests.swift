@@ -146,7 +146,7 @@ struct GraphEmulatorHTTPTests {
         let directory = NSTemporaryDirectory() + "graph-selfsigned-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let paths = try certificate.write(to: directory)
-        let text = try ProcessRunner.run("openssl", ["x509", "-in", paths.certificate, "-noout", "-text"]).stdout
+        let text = try await ProcessRunner.run("openssl", ["x509", "-in", paths.certificate, "-noout", "-text"]).stdout
         #expect(text.contains("DNS:localhost"))
         #expect(text.contains("IP Address:127.0.0.1"))
         try await F.withEmulator({ $0.tls = .server(certificateChain: .pem(certificate.certificatePEM), privateKey: .pem(certificate.privateKeyPEM)) }) { emulator in

@@ -128,7 +128,7 @@ struct TLSInteropTests {
     func sClientImplicitTLS() async throws {
         let server = try await startServer(TLSPair.defaultServer()) { context in [try TLSHandler(context: context), PongHandler()] }
         defer { server.close(promise: nil) }
-        let result = try ProcessRunner.run("openssl", [
+        let result = try await ProcessRunner.run("openssl", [
             "s_client", "-connect", "127.0.0.1:\(port(server))", "-servername", "localhost",
             "-CAfile", TestPKI.shared.caCertificate, "-verify_return_error", "-quiet",
         ], input: "ping\nQUIT\n".data(using: .utf8), timeout: 20)
@@ -141,7 +141,7 @@ struct TLSInteropTests {
     func sClientStartTLS() async throws {
         let server = try await startServer(TLSPair.defaultServer()) { context in [StartTLSFixture(context: context)] }
         defer { server.close(promise: nil) }
-        let result = try ProcessRunner.run("openssl", [
+        let result = try await ProcessRunner.run("openssl", [
             "s_client", "-connect", "127.0.0.1:\(port(server))", "-starttls", "smtp", "-servername", "localhost",
             "-CAfile", TestPKI.shared.caCertificate, "-verify_return_error", "-quiet",
         ], input: "NOOP\nQUIT\n".data(using: .utf8), timeout: 20)
@@ -157,7 +157,7 @@ struct TLSInteropTests {
         ] }
         let strict = try await startServer(TLSPair.defaultServer()) { context in [try TLSHandler(context: context), PongHandler()] }
         defer { strict.close(promise: nil) }
-        let refused = try ProcessRunner.run("openssl", arguments(port(strict)), input: "ping\nQUIT\n".data(using: .utf8), timeout: 20)
+        let refused = try await ProcessRunner.run("openssl", arguments(port(strict)), input: "ping\nQUIT\n".data(using: .utf8), timeout: 20)
         #expect(!refused.stdout.contains("pong"))
         #expect(refused.status != 0)
 
@@ -166,7 +166,7 @@ struct TLSInteropTests {
         legacy.minimumVersion = .tls1_0
         let lenient = try await startServer(legacy) { context in [try TLSHandler(context: context), PongHandler()] }
         defer { lenient.close(promise: nil) }
-        let accepted = try ProcessRunner.run("openssl", arguments(port(lenient)), input: "ping\nQUIT\n".data(using: .utf8), timeout: 20)
+        let accepted = try await ProcessRunner.run("openssl", arguments(port(lenient)), input: "ping\nQUIT\n".data(using: .utf8), timeout: 20)
         #expect(accepted.stdout.contains("pong TLSv1 "), "s_client said: \(accepted.stdout) \(accepted.stderr)")
         #expect(accepted.stdout.contains("-SHA\n"))  // a CBC-mode suite such as ECDHE-RSA-AES256-SHA
     }

@@ -22,6 +22,12 @@ public enum ProcessError: Error, CustomStringConvertible {
 }
 
 /// Runs real programs (openssl, swaks, curl, python3) for interop tests, with a time limit.
+///
+/// The child's pipes are read, and the child waited for, on dedicated threads — never on
+/// Dispatch's global queues or Swift's cooperative pool: on Linux those are the threads async
+/// tests and in-process servers run on, and a thread blocked in `read` there can starve the very
+/// server the child is talking to. From async code the `async` overload is chosen automatically and
+/// suspends instead of blocking.
 public enum ProcessRunner {
     /// The full path of an executable on PATH, or nil.
     public static func which(_ name: String) -> String? {
@@ -34,13 +40,36 @@ public enum ProcessRunner {
         return nil
     }
 
-    /// Runs `name` with `arguments`, feeding `input` on stdin, and waits at most `timeout` seconds.
+    /// Runs `name` with `arguments`, feeding `input` on stdin; waits at most `timeout` seconds.
     public static func run(
         _ name: String,
         _ arguments: [String],
         input: Data? = nil,
         environment: [String: String]? = nil,
         timeout: TimeInterval = 30
+    ) async throws -> ProcessResult {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result {
+                    try runBlocking(name, arguments, input: input, environment: environment, timeout: timeout)
+                })
+            }
+        }
+    }
+
+    /// The blocking form, for synchronous code (e.g. generating test certificates).
+    public static func run(
+        _ name: String,
+        _ arguments: [String],
+        input: Data? = nil,
+        environment: [String: String]? = nil,
+        timeout: TimeInterval = 30
+    ) throws -> ProcessResult {
+        try runBlocking(name, arguments, input: input, environment: environment, timeout: timeout)
+    }
+
+    private static func runBlocking(
+        _ name: String, _ arguments: [String], input: Data?, environment: [String: String]?, timeout: TimeInterval
     ) throws -> ProcessResult {
         guard let executable = which(name) else { throw ProcessError.notFound(name) }
         let process = Process()
@@ -59,12 +88,8 @@ public enum ProcessRunner {
         process.terminationHandler = { _ in finished.signal() }
         try process.run()
 
-        // Read both pipes concurrently so a chatty process never blocks on a full pipe.
-        let outBox = DataBox()
-        let errBox = DataBox()
-        let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) { outBox.data = stdout.fileHandleForReading.readDataToEndOfFile() }
-        DispatchQueue.global().async(group: group) { errBox.data = stderr.fileHandleForReading.readDataToEndOfFile() }
+        let outReader = PipeReader(stdout.fileHandleForReading)
+        let errReader = PipeReader(stderr.fileHandleForReading)
         if let input {
             stdin.fileHandleForWriting.write(input)
         }
@@ -74,20 +99,41 @@ public enum ProcessRunner {
             // SIGKILL: a child inherits the test runner's blocked signal mask, so SIGTERM may never arrive.
             kill(process.processIdentifier, SIGKILL)
             _ = finished.wait(timeout: .now() + 5)
-            _ = group.wait(timeout: .now() + 5)
-            let printed = String(decoding: outBox.data + errBox.data, as: UTF8.self)
-            throw ProcessError.timedOut(command: ([name] + arguments).joined(separator: " "), output: printed)
+            let printed = outReader.wait(seconds: 5) + errReader.wait(seconds: 5)
+            throw ProcessError.timedOut(command: ([name] + arguments).joined(separator: " "),
+                                        output: String(decoding: printed, as: UTF8.self))
         }
-        group.wait()
+        let out = outReader.wait(seconds: 10)
+        let err = errReader.wait(seconds: 10)
         return ProcessResult(
             status: process.terminationStatus,
-            stdout: String(decoding: outBox.data, as: UTF8.self),
-            stderr: String(decoding: errBox.data, as: UTF8.self),
-            stdoutData: outBox.data
+            stdout: String(decoding: out, as: UTF8.self),
+            stderr: String(decoding: err, as: UTF8.self),
+            stdoutData: out
         )
     }
 }
 
-private final class DataBox: @unchecked Sendable {
-    var data = Data()
+/// Reads a pipe to its end on its own thread.
+private final class PipeReader: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private let lock = NSLock()
+    private var data = Data()
+
+    init(_ handle: FileHandle) {
+        Thread.detachNewThread { [self] in
+            let bytes = handle.readDataToEndOfFile()
+            lock.lock()
+            data = bytes
+            lock.unlock()
+            done.signal()
+        }
+    }
+
+    func wait(seconds: TimeInterval) -> Data {
+        _ = done.wait(timeout: .now() + seconds)
+        lock.lock()
+        defer { lock.unlock() }
+        return data
+    }
 }

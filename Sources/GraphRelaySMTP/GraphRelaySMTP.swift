@@ -1,1 +1,0 @@
-// The SMTP listener: protocol core and SwiftNIO server.

@@ -1,0 +1,17 @@
+import Foundation
+
+/// A value behind a lock (Foundation's `NSLock`; the module does not depend on NIOConcurrencyHelpers).
+final class SMTPLockedValue<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) {
+        self.value = value
+    }
+
+    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}

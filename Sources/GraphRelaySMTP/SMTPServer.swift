@@ -1,0 +1,210 @@
+import GraphRelayTLS
+import Logging
+import NIOCore
+import NIOPosix
+
+/// The SMTP listener: binds the configured listeners on an `EventLoopGroup` and runs one
+/// ``SMTPSessionHandler`` per connection.
+///
+/// ```swift
+/// let server = SMTPServer(configuration: configuration, policy: relayPolicy,
+///                         authenticator: users, logger: logger)
+/// let listeners = try await server.start(on: group)     // bound addresses (port 0 → real port)
+/// …
+/// await server.shutdown()                                 // 421 4.3.2 to every open session
+/// ```
+///
+/// Without a policy nothing is accepted (``SMTPDenyAllPolicy``); without an authenticator AUTH is
+/// not offered; without a message store messages go to ``SMTPSpillingMessageStore``.
+public final class SMTPServer: Sendable {
+    public let configuration: SMTPServerConfiguration
+    private let services: SMTPSessionHandler.Services
+    private let logger: Logger
+    private let limiter: SMTPConnectionLimiter
+    private let state = SMTPLockedValue(State())
+
+    private struct State {
+        var serverChannels: [any Channel] = []
+        var sessions: [ObjectIdentifier: any Channel] = [:]
+        var started = false
+        var shuttingDown = false
+    }
+
+    public init(
+        configuration: SMTPServerConfiguration,
+        policy: (any SMTPPolicy)? = nil,
+        authenticator: (any SMTPAuthenticator)? = nil,
+        messageStore: (any SMTPMessageStore)? = nil,
+        logger: Logger
+    ) {
+        self.configuration = configuration
+        self.services = SMTPSessionHandler.Services(
+            policy: policy ?? SMTPDenyAllPolicy(),
+            authenticator: authenticator,
+            messageStore: messageStore ?? SMTPSpillingMessageStore()
+        )
+        self.logger = logger
+        self.limiter = SMTPConnectionLimiter(
+            maximumConnections: configuration.limits.maximumConnections,
+            maximumPerClient: configuration.limits.maximumConnectionsPerClient
+        )
+    }
+
+    /// Open sessions right now (admitted connections, all listeners).
+    public var openConnectionCount: Int { limiter.openConnections }
+
+    /// Binds every listener. If one fails to bind, those already bound are closed and the error is
+    /// thrown.
+    @discardableResult
+    public func start(on group: any EventLoopGroup) async throws -> [SMTPBoundListener] {
+        try state.withLock { state in
+            guard !state.started else { throw SMTPServerError("the SMTP server was already started") }
+            state.started = true
+        }
+        for listener in configuration.listeners where listener.tls != .none && configuration.tls == nil {
+            logger.warning("listener has TLS mode \(listener.tls) but no TLS context is configured", metadata: ["smtp.listener": "\(listener.name)"])
+        }
+        var bound: [SMTPBoundListener] = []
+        do {
+            for listener in configuration.listeners {
+                let channel = try await bind(listener, on: group)
+                guard let address = channel.localAddress else {
+                    throw SMTPServerError("listener \(listener.name) has no local address")
+                }
+                state.withLock { $0.serverChannels.append(channel) }
+                bound.append(SMTPBoundListener(configuration: listener, address: address))
+                logger.info("SMTP listening", metadata: [
+                    "smtp.listener": "\(listener.name)", "smtp.address": "\(address)", "smtp.tls": "\(listener.tls)",
+                ])
+            }
+        } catch {
+            let channels = state.withLock { state -> [any Channel] in
+                defer { state.serverChannels = [] }
+                return state.serverChannels
+            }
+            for channel in channels { try? await channel.close() }
+            throw error
+        }
+        return bound
+    }
+
+    private func bind(_ listener: SMTPListenerConfiguration, on group: any EventLoopGroup) async throws -> any Channel {
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 511)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try self.initializeSession(channel, listener: listener)
+                }
+            }
+        do {
+            return try await bootstrap.bind(host: listener.host, port: listener.port).get()
+        } catch {
+            throw SMTPServerError("cannot listen on \(listener.host):\(listener.port) (\(listener.name)): \(error)")
+        }
+    }
+
+    private func initializeSession(_ channel: any Channel, listener: SMTPListenerConfiguration) throws {
+        let remote = channel.remoteAddress
+        let client = remote?.ipAddress ?? "unknown"
+        let sessionID = SMTPIdentifier.random(hexDigits: 10)
+        var logger = self.logger
+        logger[metadataKey: "relay.session"] = "\(sessionID)"
+        logger[metadataKey: "smtp.client"] = "\(client)"
+        logger[metadataKey: "smtp.listener"] = "\(listener.name)"
+
+        let shuttingDown = state.withLock { $0.shuttingDown }
+        var rejection: SMTPReply?
+        if shuttingDown {
+            rejection = .shuttingDown(hostname: configuration.hostname)
+        } else {
+            switch limiter.admit(client: client) {
+            case .admitted:
+                let key = ObjectIdentifier(channel)
+                state.withLock { $0.sessions[key] = channel }
+                channel.closeFuture.whenComplete { [limiter, state] _ in
+                    limiter.release(client: client)
+                    state.withLock { _ = $0.sessions.removeValue(forKey: key) }
+                }
+            case .tooManyConnections:
+                logger.warning("connection refused: too many connections")
+                rejection = .tooManyConnections(hostname: configuration.hostname)
+            case .tooManyFromClient:
+                logger.warning("connection refused: too many connections from this client")
+                rejection = .tooManyConnections(hostname: configuration.hostname, from: client)
+            }
+        }
+
+        let sync = channel.pipeline.syncOperations
+        var startTLSContext: TLSContext?
+        switch listener.tls {
+        case .implicit:
+            // Over a limit there is no point in a handshake just to say so.
+            guard rejection == nil else {
+                channel.close(promise: nil)
+                return
+            }
+            guard let context = configuration.tls?.tlsContextForNewConnection() else {
+                logger.error("implicit-TLS connection closed: no TLS context available")
+                channel.close(promise: nil)
+                return
+            }
+            try sync.addHandler(TLSHandler(context: context, logger: logger))
+        case .starttls:
+            if rejection == nil {
+                startTLSContext = configuration.tls?.tlsContextForNewConnection()
+            }
+        case .none:
+            break
+        }
+
+        let machineConfiguration = SMTPSessionStateMachine.Configuration(
+            hostname: configuration.hostname,
+            banner: configuration.banner,
+            limits: configuration.limits,
+            listener: listener,
+            startTLSAvailable: startTLSContext != nil,
+            authenticationAvailable: services.authenticator != nil
+        )
+        let local = channel.localAddress
+        let session = SMTPSessionInfo(
+            id: sessionID, listenerName: listener.name, clientAddress: client, clientPort: remote?.port,
+            localAddress: local?.ipAddress ?? "unknown", localPort: local?.port
+        )
+        try sync.addHandler(SMTPSessionHandler(
+            configuration: machineConfiguration, session: session, services: services,
+            startTLSContext: startTLSContext, rejection: rejection, logger: logger
+        ))
+    }
+
+    /// Stops accepting connections, answers `421 4.3.2` to every open session (a session waiting
+    /// for its delivery answer gets that answer first) and closes them. Sessions still open after
+    /// `gracePeriod` are closed without further ado.
+    public func shutdown(gracePeriod: TimeAmount = .seconds(30)) async {
+        let (servers, sessions) = state.withLock { state -> ([any Channel], [any Channel]) in
+            state.shuttingDown = true
+            defer { state.serverChannels = [] }
+            return (state.serverChannels, Array(state.sessions.values))
+        }
+        for server in servers {
+            try? await server.close()
+        }
+        let deadline = NIODeadline.now() + gracePeriod
+        for session in sessions {
+            session.eventLoop.execute {
+                session.pipeline.syncOperations.fireUserInboundEventTriggered(SMTPServerShutdownEvent())
+            }
+        }
+        for session in sessions {
+            let forceClose = session.eventLoop.scheduleTask(deadline: deadline) {
+                session.close(promise: nil)
+            }
+            try? await session.closeFuture.get()
+            forceClose.cancel()
+        }
+        if !sessions.isEmpty {
+            logger.info("SMTP sessions closed for shutdown", metadata: ["smtp.sessions": "\(sessions.count)"])
+        }
+    }
+}

@@ -1,0 +1,28 @@
+/// Everything the SMTP listener needs besides the policy hooks.
+public struct SMTPServerConfiguration: Sendable {
+    /// The relay's host name: in the greeting, the EHLO reply and the `Received:` header.
+    /// Default `localhost`; set it to the name clients know the relay by.
+    public var hostname: String
+    /// Greeting text after the host name: `220 <hostname> <banner>`. Default `ESMTP graph-relay`.
+    public var banner: String
+    /// The sockets to listen on. Default: one plaintext listener on 0.0.0.0:25.
+    public var listeners: [SMTPListenerConfiguration]
+    /// Default ``SMTPLimits/init()``.
+    public var limits: SMTPLimits
+    /// TLS contexts for STARTTLS and implicit-TLS listeners, asked once per new connection so
+    /// reloaded certificates apply to new connections. Default nil: STARTTLS is not offered and
+    /// implicit-TLS connections are closed.
+    public var tls: (any SMTPTLSContextSource)?
+
+    public init(
+        hostname: String = "localhost", banner: String = "ESMTP graph-relay",
+        listeners: [SMTPListenerConfiguration] = [SMTPListenerConfiguration()], limits: SMTPLimits = SMTPLimits(),
+        tls: (any SMTPTLSContextSource)? = nil
+    ) {
+        self.hostname = hostname
+        self.banner = banner
+        self.listeners = listeners
+        self.limits = limits
+        self.tls = tls
+    }
+}

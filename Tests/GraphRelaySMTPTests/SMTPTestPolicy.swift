@@ -1,0 +1,136 @@
+import Foundation
+import NIOCore
+@testable import GraphRelaySMTP
+
+/// A gate a policy call can wait at until the test opens it.
+actor TestGate {
+    private var isOpen = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private(set) var arrivals = 0
+
+    func wait() async {
+        arrivals += 1
+        if isOpen { return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func open() {
+        isOpen = true
+        for waiter in waiters { waiter.resume() }
+        waiters = []
+    }
+}
+
+/// A policy recording what it saw: accepts senders, accepts recipients unless `recipientRule`
+/// says otherwise, reads every delivered message completely and answers `250 … queued as <id>`.
+final class TestPolicy: SMTPPolicy {
+    struct Delivery: Sendable {
+        var envelope: SMTPEnvelope
+        var session: SMTPSessionInfo
+        var content: String
+        var byteCount: Int
+        var header: String
+        var chunkSizes: [Int]
+        /// The stored message's type name (memory or temporary file).
+        var storage: String
+    }
+
+    private struct State {
+        var deliveries: [Delivery] = []
+        var senders: [String] = []
+        var recipients: [String] = []
+        var connections = 0
+    }
+
+    private let state = SMTPLockedValue(State())
+    let recipientRule: @Sendable (SMTPForwardPath) -> SMTPDecision
+    let connectionGate: TestGate?
+    let senderGate: TestGate?
+    let deliveryGate: TestGate?
+    let deliveryReply: @Sendable (SMTPEnvelope) -> SMTPReply
+
+    init(
+        recipientRule: @escaping @Sendable (SMTPForwardPath) -> SMTPDecision = { _ in .accept },
+        connectionGate: TestGate? = nil,
+        senderGate: TestGate? = nil,
+        deliveryGate: TestGate? = nil,
+        deliveryReply: @escaping @Sendable (SMTPEnvelope) -> SMTPReply = { .queued(as: $0.id) }
+    ) {
+        self.recipientRule = recipientRule
+        self.connectionGate = connectionGate
+        self.senderGate = senderGate
+        self.deliveryGate = deliveryGate
+        self.deliveryReply = deliveryReply
+    }
+
+    func acceptConnection(_ session: SMTPSessionInfo) async -> SMTPDecision {
+        state.withLock { $0.connections += 1 }
+        await connectionGate?.wait()
+        return .accept
+    }
+
+    func acceptSender(_ sender: SMTPReversePath, parameters: SMTPMailParameters, session: SMTPSessionInfo) async -> SMTPDecision {
+        state.withLock { $0.senders.append(sender.address) }
+        await senderGate?.wait()
+        return .accept
+    }
+
+    func acceptRecipient(_ recipient: SMTPForwardPath, envelope: SMTPEnvelope, session: SMTPSessionInfo) async -> SMTPDecision {
+        state.withLock { $0.recipients.append(recipient.address) }
+        return recipientRule(recipient)
+    }
+
+    func deliver(_ message: SMTPIncomingMessage) async -> SMTPReply {
+        await deliveryGate?.wait()
+        do {
+            var content: [UInt8] = []
+            var sizes: [Int] = []
+            for try await chunk in message.content.chunks(size: 4096) {
+                content.append(contentsOf: chunk.readableBytesView)
+                sizes.append(chunk.readableBytes)
+            }
+            let header = try await message.content.headerBlock()
+            let delivery = Delivery(
+                envelope: message.envelope, session: message.session, content: String(decoding: content, as: UTF8.self),
+                byteCount: message.content.byteCount, header: String(decoding: header.readableBytesView, as: UTF8.self), chunkSizes: sizes,
+                storage: String(describing: type(of: message.content))
+            )
+            state.withLock { $0.deliveries.append(delivery) }
+        } catch {
+            return SMTPReply(451, "4.3.0", "test policy could not read the message: \(error)")
+        }
+        return deliveryReply(message.envelope)
+    }
+
+    var deliveries: [Delivery] { state.withLock { $0.deliveries } }
+    var senders: [String] { state.withLock { $0.senders } }
+    var recipients: [String] { state.withLock { $0.recipients } }
+    var connections: Int { state.withLock { $0.connections } }
+}
+
+/// Users: alice/secret, and "bob@example.com"/"pa ss wörd".
+struct TestAuthenticator: SMTPAuthenticator {
+    var users = ["alice": "secret", "bob@example.com": "pa ss wörd"]
+
+    func authenticate(username: String, password: String, session: SMTPSessionInfo) async -> Bool {
+        users[username] == password
+    }
+}
+
+enum TestTimeout: Error, CustomStringConvertible {
+    case waitedTooLong(String)
+    var description: String {
+        if case .waitedTooLong(let what) = self { return "gave up waiting for \(what)" }
+        return "timeout"
+    }
+}
+
+/// Polls `condition` until it holds, at most `seconds` (a safety net against hangs, not a timing assertion).
+func eventually(_ what: String, seconds: Double = 10, _ condition: () async throws -> Bool) async throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return }
+        try await Task.sleep(nanoseconds: 5_000_000)
+    }
+    throw TestTimeout.waitedTooLong(what)
+}
