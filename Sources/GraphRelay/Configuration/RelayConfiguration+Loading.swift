@@ -126,6 +126,7 @@ extension RelayConfiguration {
             map.finish(&reader)
         }
         readGraph(top.take("graph", &reader), &reader)
+        if let node = top.take("emulator", &reader) { readEmulator(node, &reader) }
         if let node = top.take("logging", &reader), var map = reader.mapping(node, "logging") {
             if let value = map.take("level", &reader), let level = reader.choice(value, "logging.level", Logger.Level.self) {
                 logging.level = level
@@ -207,9 +208,12 @@ extension RelayConfiguration {
             smtp.commandTimeout = reader.duration(value, "smtp.commandTimeout", minimum: .seconds(1), maximum: .seconds(3600))
                 ?? smtp.commandTimeout
         }
-        if let value = map.take("dataTimeout", &reader) {
-            smtp.dataTimeout = reader.duration(value, "smtp.dataTimeout", minimum: .seconds(1), maximum: .seconds(3600))
-                ?? smtp.dataTimeout
+        if let value = map.take("minimumDataRate", &reader) {
+            smtp.minimumDataRate = reader.int(value, "smtp.minimumDataRate", range: 1...1_000_000_000) ?? smtp.minimumDataRate
+        }
+        if let value = map.take("maxConnectionsPerClient", &reader) {
+            smtp.maxConnectionsPerClient = reader.int(value, "smtp.maxConnectionsPerClient", range: 1...100_000)
+                ?? smtp.maxConnectionsPerClient
         }
         map.finish(&reader)
     }
@@ -534,6 +538,31 @@ extension RelayConfiguration {
                 context.routeIndices.append(index)
             }
         }
+    }
+
+    private mutating func readEmulator(_ node: Node, _ reader: inout ConfigurationReader) {
+        var settings = Emulator()
+        defer { emulator = settings }
+        if ConfigurationReader.isNull(node) { return }
+        guard var map = reader.mapping(node, "emulator") else { return }
+        if let value = map.take("listen", &reader), let text = reader.nonEmptyString(value, "emulator.listen") {
+            do {
+                settings.listen = try ListenAddress(parsing: text)
+            } catch {
+                reader.error("emulator.listen", error.description, value)
+            }
+        }
+        if let value = map.take("outbox", &reader), !ConfigurationReader.isNull(value),
+           let directory = reader.nonEmptyString(value, "emulator.outbox") {
+            settings.outbox = reader.resolve(path: directory)
+        }
+        if let value = map.take("mailboxes", &reader), let items = reader.stringList(value, "emulator.mailboxes") {
+            settings.mailboxes = items.map(\.0)
+        }
+        if let value = map.take("enforceSendAs", &reader) {
+            settings.enforceSendAs = reader.bool(value, "emulator.enforceSendAs") ?? true
+        }
+        map.finish(&reader)
     }
 
     private mutating func readSpool(_ node: Node, _ reader: inout ConfigurationReader) {

@@ -24,8 +24,13 @@ extension RelayConfiguration {
         /// `smtp.commandTimeout`: how long the server waits for the next command. Default `5m`
         /// (RFC 5321 §4.5.3.2).
         public var commandTimeout: Duration = .seconds(300)
-        /// `smtp.dataTimeout`: how long the server waits for more message data. Default `10m`.
-        public var dataTimeout: Duration = .seconds(600)
+        /// `smtp.minimumDataRate`: octets per second a client must keep up while sending message
+        /// content (each octet extends the deadline by 1/rate s, never beyond `commandTimeout`), so
+        /// a byte-a-second client cannot hold a slot. Default 500.
+        public var minimumDataRate: Int = 500
+        /// `smtp.maxConnectionsPerClient`: concurrent sessions from one client address.
+        /// Default 50.
+        public var maxConnectionsPerClient: Int = 50
 
         public init() {}
     }

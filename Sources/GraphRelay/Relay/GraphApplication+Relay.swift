@@ -1,0 +1,47 @@
+import GraphRelayGraph
+import GraphRelayTLS
+
+extension RelayConfiguration.Application {
+    /// The Graph client's view of this application, plus trust anchors given inline (`caFile`
+    /// as PEM text), which the Graph client takes through its TLS configuration.
+    func graphApplication() -> (application: GraphApplication, inlineTrustRoots: [PEMSource]) {
+        let credential: GraphCredential
+        switch self.credential {
+        case .clientSecret(let secret): credential = .clientSecret(secret.revealedValue)
+        case .certificate(let certificate, let privateKey): credential = .certificate(certificate: certificate, privateKey: privateKey)
+        case .workloadIdentity(let tokenFile): credential = .workloadIdentity(tokenFile: tokenFile)
+        }
+        var caPath: String?
+        var inline: [PEMSource] = []
+        switch caFile {
+        case .file(let path): caPath = path
+        case .pem(let text): inline = [.pem(text)]
+        case nil: break
+        }
+        let application = GraphApplication(
+            name: name, cloud: GraphCloud(configurationValue: cloud.rawValue) ?? .global,
+            tenantID: tenantId, clientID: clientId, credential: credential,
+            loginEndpoint: loginEndpoint.url, graphEndpoint: graphEndpoint.url, caFile: caPath
+        )
+        return (application, inline)
+    }
+}
+
+extension RelayConfiguration.GraphClient {
+    /// The Graph client settings for one application.
+    func clientConfiguration(scheduler: RelayConfiguration.Scheduler, extraTrustRoots: [PEMSource]) throws -> GraphClientConfiguration {
+        var configuration = GraphClientConfiguration()
+        configuration.http.connectTimeout = .init(connectTimeout)
+        configuration.http.requestTimeout = .init(requestTimeout)
+        configuration.http.maxIdleConnectionsPerEndpoint = maxConnectionsPerHost
+        configuration.http.tls.additionalTrustRoots += extraTrustRoots
+        configuration.maxConcurrentRequestsPerMailbox = scheduler.concurrencyPerMailbox
+        if let proxy {
+            configuration.http.proxy = HTTPProxyConfiguration(
+                host: proxy.endpoint.host, port: proxy.endpoint.port,
+                username: proxy.username, password: proxy.password?.revealedValue, noProxy: noProxy
+            )
+        }
+        return configuration
+    }
+}

@@ -1,0 +1,59 @@
+import GraphRelayGraph
+import GraphRelayTLS
+import Logging
+import NIOCore
+
+/// One ``GraphClient`` per configured application, created at start-up and kept for the life of
+/// the process: each holds its application's token cache, connection pool and per-mailbox limit.
+final class GraphClients: Sendable {
+    /// Where requests go instead of Microsoft's endpoints (the embedded emulator).
+    struct EndpointOverride: Sendable {
+        var baseURL: String
+        var trustRoots: [PEMSource]
+    }
+
+    private let clients: [String: GraphClient]
+
+    init(configuration: RelayConfiguration, override: EndpointOverride?, eventLoopGroup: any EventLoopGroup) throws {
+        var clients: [String: GraphClient] = [:]
+        for application in configuration.applications {
+            var (graphApplication, inlineTrust) = application.graphApplication()
+            if let override {
+                graphApplication.loginEndpoint = override.baseURL
+                graphApplication.graphEndpoint = override.baseURL
+                inlineTrust += override.trustRoots
+            }
+            let clientConfiguration = try configuration.graph.clientConfiguration(
+                scheduler: configuration.scheduler, extraTrustRoots: inlineTrust
+            )
+            clients[application.name] = try GraphClient(
+                application: graphApplication, configuration: clientConfiguration, eventLoopGroup: eventLoopGroup
+            )
+        }
+        self.clients = clients
+    }
+
+    func client(for application: String) -> GraphClient? {
+        clients[application]
+    }
+
+    /// Fetches a token for every application, logging what to fix for those that fail. The relay
+    /// starts either way: a token outage must not stop devices from handing over their mail.
+    func verifyCredentials(logger: Logger) async {
+        for (name, client) in clients.sorted(by: { $0.key < $1.key }) {
+            do {
+                try await client.verifyCredentials(logger: logger)
+                logger.info("application credentials verified", metadata: ["graph.application": "\(name)"])
+            } catch {
+                logger.error("application cannot get a token: \(error.detail) — fix: \(error.remedy)",
+                             metadata: ["graph.application": "\(name)"])
+            }
+        }
+    }
+
+    func shutdown() async {
+        for client in clients.values {
+            await client.shutdown()
+        }
+    }
+}

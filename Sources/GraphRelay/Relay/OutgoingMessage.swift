@@ -1,0 +1,78 @@
+import GraphRelayGraph
+import GraphRelaySMTP
+import NIOCore
+
+/// A received message made ready for Graph: the header section rewritten (every envelope
+/// recipient Graph would otherwise miss merged into `Bcc:`, optionally `From:` set to the route's
+/// mailbox, a `Message-ID` added when missing) and the body streamed from storage untouched.
+struct OutgoingMessage: Sendable {
+    /// Header bytes followed by the stored message from ``bodyOffset`` on; replayable.
+    let source: GraphMessageSource
+    /// What the rewrite changed, for the log.
+    let rewrite: HeaderRewriteResult
+
+    /// Why a message cannot be prepared; each maps to a precise SMTP reply.
+    enum Failure: Error, CustomStringConvertible {
+        case headerTooLong(limit: Int)
+        case storage(String)
+
+        var reply: SMTPReply {
+            switch self {
+            case .headerTooLong(let limit): SMTPReply(552, "5.3.4", "Error: message header section longer than \(limit) bytes")
+            case .storage: SMTPReply(451, "4.3.0", "Error: cannot read the message, try again later")
+            }
+        }
+
+        var description: String {
+            switch self {
+            case .headerTooLong(let limit): "header section longer than \(limit) bytes"
+            case .storage(let detail): "cannot read the stored message: \(detail)"
+            }
+        }
+    }
+
+    /// Chunk size for streaming the stored body to the Graph client.
+    static let chunkSize = 64 * 1024
+
+    static func prepare(
+        content: any SMTPStoredMessage,
+        envelopeRecipients: [String],
+        rewriteFrom: String?,
+        messageIDDomain: String,
+        maxHeaderSize: Int
+    ) async throws(Failure) -> OutgoingMessage {
+        let prefix: ByteBuffer
+        do {
+            prefix = try await content.read(offset: 0, length: min(content.byteCount, maxHeaderSize + 4))
+        } catch {
+            throw .storage("\(error)")
+        }
+        var head: MessageHead
+        let bodyOffset: Int
+        do {
+            (head, bodyOffset) = try MessageHead.parse(prefix.readableBytesView, isComplete: prefix.readableBytes >= content.byteCount,
+                                                       limit: maxHeaderSize)
+        } catch {
+            switch error {
+            case .headerSectionTooLong(let limit): throw .headerTooLong(limit: limit)
+            case .incomplete: throw .headerTooLong(limit: maxHeaderSize)
+            }
+        }
+        let rewrite = head.rewrite(HeaderRewriteOptions(
+            envelopeRecipients: envelopeRecipients, rewriteFrom: rewriteFrom, messageIDDomain: messageIDDomain
+        ))
+        let header = ByteBuffer(bytes: head.bytes)
+        let total = content.byteCount
+        let source = GraphMessageSource(byteCount: header.readableBytes + total - bodyOffset) { sink in
+            try await sink(header)
+            var offset = bodyOffset
+            while offset < total {
+                let chunk = try await content.read(offset: offset, length: min(chunkSize, total - offset))
+                guard chunk.readableBytes > 0 else { break }
+                offset += chunk.readableBytes
+                try await sink(chunk)
+            }
+        }
+        return OutgoingMessage(source: source, rewrite: rewrite)
+    }
+}

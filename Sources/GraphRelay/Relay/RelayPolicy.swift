@@ -1,0 +1,63 @@
+import GraphRelaySMTP
+import Logging
+
+/// The relay's answers to the SMTP listener: who may send (trusted networks, authenticated users
+/// and their allowed senders), which route a sender takes, and what happens to a finished message.
+struct RelayPolicy: SMTPPolicy {
+    let access: AccessPolicy
+    let router: Router
+    let dispatcher: any RelayDispatcher
+    let logger: Logger
+
+    private func sessionLogger(_ session: SMTPSessionInfo) -> Logger {
+        var logger = self.logger
+        logger[metadataKey: "relay.session"] = "\(session.id)"
+        logger[metadataKey: "relay.client"] = "\(session.clientAddress)"
+        if let user = session.authenticatedUser { logger[metadataKey: "relay.user"] = "\(user)" }
+        return logger
+    }
+
+    private func route(for sender: SMTPReversePath, session: SMTPSessionInfo) -> RoutingDecision {
+        router.route(sender: EnvelopeSender(sender.address), authenticatedUser: session.authenticatedUser,
+                     client: IPAddress(session.clientAddress))
+    }
+
+    func acceptSender(_ sender: SMTPReversePath, parameters: SMTPMailParameters, session: SMTPSessionInfo) async -> SMTPDecision {
+        let logger = sessionLogger(session)
+        let decision = access.checkSender(EnvelopeSender(sender.address), client: IPAddress(session.clientAddress),
+                                          authenticatedUser: session.authenticatedUser)
+        guard case .allowed(let grant) = decision else {
+            if case .denied(let reply) = decision {
+                logger.notice("sender refused: \(reply)", metadata: ["relay.sender": "\(sender)"])
+                return .reject(SMTPReply(reply))
+            }
+            return .reject(.internalError)
+        }
+        let routing = route(for: sender, session: session)
+        guard let match = routing.match else {
+            let reply = routing.rejection ?? PolicyReply(code: 550, enhancedCode: "5.7.1", text: "No route for this sender")
+            logger.notice("no route for sender: \(routing)", metadata: ["relay.sender": "\(sender)"])
+            return .reject(SMTPReply(reply))
+        }
+        logger.info("route decision: \(match)", metadata: ["relay.sender": "\(sender)", "relay.grant": "\(grant)"])
+        return .accept
+    }
+
+    func acceptRecipient(_ recipient: SMTPForwardPath, envelope: SMTPEnvelope, session: SMTPSessionInfo) async -> SMTPDecision {
+        // Graph decides deliverability; the listener enforces the recipient limit.
+        .accept
+    }
+
+    func deliver(_ message: SMTPIncomingMessage) async -> SMTPReply {
+        var logger = sessionLogger(message.session)
+        logger[metadataKey: "relay.queue-id"] = "\(message.envelope.id)"
+        // The route was checked at MAIL FROM; the configuration cannot have changed since.
+        guard let match = route(for: message.envelope.sender, session: message.session).match else {
+            logger.error("route vanished between MAIL FROM and end of data")
+            return .internalError
+        }
+        var routed = logger
+        routed[metadataKey: "graph.application"] = "\(match.application)"
+        return await dispatcher.dispatch(message, route: match, logger: routed)
+    }
+}

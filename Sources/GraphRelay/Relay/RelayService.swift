@@ -1,0 +1,184 @@
+import GraphEmulator
+import GraphRelayGraph
+import GraphRelaySMTP
+import GraphRelayTLS
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// graph-relay as a whole: the SMTP listeners, the relay policy, the Graph clients and — in
+/// development — the embedded Graph emulator, started and stopped together.
+public final class RelayService: Sendable {
+    public let configuration: RelayConfiguration
+    private let logger: Logger
+    private let eventLoopGroup: any EventLoopGroup
+    private let state = NIOLockedValueBox(State())
+
+    private struct State {
+        var server: SMTPServer?
+        var clients: GraphClients?
+        var emulator: GraphEmulator?
+        var background: [Task<Void, Never>] = []
+        var listeners: [SMTPBoundListener] = []
+        var reloadable: ReloadableTLSContext?
+    }
+
+    /// How often certificate files are checked for changes. Default 60 s.
+    public let tlsReloadInterval: Duration
+
+    public init(configuration: RelayConfiguration, logger: Logger,
+                eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                tlsReloadInterval: Duration = .seconds(60)) {
+        self.configuration = configuration
+        self.logger = logger
+        self.eventLoopGroup = eventLoopGroup
+        self.tlsReloadInterval = tlsReloadInterval
+    }
+
+    /// The embedded Graph emulator, when `emulator` is configured.
+    public var emulator: GraphEmulator? { state.withLockedValue { $0.emulator } }
+
+    /// The listeners' bound addresses (real ports when a listener asked for port 0).
+    public var listeners: [SMTPBoundListener] { state.withLockedValue { $0.listeners } }
+
+    /// Starts everything; returns once every listener is bound.
+    @discardableResult
+    public func start() async throws -> [SMTPBoundListener] {
+        var override: GraphClients.EndpointOverride?
+        if let settings = configuration.emulator {
+            let emulator = try await startEmulator(settings)
+            state.withLockedValue { $0.emulator = emulator.0 }
+            override = emulator.1
+        }
+        let clients = try GraphClients(configuration: configuration, override: override, eventLoopGroup: eventLoopGroup)
+        state.withLockedValue { $0.clients = clients }
+
+        var tlsSource: (any SMTPTLSContextSource)?
+        var reloadable: ReloadableTLSContext?
+        if let tls = configuration.tls {
+            let context = try ReloadableTLSContext(configuration: tls.serverConfiguration, role: .server)
+            tlsSource = SMTPTLSContextProvider { context.current }
+            reloadable = context
+        }
+
+        let access = AccessPolicy(configuration.access)
+        let dispatcher: any RelayDispatcher = SynchronousDispatcher(
+            clients: clients, hostname: configuration.smtp.hostname, maxHeaderSize: configuration.smtp.maxHeaderSize
+        )
+        var policyLogger = logger
+        policyLogger[metadataKey: "relay.component"] = "policy"
+        let policy = RelayPolicy(access: access, router: Router(configuration: configuration), dispatcher: dispatcher, logger: policyLogger)
+        var smtpLogger = logger
+        smtpLogger[metadataKey: "relay.component"] = "smtp"
+        let server = SMTPServer(
+            configuration: configuration.smtpServerConfiguration(tls: tlsSource),
+            policy: policy,
+            authenticator: access.hasUsers ? RelayAuthenticator(access: access) : nil,
+            logger: smtpLogger
+        )
+        state.withLockedValue { $0.server = server }
+        let bound = try await server.start(on: eventLoopGroup)
+        state.withLockedValue { $0.listeners = bound }
+        for listener in bound {
+            logger.notice("listening for SMTP", metadata: [
+                "smtp.listener": "\(listener.configuration.name)", "smtp.address": "\(listener.address)",
+                "smtp.tls": "\(listener.configuration.tls)",
+            ])
+        }
+        for warning in configuration.warnings {
+            logger.warning("configuration: \(warning)")
+        }
+
+        let logger = self.logger
+        var tasks: [Task<Void, Never>] = [Task { await clients.verifyCredentials(logger: logger) }]
+        if let reloadable {
+            let interval = tlsReloadInterval
+            tasks.append(Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    if Task.isCancelled { break }
+                    Self.reloadCertificates(reloadable, logger: logger)
+                }
+            })
+            state.withLockedValue { $0.reloadable = reloadable }
+        }
+        state.withLockedValue { $0.background += tasks }
+        return bound
+    }
+
+    /// Re-reads the TLS certificate and key now (SIGHUP). New connections use the new files.
+    public func reloadCertificates() {
+        guard let reloadable = state.withLockedValue({ $0.reloadable }) else { return }
+        Self.reloadCertificates(reloadable, logger: logger, force: true)
+    }
+
+    private static func reloadCertificates(_ reloadable: ReloadableTLSContext, logger: Logger, force: Bool = false) {
+        do {
+            if force {
+                try reloadable.reload()
+                logger.notice("TLS certificate reloaded")
+            } else if try reloadable.reloadIfChanged() {
+                logger.notice("TLS certificate files changed: reloaded for new connections")
+            }
+        } catch {
+            logger.error("TLS certificate reload failed, keeping the previous certificate: \(error)")
+        }
+    }
+
+    /// Stops accepting, answers `421 4.3.2` to open sessions (after a delivery in progress
+    /// finishes, up to `gracePeriod`), then closes the Graph clients and the emulator.
+    public func shutdown(gracePeriod: TimeAmount = .seconds(30)) async {
+        let (server, clients, emulator, tasks) = state.withLockedValue { state in
+            defer { state.background = [] }
+            return (state.server, state.clients, state.emulator, state.background)
+        }
+        tasks.forEach { $0.cancel() }
+        await server?.shutdown(gracePeriod: gracePeriod)
+        await clients?.shutdown()
+        await emulator?.shutdown()
+        logger.notice("stopped")
+    }
+
+    private func startEmulator(_ settings: RelayConfiguration.Emulator) async throws -> (GraphEmulator, GraphClients.EndpointOverride) {
+        let certificate = try SelfSignedCertificate.graphEmulator()
+        var emulatorConfiguration = GraphEmulatorConfiguration()
+        emulatorConfiguration.host = settings.listen.host
+        emulatorConfiguration.port = settings.listen.port
+        emulatorConfiguration.tls = .server(certificateChain: .pem(certificate.certificatePEM), privateKey: .pem(certificate.privateKeyPEM))
+        emulatorConfiguration.outboxDirectory = settings.outbox
+        emulatorConfiguration.enforceSendAs = settings.enforceSendAs
+        var mailboxes = settings.mailboxes
+        for route in configuration.routes {
+            if case .address(let address) = route.mailbox { mailboxes.append(address) }
+        }
+        emulatorConfiguration.mailboxes = mailboxes.map { GraphEmulatorConfiguration.Mailbox($0) }
+        emulatorConfiguration.applications = try configuration.applications.map { application in
+            var registered = GraphEmulatorConfiguration.Application(tenantID: application.tenantId, clientID: application.clientId)
+            switch application.credential {
+            case .clientSecret(let secret): registered.secrets = [secret.revealedValue]
+            case .certificate(let certificate, _): registered.certificates = [try Self.pemText(certificate)]
+            case .workloadIdentity(let file): registered.federatedTokens = [try String(contentsOfFile: file, encoding: .utf8)]
+            }
+            return registered
+        }
+        if let first = configuration.applications.first {
+            emulatorConfiguration.expectedScope = first.scope
+        }
+        var emulatorLogger = logger
+        emulatorLogger[metadataKey: "relay.component"] = "graph-emulator"
+        let emulator = try await GraphEmulator.start(configuration: emulatorConfiguration, eventLoopGroup: eventLoopGroup, logger: emulatorLogger)
+        logger.warning("development mode: Microsoft Graph is replaced by the embedded emulator", metadata: [
+            "emulator.url": "\(emulator.baseURL)", "emulator.outbox": "\(settings.outbox ?? "(memory only)")",
+        ])
+        return (emulator, .init(baseURL: emulator.baseURL, trustRoots: [.pem(certificate.certificatePEM)]))
+    }
+
+    private static func pemText(_ source: PEMSource) throws -> String {
+        switch source {
+        case .pem(let text): text
+        case .file(let path): try String(contentsOfFile: path, encoding: .utf8)
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import GraphRelayGraph
+import GraphRelaySMTP
+import Logging
+
+/// `delivery: synchronous`: the device gets its reply only after Graph answered — `250` after
+/// `202 Accepted`, the mapped `4xx`/`5xx` otherwise — so nothing is lost without a spool: the
+/// device keeps the message until it hears `250`.
+struct SynchronousDispatcher: RelayDispatcher {
+    let clients: GraphClients
+    let hostname: String
+    let maxHeaderSize: Int
+
+    func dispatch(_ message: SMTPIncomingMessage, route: RouteMatch, logger: Logger) async -> SMTPReply {
+        guard let client = clients.client(for: route.application) else {
+            logger.error("route names an application without a Graph client", metadata: ["graph.application": "\(route.application)"])
+            return .internalError
+        }
+        let outgoing: OutgoingMessage
+        do {
+            outgoing = try await OutgoingMessage.prepare(
+                content: message.content,
+                envelopeRecipients: message.envelope.recipients.map(\.address),
+                rewriteFrom: route.rewriteFrom ? route.mailbox : nil,
+                messageIDDomain: hostname,
+                maxHeaderSize: maxHeaderSize
+            )
+        } catch {
+            logger.warning("message refused before delivery: \(error)")
+            return error.reply
+        }
+        logger.debug("headers prepared", metadata: [
+            "relay.bcc-added": "\(outgoing.rewrite.recipients.addedToBcc.count)",
+            "relay.from-rewritten": "\(outgoing.rewrite.from?.changed ?? false)",
+            "relay.message-id": "\(outgoing.rewrite.messageID ?? "-")",
+        ])
+        let outcome = await client.sendMail(mailbox: route.mailbox, message: outgoing.source, logger: logger)
+        switch outcome {
+        case .accepted(let receipt):
+            logger.info("delivered to Microsoft Graph", metadata: [
+                "graph.mailbox": "\(route.mailbox)", "graph.request-id": "\(receipt.requestID ?? "-")",
+                "relay.size": "\(outgoing.source.byteCount)", "relay.recipients": "\(message.envelope.recipients.count)",
+            ])
+            return SMTPReply(250, "2.0.0", "Ok: delivered as \(message.envelope.id)"
+                + (receipt.requestID.map { " (graph request-id \($0))" } ?? ""))
+        case .failed(let failure):
+            logger.warning("Graph refused or failed the message: \(failure)", metadata: [
+                "graph.mailbox": "\(route.mailbox)", "graph.request-id": "\(failure.requestID ?? "-")",
+                "graph.ambiguous": "\(failure.ambiguous)",
+            ])
+            return SMTPReply(outcome.smtpReply)
+        }
+    }
+}
+
+extension SMTPReply {
+    /// The Graph client's reply mapping as an SMTP reply.
+    init(_ reply: GraphSMTPReply) {
+        self.init(reply.code, reply.enhancedCode, reply.text)
+    }
+
+    /// A policy decision of the relay core as an SMTP reply.
+    init(_ reply: PolicyReply) {
+        self.init(reply.code, reply.enhancedCode, reply.text)
+    }
+}
