@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "GraphRelaySMTP", dependencies: ["GraphRelayTLS", nioCore, nioPosix, logging]),
         .target(
             name: "GraphRelayGraph",
-            dependencies: ["GraphRelayTLS", "COpenSSL", "COpenSSLShims", nioCore, nioPosix, nioHTTP1, logging]
+            dependencies: ["GraphRelayTLS", "COpenSSL", "COpenSSLShims", nioCore, nioConcurrencyHelpers, nioPosix, nioHTTP1, logging]
         ),
         .target(name: "GraphRelaySpool", dependencies: [nioCore, nioPosix, logging]),
         .target(
@@ -54,7 +54,7 @@ let package = Package(
         // MARK: Graph emulator (test support and the demo's stand-in for Microsoft Graph)
         .target(
             name: "GraphEmulator",
-            dependencies: ["GraphRelayTLS", "COpenSSL", "COpenSSLShims", nioCore, nioPosix, nioHTTP1, logging]
+            dependencies: ["GraphRelayTLS", "COpenSSL", "COpenSSLShims", nioCore, nioConcurrencyHelpers, nioPosix, nioHTTP1, logging]
         ),
         .executableTarget(name: "GraphEmulatorCLI", dependencies: ["GraphEmulator", argumentParser, logging, nioPosix]),
 

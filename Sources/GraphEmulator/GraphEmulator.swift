@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import Foundation
 import GraphRelayTLS
 import Logging
@@ -20,7 +21,7 @@ public final class GraphEmulator: Sendable {
     private let group: any EventLoopGroup
     private let tlsContext: TLSContext?
     private let logger: Logger
-    private let channel = Locked<(any Channel)?>(nil)
+    private let channel = NIOLockedValueBox<(any Channel)?>(nil)
 
     /// - Throws: ``GraphEmulatorError`` or ``TLSError`` for an unusable configuration.
     public init(configuration: GraphEmulatorConfiguration, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -64,13 +65,13 @@ public final class GraphEmulator: Sendable {
                 }
             }
         let server = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
-        channel.withLock { $0 = server }
+        channel.withLockedValue { $0 = server }
         logger.info("Graph emulator listening", metadata: ["emulator.url": "\(baseURL)"])
     }
 
     /// Stops listening and closes the listener (open connections finish on their own).
     public func shutdown() async {
-        let server = channel.withLock { channel -> (any Channel)? in
+        let server = channel.withLockedValue { channel -> (any Channel)? in
             defer { channel = nil }
             return channel
         }
@@ -79,7 +80,7 @@ public final class GraphEmulator: Sendable {
 
     /// The bound port (0 before ``start()``).
     public var port: Int {
-        channel.withLock { $0?.localAddress?.port } ?? 0
+        channel.withLockedValue { $0?.localAddress?.port } ?? 0
     }
 
     /// `https://127.0.0.1:<port>` (or `http://` without TLS): the login and Graph endpoint.

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import Foundation
 
 /// Everything the emulator remembers, behind one lock: issued tokens, accepted messages, queued
@@ -23,15 +24,15 @@ final class GraphEmulatorState: Sendable {
         var connectionsAccepted = 0
     }
 
-    let values = Locked(Values())
+    let values = NIOLockedValueBox(Values())
 
     func withValues<Result>(_ body: (inout Values) -> Result) -> Result {
-        values.withLock(body)
+        values.withLockedValue(body)
     }
 
     /// Takes the first queued fault that applies to `mailbox`.
     func takeSendMailFault(mailbox: String?) -> GraphEmulatorFault? {
-        values.withLock { values in
+        values.withLockedValue { values in
             guard let index = values.sendMailFaults.firstIndex(where: { entry in
                 entry.mailbox == nil || entry.mailbox?.lowercased() == mailbox?.lowercased()
             }) else { return nil }
@@ -40,13 +41,13 @@ final class GraphEmulatorState: Sendable {
     }
 
     func takeTokenFault() -> GraphEmulatorTokenFault? {
-        values.withLock { values in
+        values.withLockedValue { values in
             values.tokenFaults.isEmpty ? nil : values.tokenFaults.removeFirst()
         }
     }
 
     func sendMailStarted(mailbox: String) {
-        values.withLock { values in
+        values.withLockedValue { values in
             let key = mailbox.lowercased()
             values.sendMailRequests += 1
             let active = (values.activeSendMail[key] ?? 0) + 1
@@ -56,7 +57,7 @@ final class GraphEmulatorState: Sendable {
     }
 
     func sendMailEnded(mailbox: String) {
-        values.withLock { values in
+        values.withLockedValue { values in
             let key = mailbox.lowercased()
             values.activeSendMail[key] = max((values.activeSendMail[key] ?? 1) - 1, 0)
         }

@@ -1,3 +1,4 @@
+import GraphRelayGraph
 import GraphRelayTLS
 
 extension RelayConfiguration {

@@ -1,3 +1,4 @@
+import GraphRelayGraph
 import Foundation
 import GraphRelayTLS
 import Logging

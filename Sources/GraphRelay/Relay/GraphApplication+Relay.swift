@@ -19,7 +19,7 @@ extension RelayConfiguration.Application {
         case nil: break
         }
         let application = GraphApplication(
-            name: name, cloud: GraphCloud(configurationValue: cloud.rawValue) ?? .global,
+            name: name, cloud: cloud,
             tenantID: tenantId, clientID: clientId, credential: credential,
             loginEndpoint: loginEndpoint.url, graphEndpoint: graphEndpoint.url, caFile: caPath
         )

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import GraphRelayTLS
 import Logging
 import NIOCore
@@ -36,13 +37,13 @@ struct HTTPConnectionFactory: Sendable {
         // The rest of the set-up (proxy tunnel, TLS handshake) shares the connect timeout. It runs
         // as one chain on the channel's event loop, so the timer measures the network, not how
         // quickly this task is resumed.
-        let timedOut = Locked(false)
+        let timedOut = NIOLockedValueBox(false)
         do {
             return try await setUp(channel: channel, endpoint: endpoint, proxy: proxy, id: id, timeout: timeout,
                                    timedOut: timedOut, logger: logger).get()
         } catch {
             channel.close(promise: nil)
-            if timedOut.withLock({ $0 }) {
+            if timedOut.withLockedValue({ $0 }) {
                 let step = proxy == nil ? "TLS handshake" : "proxy tunnel and TLS handshake"
                 throw HTTPClientError(.connectTimeout, detail: "\(step) with \(endpoint.hostAndPort) not complete within \(HTTP1ConnectionStateMachine.describe(timeout))")
             }
@@ -51,13 +52,13 @@ struct HTTPConnectionFactory: Sendable {
     }
 
     private func setUp(channel: any Channel, endpoint: HTTPEndpoint, proxy: HTTPProxyConfiguration?, id: Int,
-                       timeout: TimeAmount, timedOut: Locked<Bool>, logger: Logger) -> EventLoopFuture<HTTP1Connection> {
+                       timeout: TimeAmount, timedOut: NIOLockedValueBox<Bool>, logger: Logger) -> EventLoopFuture<HTTP1Connection> {
         let loop = channel.eventLoop
         let tlsContext = self.tlsContext
         let configuration = self.configuration
         return loop.flatSubmit {
             let timer = loop.scheduleTask(in: timeout) {
-                timedOut.withLock { $0 = true }
+                timedOut.withLockedValue { $0 = true }
                 channel.close(promise: nil)
             }
             let sync = channel.pipeline.syncOperations

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// Idle keep-alive connections per endpoint. A request takes the most recently used live idle
@@ -12,7 +13,7 @@ final class HTTPConnectionPool: Sendable {
         var open: [Int: HTTP1Connection] = [:]
     }
 
-    private let state = Locked(State())
+    private let state = NIOLockedValueBox(State())
     let maxIdlePerEndpoint: Int
     let idleTimeout: TimeAmount
 
@@ -21,30 +22,32 @@ final class HTTPConnectionPool: Sendable {
         self.idleTimeout = idleTimeout
     }
 
+    private static var shutDown: HTTPClientError { HTTPClientError(.shutdown, detail: "the HTTP client is shut down") }
+
     /// A live idle connection to `endpoint`, or nil.
     func takeIdle(for endpoint: HTTPEndpoint) throws(HTTPClientError) -> HTTP1Connection? {
-        try state.withLock { state throws(HTTPClientError) in
-            guard !state.isShutdown else { throw HTTPClientError(.shutdown, detail: "the HTTP client is shut down") }
+        try state.withLockedValue { state -> Result<HTTP1Connection?, HTTPClientError> in
+            guard !state.isShutdown else { return .failure(Self.shutDown) }
             while var list = state.idle[endpoint], let connection = list.popLast() {
                 state.idle[endpoint] = list.isEmpty ? nil : list
-                if connection.isActive { return connection }
+                if connection.isActive { return .success(connection) }
             }
-            return nil
-        }
+            return .success(nil)
+        }.get()
     }
 
     /// An id for a new connection.
     func reserveID() throws(HTTPClientError) -> Int {
-        try state.withLock { state throws(HTTPClientError) in
-            guard !state.isShutdown else { throw HTTPClientError(.shutdown, detail: "the HTTP client is shut down") }
+        try state.withLockedValue { state -> Result<Int, HTTPClientError> in
+            guard !state.isShutdown else { return .failure(Self.shutDown) }
             defer { state.nextID += 1 }
-            return state.nextID
-        }
+            return .success(state.nextID)
+        }.get()
     }
 
     /// Tracks a newly opened connection until its channel closes.
     func opened(_ connection: HTTP1Connection) {
-        let accepted = state.withLock { state -> Bool in
+        let accepted = state.withLockedValue { state -> Bool in
             guard !state.isShutdown else { return false }
             state.open[connection.id] = connection
             return true
@@ -60,7 +63,7 @@ final class HTTPConnectionPool: Sendable {
 
     /// Returns a connection after a request.
     func release(_ connection: HTTP1Connection, reusable: Bool) {
-        let keep = state.withLock { state -> Bool in
+        let keep = state.withLockedValue { state -> Bool in
             guard reusable, !state.isShutdown, connection.isActive else { return false }
             var list = state.idle[connection.endpoint] ?? []
             guard list.count < maxIdlePerEndpoint else { return false }
@@ -76,7 +79,7 @@ final class HTTPConnectionPool: Sendable {
     }
 
     private func removeClosed(_ connection: HTTP1Connection) {
-        state.withLock { state in
+        state.withLockedValue { state in
             state.open[connection.id] = nil
             if var list = state.idle[connection.endpoint] {
                 list.removeAll { $0.id == connection.id }
@@ -87,12 +90,12 @@ final class HTTPConnectionPool: Sendable {
 
     /// Number of idle connections (for tests and metrics).
     var idleCount: Int {
-        state.withLock { $0.idle.values.reduce(0) { $0 + $1.count } }
+        state.withLockedValue { $0.idle.values.reduce(0) { $0 + $1.count } }
     }
 
     /// Closes every connection and refuses new requests; returns once all channels are closed.
     func shutdown() async {
-        let connections = state.withLock { state -> [HTTP1Connection] in
+        let connections = state.withLockedValue { state -> [HTTP1Connection] in
             state.isShutdown = true
             state.idle = [:]
             return Array(state.open.values)
