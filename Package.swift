@@ -39,7 +39,7 @@ let package = Package(
 
         // MARK: Product modules
         .target(name: "GraphRelayTLS", dependencies: ["COpenSSL", "COpenSSLShims", nioCore, nioConcurrencyHelpers, logging]),
-        .target(name: "GraphRelaySMTP", dependencies: ["GraphRelayTLS", nioCore, nioPosix, logging]),
+        .target(name: "GraphRelaySMTP", dependencies: ["GraphRelayTLS", nioCore, nioConcurrencyHelpers, nioPosix, logging]),
         .target(
             name: "GraphRelayGraph",
             dependencies: ["GraphRelayTLS", "COpenSSL", "COpenSSLShims", nioCore, nioConcurrencyHelpers, nioPosix, nioHTTP1, logging]

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 /// Counts open connections in total and per client address; pure bookkeeping, wrapped in a lock by
 /// ``SMTPConnectionLimiter``.
 struct SMTPConnectionCounter: Hashable {
@@ -36,21 +37,21 @@ struct SMTPConnectionCounter: Hashable {
 
 /// Thread-safe ``SMTPConnectionCounter`` shared by all listeners of a server.
 final class SMTPConnectionLimiter: Sendable {
-    private let counter: SMTPLockedValue<SMTPConnectionCounter>
+    private let counter: NIOLockedValueBox<SMTPConnectionCounter>
 
     init(maximumConnections: Int, maximumPerClient: Int) {
-        counter = SMTPLockedValue(SMTPConnectionCounter(maximumConnections: maximumConnections, maximumPerClient: maximumPerClient))
+        counter = NIOLockedValueBox(SMTPConnectionCounter(maximumConnections: maximumConnections, maximumPerClient: maximumPerClient))
     }
 
     func admit(client: String) -> SMTPConnectionCounter.Admission {
-        counter.withLock { $0.admit(client: client) }
+        counter.withLockedValue { $0.admit(client: client) }
     }
 
     func release(client: String) {
-        counter.withLock { $0.release(client: client) }
+        counter.withLockedValue { $0.release(client: client) }
     }
 
     var openConnections: Int {
-        counter.withLock { $0.total }
+        counter.withLockedValue { $0.total }
     }
 }

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import GraphRelayTLS
 import Logging
 import NIOCore
@@ -21,7 +22,7 @@ public final class SMTPServer: Sendable {
     private let services: SMTPSessionHandler.Services
     private let logger: Logger
     private let limiter: SMTPConnectionLimiter
-    private let state = SMTPLockedValue(State())
+    private let state = NIOLockedValueBox(State())
 
     private struct State {
         var serverChannels: [any Channel] = []
@@ -57,7 +58,7 @@ public final class SMTPServer: Sendable {
     /// thrown.
     @discardableResult
     public func start(on group: any EventLoopGroup) async throws -> [SMTPBoundListener] {
-        try state.withLock { state in
+        try state.withLockedValue { state in
             guard !state.started else { throw SMTPServerError("the SMTP server was already started") }
             state.started = true
         }
@@ -71,14 +72,14 @@ public final class SMTPServer: Sendable {
                 guard let address = channel.localAddress else {
                     throw SMTPServerError("listener \(listener.name) has no local address")
                 }
-                state.withLock { $0.serverChannels.append(channel) }
+                state.withLockedValue { $0.serverChannels.append(channel) }
                 bound.append(SMTPBoundListener(configuration: listener, address: address))
                 logger.info("SMTP listening", metadata: [
                     "smtp.listener": "\(listener.name)", "smtp.address": "\(address)", "smtp.tls": "\(listener.tls)",
                 ])
             }
         } catch {
-            let channels = state.withLock { state -> [any Channel] in
+            let channels = state.withLockedValue { state -> [any Channel] in
                 defer { state.serverChannels = [] }
                 return state.serverChannels
             }
@@ -114,7 +115,7 @@ public final class SMTPServer: Sendable {
         logger[metadataKey: "smtp.client"] = "\(client)"
         logger[metadataKey: "smtp.listener"] = "\(listener.name)"
 
-        let shuttingDown = state.withLock { $0.shuttingDown }
+        let shuttingDown = state.withLockedValue { $0.shuttingDown }
         var rejection: SMTPReply?
         if shuttingDown {
             rejection = .shuttingDown(hostname: configuration.hostname)
@@ -122,10 +123,10 @@ public final class SMTPServer: Sendable {
             switch limiter.admit(client: client) {
             case .admitted:
                 let key = ObjectIdentifier(channel)
-                state.withLock { $0.sessions[key] = channel }
+                state.withLockedValue { $0.sessions[key] = channel }
                 channel.closeFuture.whenComplete { [limiter, state] _ in
                     limiter.release(client: client)
-                    state.withLock { _ = $0.sessions.removeValue(forKey: key) }
+                    state.withLockedValue { _ = $0.sessions.removeValue(forKey: key) }
                 }
             case .tooManyConnections:
                 logger.warning("connection refused: too many connections")
@@ -182,7 +183,7 @@ public final class SMTPServer: Sendable {
     /// for its delivery answer gets that answer first) and closes them. Sessions still open after
     /// `gracePeriod` are closed without further ado.
     public func shutdown(gracePeriod: TimeAmount = .seconds(30)) async {
-        let (servers, sessions) = state.withLock { state -> ([any Channel], [any Channel]) in
+        let (servers, sessions) = state.withLockedValue { state -> ([any Channel], [any Channel]) in
             state.shuttingDown = true
             defer { state.serverChannels = [] }
             return (state.serverChannels, Array(state.sessions.values))
