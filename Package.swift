@@ -70,7 +70,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GraphRelaySMTPTests",
-            dependencies: ["GraphRelaySMTP", "GraphRelayTLS", "GraphRelayTestSupport", nioCore, nioPosix, nioEmbedded]
+            dependencies: ["GraphRelaySMTP", "GraphRelayTLS", "GraphRelayTestSupport", nioCore, nioConcurrencyHelpers, nioPosix, nioEmbedded]
         ),
         .testTarget(
             name: "GraphRelayGraphTests",

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import GraphRelayTLS
 import GraphRelayTestSupport
 import Logging
@@ -9,10 +10,10 @@ import Testing
 /// Counts the read requests that pass it on their way to the channel.
 final class ReadCounter: ChannelOutboundHandler, Sendable {
     typealias OutboundIn = Any
-    let count = SMTPLockedValue(0)
+    let count = NIOLockedValueBox(0)
 
     func read(context: ChannelHandlerContext) {
-        count.withLock { $0 += 1 }
+        count.withLockedValue { $0 += 1 }
         context.read()
     }
 }
@@ -77,9 +78,9 @@ struct SMTPSessionHandlerTests {
         }
 
         func settle() async throws {
-            let before = reads.count.withLock { $0 }
+            let before = reads.count.withLockedValue { $0 }
             channel.read()
-            try await eventually("the session to settle") { reads.count.withLock { $0 } > before }
+            try await eventually("the session to settle") { reads.count.withLockedValue { $0 } > before }
         }
 
         func statuses(_ count: Int) async throws -> [String] {
@@ -146,12 +147,12 @@ struct SMTPSessionHandlerTests {
         try await fixture.send("EHLO c\r\nMAIL FROM:<a@b.example>\r\n")
         _ = try await fixture.reply()
         try await eventually("the sender check") { await gate.arrivals == 1 }
-        let before = fixture.reads.count.withLock { $0 }
+        let before = fixture.reads.count.withLockedValue { $0 }
         fixture.channel.read()
-        #expect(fixture.reads.count.withLock { $0 } == before, "read held while waiting")
+        #expect(fixture.reads.count.withLockedValue { $0 } == before, "read held while waiting")
         await gate.open()
         #expect(try await fixture.reply().status == "250 2.1.0")
-        try await eventually("the held read") { fixture.reads.count.withLock { $0 } == before + 1 }
+        try await eventually("the held read") { fixture.reads.count.withLockedValue { $0 } == before + 1 }
     }
 
     @Test("idle timeout: 421 4.4.2 and close")

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import Foundation
 import NIOCore
 @testable import GraphRelaySMTP
@@ -42,7 +43,7 @@ final class TestPolicy: SMTPPolicy {
         var connections = 0
     }
 
-    private let state = SMTPLockedValue(State())
+    private let state = NIOLockedValueBox(State())
     let recipientRule: @Sendable (SMTPForwardPath) -> SMTPDecision
     let connectionGate: TestGate?
     let senderGate: TestGate?
@@ -64,19 +65,19 @@ final class TestPolicy: SMTPPolicy {
     }
 
     func acceptConnection(_ session: SMTPSessionInfo) async -> SMTPDecision {
-        state.withLock { $0.connections += 1 }
+        state.withLockedValue { $0.connections += 1 }
         await connectionGate?.wait()
         return .accept
     }
 
     func acceptSender(_ sender: SMTPReversePath, parameters: SMTPMailParameters, session: SMTPSessionInfo) async -> SMTPDecision {
-        state.withLock { $0.senders.append(sender.address) }
+        state.withLockedValue { $0.senders.append(sender.address) }
         await senderGate?.wait()
         return .accept
     }
 
     func acceptRecipient(_ recipient: SMTPForwardPath, envelope: SMTPEnvelope, session: SMTPSessionInfo) async -> SMTPDecision {
-        state.withLock { $0.recipients.append(recipient.address) }
+        state.withLockedValue { $0.recipients.append(recipient.address) }
         return recipientRule(recipient)
     }
 
@@ -95,17 +96,17 @@ final class TestPolicy: SMTPPolicy {
                 byteCount: message.content.byteCount, header: String(decoding: header.readableBytesView, as: UTF8.self), chunkSizes: sizes,
                 storage: String(describing: type(of: message.content))
             )
-            state.withLock { $0.deliveries.append(delivery) }
+            state.withLockedValue { $0.deliveries.append(delivery) }
         } catch {
             return SMTPReply(451, "4.3.0", "test policy could not read the message: \(error)")
         }
         return deliveryReply(message.envelope)
     }
 
-    var deliveries: [Delivery] { state.withLock { $0.deliveries } }
-    var senders: [String] { state.withLock { $0.senders } }
-    var recipients: [String] { state.withLock { $0.recipients } }
-    var connections: Int { state.withLock { $0.connections } }
+    var deliveries: [Delivery] { state.withLockedValue { $0.deliveries } }
+    var senders: [String] { state.withLockedValue { $0.senders } }
+    var recipients: [String] { state.withLockedValue { $0.recipients } }
+    var connections: Int { state.withLockedValue { $0.connections } }
 }
 
 /// Users: alice/secret, and "bob@example.com"/"pa ss wörd".
