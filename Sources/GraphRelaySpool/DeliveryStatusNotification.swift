@@ -88,7 +88,7 @@ public struct DeliveryStatusNotification: Sendable {
         out.append("Auto-Submitted: auto-replied")
         out.append("MIME-Version: 1.0")
         out.append("Content-Type: multipart/report; report-type=delivery-status;")
-        out.append("\tboundary=\"\(boundary)\"")
+        out.append(" boundary=\"\(boundary)\"")
         out.append("")
         out.append("This is a MIME-encapsulated message.")
         out.append("")

@@ -106,10 +106,6 @@ final class DirectorySyncer: Sendable {
     }
 
     private func runOnPool(_ body: @escaping @Sendable () throws -> Void) async throws {
-        do {
-            try await pool.runIfActive(body)
-        } catch is NIOThreadPoolError.ThreadPoolInactive {
-            throw SpoolError.closed
-        }
+        try await runBlocking(on: pool, body)
     }
 }

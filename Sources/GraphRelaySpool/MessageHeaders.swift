@@ -25,7 +25,7 @@ public struct MessageHeaders: Sendable {
             if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
             lineStart = lineEnd + 1
             if let first = line.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") {
-                current?.value += [UInt8(ascii: " ")] + line
+                current?.value += line  // unfolding removes the line break only
                 continue
             }
             finish()

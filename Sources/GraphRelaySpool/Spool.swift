@@ -170,11 +170,7 @@ public final class Spool: Sendable {
 
     /// Runs blocking file work on the spool's I/O threads.
     func io<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        do {
-            return try await pool.runIfActive(body)
-        } catch is NIOThreadPoolError.ThreadPoolInactive {
-            throw SpoolError.closed
-        }
+        try await runBlocking(on: pool, body)
     }
 
     func syncer(for area: Area) -> DirectorySyncer {

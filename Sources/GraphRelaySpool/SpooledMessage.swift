@@ -47,11 +47,7 @@ public struct SpooledMessage: Sendable {
     }
 
     private func runOnPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        do {
-            return try await pool.runIfActive(body)
-        } catch is NIOThreadPoolError.ThreadPoolInactive {
-            throw SpoolError.closed
-        }
+        try await runBlocking(on: pool, body)
     }
 }
 
