@@ -4,13 +4,16 @@ import NIOPosix
 /// ``sync()``; one fsync of the directory covers every caller that arrived before it started, so
 /// concurrent commits share fsyncs instead of queueing one each.
 ///
-/// The first caller becomes the leader and runs fsyncs on the I/O pool in a loop; callers that
-/// arrive while an fsync runs wait for the next one (their renames may have missed the running
-/// one). With `grouped == false` each call does its own fsync.
+/// A caller that finds fewer than `maxConcurrent` fsyncs running becomes a leader: it takes every
+/// caller waiting at that moment and runs one fsync for all of them on the I/O pool, then repeats
+/// while callers wait. Callers arriving when `maxConcurrent` fsyncs run wait for the next round
+/// (their renames may have missed the running ones). Letting a few fsyncs overlap keeps the
+/// latency of one fsync (the filesystem merges overlapping journal commits) while a burst of
+/// commits still shares fsyncs. With `grouped == false` each call does its own fsync.
 final class DirectorySyncer: Sendable {
     private struct State {
         var waiters: [CheckedContinuation<Void, any Error>] = []
-        var leaderRunning = false
+        var leaders = 0
         var syncs = 0
         var requests = 0
     }
@@ -19,15 +22,24 @@ final class DirectorySyncer: Sendable {
     private let fd: Int32
     private let pool: NIOThreadPool
     private let grouped: Bool
+    private let maxConcurrent: Int
     private let faults: SpoolFaultInjector?
     private let state = LockedBox(State())
     /// The actual fsync, replaceable in tests (default: fsync of the directory).
     private let syncFunction: @Sendable () throws -> Void
 
-    init(path: String, pool: NIOThreadPool, grouped: Bool, faults: SpoolFaultInjector?, syncFunction: (@Sendable () throws -> Void)? = nil) throws(SpoolError) {
+    init(
+        path: String,
+        pool: NIOThreadPool,
+        grouped: Bool,
+        maxConcurrent: Int = 1,
+        faults: SpoolFaultInjector?,
+        syncFunction: (@Sendable () throws -> Void)? = nil
+    ) throws(SpoolError) {
         self.path = path
         self.pool = pool
         self.grouped = grouped
+        self.maxConcurrent = max(1, maxConcurrent)
         self.faults = faults
         let fd = try Posix.openDirectory(path)
         self.fd = fd
@@ -61,8 +73,8 @@ final class DirectorySyncer: Sendable {
             let startLeader = state.withLockedValue { state -> Bool in
                 state.requests += 1
                 state.waiters.append(continuation)
-                if state.leaderRunning { return false }
-                state.leaderRunning = true
+                if state.leaders >= maxConcurrent { return false }
+                state.leaders += 1
                 return true
             }
             if startLeader {
@@ -83,7 +95,7 @@ final class DirectorySyncer: Sendable {
                 let batch = state.waiters
                 state.waiters = []
                 if batch.isEmpty {
-                    state.leaderRunning = false
+                    state.leaders -= 1
                 } else {
                     state.syncs += 1
                 }
@@ -99,7 +111,7 @@ final class DirectorySyncer: Sendable {
         let batch = state.withLockedValue { state -> [CheckedContinuation<Void, any Error>] in
             let batch = state.waiters
             state.waiters = []
-            state.leaderRunning = false
+            state.leaders = 0
             return batch
         }
         for waiter in batch { waiter.resume(throwing: error) }

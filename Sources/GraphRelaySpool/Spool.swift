@@ -98,8 +98,20 @@ public final class Spool: Sendable {
         pool.start()
         self.pool = pool
         do {
-            self.queueSyncer = try DirectorySyncer(path: paths.queue, pool: pool, grouped: configuration.groupCommit, faults: configuration.faults)
-            self.failedSyncer = try DirectorySyncer(path: paths.failed, pool: pool, grouped: configuration.groupCommit, faults: configuration.faults)
+            self.queueSyncer = try DirectorySyncer(
+                path: paths.queue,
+                pool: pool,
+                grouped: configuration.groupCommit,
+                maxConcurrent: configuration.concurrentDirectorySyncs,
+                faults: configuration.faults
+            )
+            self.failedSyncer = try DirectorySyncer(
+                path: paths.failed,
+                pool: pool,
+                grouped: configuration.groupCommit,
+                maxConcurrent: configuration.concurrentDirectorySyncs,
+                faults: configuration.faults
+            )
             if mode == .server {
                 self.recoveryReport = try SpoolRecovery(paths: paths, logger: logger, now: now).run()
             } else {
