@@ -76,7 +76,15 @@ public actor DeliveryAgent {
             Task { await self.committed(record) }
         }
         lastKick = spool.kickStamp()
-        let records = try await spool.list(.queue)
+        let records: [SpoolRecord]
+        do {
+            records = try await spool.list(.queue)
+        } catch {
+            if let observer { spool.removeCommitObserver(observer) }
+            observer = nil
+            state = .idle
+            throw error
+        }
         lastRescan = clock.now()
         let now = clock.now()
         for record in records {

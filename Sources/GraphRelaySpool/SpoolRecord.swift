@@ -57,15 +57,15 @@ public struct SpoolRecord: Codable, Sendable, Equatable {
         self.sender = envelope.sender
         self.recipients = envelope.recipients
         self.route = envelope.route
-        self.receivedAt = envelope.receivedAt
+        self.receivedAt = SpoolJSON.stored(envelope.receivedAt)
         self.attributes = envelope.attributes
         self.size = size
         self.messageId = messageId
         self.attempts = 0
         self.transientFailures = 0
         self.ambiguousAttempts = 0
-        self.nextAttemptAt = envelope.receivedAt
-        self.lifetimeStartedAt = envelope.receivedAt
+        self.nextAttemptAt = self.receivedAt
+        self.lifetimeStartedAt = self.receivedAt
     }
 
     public var envelope: SpoolEnvelope {
@@ -134,8 +134,25 @@ enum SpoolJSON {
         }
     }
 
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, rounded to the millisecond with integer arithmetic, so a
+    /// date read back and written again never drifts.
     static func formatDate(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        var seconds = time_t(millis >= 0 ? millis / 1000 : (millis - 999) / 1000)
+        let fraction = Int(millis - Int64(seconds) * 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ value: Int, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(Int(parts.tm_year) + 1900, 4))-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2))T"
+            + "\(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2)).\(pad(fraction, 3))Z"
+    }
+
+    /// A date as stored: rounded to the millisecond.
+    static func stored(_ date: Date) -> Date {
+        Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded() / 1000)
     }
 
     static func parseDate(_ string: String) -> Date? {

@@ -184,6 +184,24 @@ struct SpoolWriterTests {
     }
 }
 
+@Suite("Metadata dates")
+struct MetadataDateTests {
+    @Test("dates are stored as ISO 8601 UTC milliseconds and survive any number of rewrites")
+    func stable() throws {
+        for _ in 0..<2000 {
+            let date = Date(timeIntervalSince1970: Double.random(in: 1_700_000_000...1_900_000_000))
+            let once = try #require(SpoolJSON.parseDate(SpoolJSON.formatDate(date)))
+            let twice = try #require(SpoolJSON.parseDate(SpoolJSON.formatDate(once)))
+            #expect(SpoolJSON.formatDate(once) == SpoolJSON.formatDate(twice))
+            #expect(abs(once.timeIntervalSince(date)) <= 0.0005 + 1e-6)
+        }
+        #expect(SpoolJSON.formatDate(Date(timeIntervalSince1970: 1_750_000_000.25)) == "2025-06-15T15:06:40.250Z")
+        #expect(SpoolJSON.formatDate(Date(timeIntervalSince1970: 0.9996)) == "1970-01-01T00:00:01.000Z")
+        #expect(SpoolJSON.parseDate("2025-06-15T15:06:40Z") == Date(timeIntervalSince1970: 1_750_000_000))
+        #expect(SpoolJSON.parseDate("yesterday") == nil)
+    }
+}
+
 @Suite("Queue ids")
 struct QueueIDTests {
     @Test("ids are 18 safe characters, strictly increasing, and carry their time")
