@@ -23,6 +23,12 @@ public struct QueueID: Hashable, Comparable, Sendable, CustomStringConvertible, 
         self.rawValue = upper
     }
 
+    /// Parses an id typed by a person; throws ``SpoolError/invalidQueueID(_:)`` naming it.
+    public static func parse(_ string: String) throws -> QueueID {
+        guard let id = QueueID(string.trimmingCharacters(in: .whitespaces)) else { throw SpoolError.invalidQueueID(string) }
+        return id
+    }
+
     private init(unchecked: String) {
         self.rawValue = unchecked
     }

@@ -157,3 +157,29 @@ extension Sequence {
         return result
     }
 }
+
+@Suite("Queue tooling output")
+struct SpoolRecordDisplayTests {
+    @Test("list columns and show lines carry what an operator needs")
+    func display() throws {
+        let received = Date(timeIntervalSince1970: 1_750_000_000)
+        var record = SpoolRecord(id: try QueueID.parse("01K11R02YXSRSH8NM5"), envelope: envelope(recipients: ["a@x.com", "b@x.com"], receivedAt: received), size: 42, messageId: "<m@x>")
+        record.attempts = 3
+        record.lastError = "503 Service\r\nUnavailable"
+        record.nextAttemptAt = received.addingTimeInterval(7200 + 600)
+        #expect(record.listColumns(now: received.addingTimeInterval(7200)) == [
+            "01K11R02YXSRSH8NM5", "2h", "scanner@printer.local", "noreply@contoso.com", "a@x.com,b@x.com", "3", "in 10m", "503 Service Unavailable",
+        ])
+        record.sender = ""
+        record.state = .failed
+        record.failureStatus = "5.1.1"
+        #expect(record.listColumns(now: received)[2] == "<>")
+        #expect(record.listColumns(now: received)[6] == "failed 5.1.1")
+        let lines = record.showLines()
+        #expect(lines.contains("message-id: <m@x>"))
+        #expect(lines.contains("client: 10.0.0.5"))
+        #expect(lines.contains("received: 2025-06-15T15:06:40.000Z"))
+        #expect(throws: SpoolError.invalidQueueID("nope")) { try QueueID.parse("nope") }
+        #expect(SpoolRecord.listHeader.count == record.listColumns().count)
+    }
+}
