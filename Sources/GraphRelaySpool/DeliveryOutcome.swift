@@ -1,0 +1,25 @@
+/// How one delivery attempt ended, as the Graph side classifies it.
+public enum DeliveryOutcome: Sendable, Equatable {
+    /// Graph accepted the message (202). `requestId` is Graph's `request-id`.
+    case delivered(requestId: String?)
+    /// Failed for now (network error, 5xx, timeout). `retryAfter` is Graph's `Retry-After` if it
+    /// sent one. `ambiguous`: the body was sent and no answer came (connection lost, timeout, 500,
+    /// 503, 504), so Graph may have stored the message; it is retried anyway (at-least-once, same
+    /// Message-ID), logged and counted.
+    case transient(reason: String, retryAfter: Duration? = nil, ambiguous: Bool = false, requestId: String? = nil)
+    /// Will never succeed (unknown mailbox, send-as denied, invalid message, too large…).
+    /// `status` is the enhanced status code for the bounce (`5.1.1`, `5.7.1`, `5.3.4`, …).
+    case permanent(reason: String, status: String = "5.0.0", requestId: String? = nil)
+    /// Graph answered 429: the mailbox is paused for `retryAfter` (or the configured default).
+    case throttled(retryAfter: Duration?, requestId: String? = nil)
+    /// No access token could be had: the application is paused; the message waits.
+    case tokenFailure(reason: String)
+}
+
+extension Duration {
+    /// The duration in seconds, as a floating-point number.
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,236 @@
+import Foundation
+import Logging
+
+/// How a delivery attempt ended, as recorded in the spool.
+public enum SpoolAttemptResult: Sendable, Equatable {
+    /// Not delivered yet: back to `queued`, next attempt not before `nextAttemptAt`.
+    /// `transientFailure` counts towards the backoff; `ambiguous` counts an attempt whose outcome
+    /// was unknown (Graph may have stored the message).
+    case deferred(nextAttemptAt: Date, error: String, requestId: String?, transientFailure: Bool, ambiguous: Bool)
+    /// Delivered: the message is removed from the spool.
+    case delivered(requestId: String?)
+    /// Given up: moved to `failed/` with the reason, its enhanced status (`5.1.1`, `4.4.7`, …)
+    /// and the delivery status notification queued for it (or why none was).
+    case failed(reason: String, status: String, requestId: String?, bounceId: QueueID?, bounceSuppressed: String?)
+    /// The attempt never completed (shutdown): back to `queued` as it was, due now.
+    case released
+}
+
+extension Spool {
+    // MARK: Reading
+
+    /// The messages in `area`, oldest first. Files that cannot be read are logged and skipped;
+    /// incomplete messages (being written or deleted) are not listed.
+    public func list(_ area: Area = .queue) async throws -> [SpoolRecord] {
+        let paths = self.paths
+        let logger = self.logger
+        return try await io { () throws -> [SpoolRecord] in
+            try Self.listSync(area, paths: paths, logger: logger)
+        }
+    }
+
+    static func listSync(_ area: Area, paths: SpoolPaths, logger: Logger) throws -> [SpoolRecord] {
+        let names = try Posix.list(paths.area(area))
+        let ids = Set(names.compactMap { name -> QueueID? in
+            guard let (id, kind) = SpoolRecovery.parse(name), kind == "json" else { return nil }
+            return id
+        })
+        var records: [SpoolRecord] = []
+        for id in ids.sorted() {
+            do {
+                if let record = try SpoolFiles.readRecord(id, in: area, paths: paths) { records.append(record) }
+            } catch {
+                logger.warning("spool: cannot read message metadata", metadata: ["relay.queue-id": "\(id)", "relay.error": "\(error)"])
+            }
+        }
+        return records
+    }
+
+    /// A message by id, looked up in the queue, then in `failed/`. Throws
+    /// ``SpoolError/notFound(_:)`` if it is in neither.
+    public func message(_ id: QueueID) async throws -> SpooledMessage {
+        let paths = self.paths
+        let (record, area) = try await io { () throws -> (SpoolRecord, Area) in
+            for area in Area.allCases {
+                if let record = try SpoolFiles.readRecord(id, in: area, paths: paths) { return (record, area) }
+            }
+            throw SpoolError.notFound(id)
+        }
+        return makeMessage(record, area: area)
+    }
+
+    func makeMessage(_ record: SpoolRecord, area: Area) -> SpooledMessage {
+        SpooledMessage(record: record, area: area, path: paths.message(record.id, in: area), pool: pool, configuration: configuration)
+    }
+
+    // MARK: Delivery bookkeeping (the server)
+
+    /// Marks a queued message `delivering` and counts the attempt; returns it for delivery.
+    /// Throws ``SpoolError/notFound(_:)`` if it was deleted meanwhile.
+    public func beginDelivery(_ id: QueueID, now: Date = Date()) async throws -> SpooledMessage {
+        let paths = self.paths
+        let faults = configuration.faults
+        let record = try await io { [self] () throws -> SpoolRecord in
+            try self.withMessageLock(id) {
+                guard var record = try SpoolFiles.readRecord(id, in: .queue, paths: paths) else { throw SpoolError.notFound(id) }
+                record.state = .delivering
+                record.attempts += 1
+                record.lastAttemptAt = now
+                try SpoolFiles.replaceMetadata(record, in: .queue, paths: paths, faults: faults)
+                return record
+            }
+        }
+        return makeMessage(record, area: .queue)
+    }
+
+    /// Records how an attempt ended. Returns the updated record (nil once delivered and removed).
+    /// Throws ``SpoolError/notFound(_:)`` if the message was deleted meanwhile.
+    @discardableResult
+    public func recordAttempt(_ id: QueueID, _ result: SpoolAttemptResult, now: Date = Date()) async throws -> SpoolRecord? {
+        let paths = self.paths
+        let faults = configuration.faults
+        let (record, syncQueue, syncFailed) = try await io { [self] () throws -> (SpoolRecord?, Bool, Bool) in
+            try self.withMessageLock(id) { () throws -> (SpoolRecord?, Bool, Bool) in
+                guard var record = try SpoolFiles.readRecord(id, in: .queue, paths: paths) else { throw SpoolError.notFound(id) }
+                switch result {
+                case .deferred(let next, let error, let requestId, let transient, let ambiguous):
+                    record.state = .queued
+                    record.nextAttemptAt = next
+                    record.lastError = error
+                    if let requestId { record.lastRequestId = requestId }
+                    if transient { record.transientFailures += 1 }
+                    if ambiguous { record.ambiguousAttempts += 1 }
+                    try SpoolFiles.replaceMetadata(record, in: .queue, paths: paths, faults: faults)
+                    return (record, false, false)
+                case .released:
+                    record.state = .queued
+                    record.nextAttemptAt = now
+                    try SpoolFiles.replaceMetadata(record, in: .queue, paths: paths, faults: faults)
+                    return (record, false, false)
+                case .delivered:
+                    try Posix.unlink(paths.metadata(id, in: .queue))
+                    try Posix.unlink(paths.message(id, in: .queue))
+                    return (nil, true, false)
+                case .failed(let reason, let status, let requestId, let bounceId, let bounceSuppressed):
+                    record.state = .failed
+                    record.failedAt = now
+                    record.failureReason = reason
+                    record.failureStatus = status
+                    record.lastError = reason
+                    if let requestId { record.lastRequestId = requestId }
+                    record.bounceId = bounceId
+                    record.bounceSuppressed = bounceSuppressed
+                    try Self.move(record, from: .queue, to: .failed, paths: paths, faults: faults)
+                    return (record, true, true)
+                }
+            }
+        }
+        if syncFailed { try await failedSyncer.sync() }
+        if syncQueue { try await queueSyncer.sync() }
+        return record
+    }
+
+    /// Moves a message between areas, crash-safely: the new `.json` first (a lone half, ignored),
+    /// then the `.eml` (now complete in the new area), then the old `.json` goes.
+    static func move(_ record: SpoolRecord, from: Area, to: Area, paths: SpoolPaths, faults: SpoolFaultInjector?) throws {
+        let id = record.id
+        try SpoolFiles.replaceMetadata(record, in: to, paths: paths, faults: faults)
+        do {
+            try faults.check(.renameMessage, paths.message(id, in: from))
+            try Posix.rename(paths.message(id, in: from), paths.message(id, in: to))
+        } catch {
+            Posix.unlinkIfPresent(paths.metadata(id, in: to))
+            throw error
+        }
+        try Posix.unlink(paths.metadata(id, in: from))
+    }
+
+    // MARK: Queue tooling (safe while a server runs)
+
+    /// Makes a message due now. A queued message keeps its history; a failed one is taken back
+    /// into the queue with a fresh lifetime and backoff. Returns the updated record.
+    @discardableResult
+    public func retry(_ id: QueueID, now: Date = Date()) async throws -> SpoolRecord {
+        let paths = self.paths
+        let faults = configuration.faults
+        let (record, moved) = try await io { [self] () throws -> (SpoolRecord, Bool) in
+            try self.withMessageLock(id) { () throws -> (SpoolRecord, Bool) in
+                if var record = try SpoolFiles.readRecord(id, in: .queue, paths: paths) {
+                    record.nextAttemptAt = now
+                    try SpoolFiles.replaceMetadata(record, in: .queue, paths: paths, faults: faults)
+                    return (record, false)
+                }
+                guard var record = try SpoolFiles.readRecord(id, in: .failed, paths: paths) else { throw SpoolError.notFound(id) }
+                record.state = .queued
+                record.nextAttemptAt = now
+                record.lifetimeStartedAt = now
+                record.transientFailures = 0
+                record.failedAt = nil
+                record.failureReason = nil
+                record.failureStatus = nil
+                record.bounceId = nil
+                record.bounceSuppressed = nil
+                try Self.move(record, from: .failed, to: .queue, paths: paths, faults: faults)
+                return (record, true)
+            }
+        }
+        if moved {
+            try await queueSyncer.sync()
+            try await failedSyncer.sync()
+        }
+        try await touchKick()
+        return record
+    }
+
+    /// Makes every queued message due now. Returns how many.
+    @discardableResult
+    public func retryAll(now: Date = Date()) async throws -> Int {
+        var count = 0
+        for record in try await list(.queue) {
+            do {
+                try await retry(record.id, now: now)
+                count += 1
+            } catch SpoolError.notFound {
+                continue  // delivered or deleted meanwhile
+            }
+        }
+        return count
+    }
+
+    /// Deletes a message (queued or failed) for good. A delivery under way finishes, but its
+    /// result is not recorded.
+    public func delete(_ id: QueueID) async throws {
+        let paths = self.paths
+        let area = try await io { [self] () throws -> Area in
+            try self.withMessageLock(id) { () throws -> Area in
+                for area in Area.allCases where try SpoolFiles.readRecord(id, in: area, paths: paths) != nil {
+                    try Posix.unlink(paths.metadata(id, in: area))
+                    try Posix.unlink(paths.message(id, in: area))
+                    return area
+                }
+                throw SpoolError.notFound(id)
+            }
+        }
+        try await syncer(for: area).sync()
+        try await touchKick()
+        logger.notice("message deleted from the spool", metadata: ["relay.queue-id": "\(id)", "relay.area": "\(area.rawValue)"])
+    }
+
+    // MARK: Change notification between processes
+
+    /// Tells a running server that queue tooling changed something (it rescans at once instead of
+    /// at its next periodic rescan): rewrites `<directory>/kick`.
+    public func touchKick() async throws {
+        let path = directory + "/kick"
+        try await io { () throws in
+            let fd = try Posix.open(path, O_WRONLY | O_CREAT | O_TRUNC)
+            defer { Posix.close(fd) }
+            try Posix.writeAll(fd, Array("\(Date().timeIntervalSince1970)\n".utf8), path: path)
+        }
+    }
+
+    /// A stamp that changes whenever ``touchKick()`` runs (nil before the first).
+    func kickStamp() -> String? {
+        Posix.changeStamp(directory + "/kick").map { "\($0.0)-\($0.1)" }
+    }
+}

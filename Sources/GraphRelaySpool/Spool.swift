@@ -1,0 +1,237 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+
+/// The durable spool: a directory of accepted messages waiting for delivery.
+///
+/// Layout (see docs/spool.md):
+/// ```
+/// <directory>/server.lock      flock held by the running server (contains its pid)
+/// <directory>/tmp/             writes in progress; emptied when a server opens the spool
+/// <directory>/queue/<id>.eml   the message bytes (immutable once committed)
+/// <directory>/queue/<id>.json  the metadata (replaced atomically by rename)
+/// <directory>/failed/<id>.*    messages given up on, with the reason in the JSON
+/// <directory>/corrupt/         damaged files moved aside by recovery
+/// <directory>/locks/NN.lock    64 lock files; a message's read-modify-write holds one (flock)
+/// ```
+/// A message exists in an area exactly when both of its files do: commit renames the `.eml` first
+/// and the `.json` last; delete removes the `.json` first. Recovery removes lone halves.
+///
+/// Open it in ``Mode/server`` once per server process (takes `server.lock`, recovers), in
+/// ``Mode/tool`` from queue tooling while a server runs (no recovery, no server lock). All
+/// blocking I/O runs on the spool's own thread pool; call ``close()`` when done.
+public final class Spool: Sendable {
+    public enum Mode: Sendable {
+        /// The delivering server: exclusive, recovers the spool on open.
+        case server
+        /// Queue tooling beside a running server: no recovery, per-message locks only.
+        case tool
+    }
+
+    public enum Area: String, Sendable, CaseIterable {
+        case queue
+        case failed
+    }
+
+    /// The spool directory.
+    public let directory: String
+    public let mode: Mode
+    public let configuration: SpoolConfiguration
+    /// What recovery found and repaired when the spool was opened (empty in tool mode).
+    public let recoveryReport: SpoolRecoveryReport
+
+    let paths: SpoolPaths
+    let pool: NIOThreadPool
+    let logger: Logger
+    let queueSyncer: DirectorySyncer
+    let failedSyncer: DirectorySyncer
+    private let serverLockFD: Int32?
+    private let observers = LockedBox<[UUID: @Sendable (SpoolRecord) -> Void]>([:])
+    private let isClosed = LockedBox(false)
+
+    static let lockStripes = 64
+
+    /// Opens (and creates if needed) the spool at `directory`.
+    ///
+    /// In server mode this takes the server lock (throws ``SpoolError/locked(directory:holder:)``
+    /// if another server has it) and recovers: temporary files are removed, incomplete messages
+    /// discarded, messages left `delivering` by a crash go back to `queued`.
+    public init(
+        directory: String,
+        mode: Mode = .server,
+        configuration: SpoolConfiguration = SpoolConfiguration(),
+        logger: Logger = Logger(label: "graph-relay.spool"),
+        now: Date = Date()
+    ) throws {
+        self.directory = directory
+        self.mode = mode
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "relay.spool"] = "\(directory)"
+        self.logger = logger
+        let paths = SpoolPaths(directory: directory)
+        self.paths = paths
+
+        for path in [directory, paths.tmp, paths.queue, paths.failed, paths.locks] {
+            try Posix.makeDirectory(path)
+        }
+        if mode == .server {
+            let lockPath = directory + "/server.lock"
+            let fd = try Posix.open(lockPath, O_RDWR | O_CREAT)
+            guard try Posix.tryLockExclusive(fd, path: lockPath) else {
+                let holder = (try? Posix.readFile(lockPath)).flatMap { $0 }.map {
+                    "pid " + String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                } ?? "unknown process"
+                Posix.close(fd)
+                throw SpoolError.locked(directory: directory, holder: holder)
+            }
+            _ = ftruncate(fd, 0)
+            let pidLine = Array("\(getpid())\n".utf8)
+            _ = pidLine.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+            self.serverLockFD = fd
+        } else {
+            self.serverLockFD = nil
+        }
+
+        let pool = NIOThreadPool(numberOfThreads: max(1, configuration.ioThreads))
+        pool.start()
+        self.pool = pool
+        do {
+            self.queueSyncer = try DirectorySyncer(
+                path: paths.queue,
+                pool: pool,
+                grouped: configuration.groupCommit,
+                maxConcurrent: configuration.concurrentDirectorySyncs,
+                faults: configuration.faults
+            )
+            self.failedSyncer = try DirectorySyncer(
+                path: paths.failed,
+                pool: pool,
+                grouped: configuration.groupCommit,
+                maxConcurrent: configuration.concurrentDirectorySyncs,
+                faults: configuration.faults
+            )
+            if mode == .server {
+                self.recoveryReport = try SpoolRecovery(paths: paths, logger: logger, now: now).run()
+            } else {
+                self.recoveryReport = SpoolRecoveryReport()
+            }
+        } catch {
+            try? pool.syncShutdownGracefully()
+            if let fd = serverLockFD { Posix.close(fd) }
+            throw error
+        }
+    }
+
+    deinit {
+        if let fd = serverLockFD { Posix.close(fd) }
+    }
+
+    /// Stops the I/O threads (after the work already submitted) and releases the server lock.
+    /// Operations after this throw ``SpoolError/closed``.
+    public func close() async {
+        let wasClosed = isClosed.withLockedValue { closed -> Bool in
+            defer { closed = true }
+            return closed
+        }
+        if wasClosed { return }
+        try? await pool.shutdownGracefully()
+    }
+
+    // MARK: Writing
+
+    /// Starts a new message. Append its bytes as they arrive, then commit or abort.
+    public func makeWriter(now: Date = Date()) throws -> SpoolWriter {
+        if isClosed.withLockedValue({ $0 }) { throw SpoolError.closed }
+        return SpoolWriter(spool: self, id: QueueID.make(now: now))
+    }
+
+    /// Writes a whole message held in memory (used for delivery status notifications).
+    @discardableResult
+    public func write(_ bytes: ByteBuffer, envelope: SpoolEnvelope) async throws -> SpoolRecord {
+        let writer = try makeWriter(now: envelope.receivedAt)
+        do {
+            try await writer.append(bytes)
+            return try await writer.commit(envelope)
+        } catch {
+            await writer.abort()
+            throw error
+        }
+    }
+
+    /// Registers a closure called (on an I/O thread) with each message committed by this process.
+    /// Returns a token for ``removeCommitObserver(_:)``.
+    @discardableResult
+    public func addCommitObserver(_ observer: @escaping @Sendable (SpoolRecord) -> Void) -> UUID {
+        let token = UUID()
+        observers.withLockedValue { $0[token] = observer }
+        return token
+    }
+
+    public func removeCommitObserver(_ token: UUID) {
+        observers.withLockedValue { _ = $0.removeValue(forKey: token) }
+    }
+
+    func notifyCommitted(_ record: SpoolRecord) {
+        let current = observers.withLockedValue { Array($0.values) }
+        for observer in current { observer(record) }
+    }
+
+    // MARK: Running blocking work
+
+    /// Runs blocking file work on the spool's I/O threads.
+    func io<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await runBlocking(on: pool, body)
+    }
+
+    func syncer(for area: Area) -> DirectorySyncer {
+        area == .queue ? queueSyncer : failedSyncer
+    }
+
+    /// Runs `body` holding the lock of message `id` (an flock on one of 64 stripe files, shared
+    /// by every process using the spool).
+    func withMessageLock<T>(_ id: QueueID, _ body: () throws -> T) throws -> T {
+        let path = paths.lockFile(for: id)
+        let fd = try Posix.open(path, O_RDWR | O_CREAT)
+        defer { Posix.close(fd) }
+        try Posix.lockExclusive(fd, path: path)
+        return try body()
+    }
+}
+
+/// File names inside a spool directory.
+struct SpoolPaths: Sendable {
+    let directory: String
+    let tmp: String
+    let queue: String
+    let failed: String
+    let corrupt: String
+    let locks: String
+
+    init(directory: String) {
+        self.directory = directory
+        self.tmp = directory + "/tmp"
+        self.queue = directory + "/queue"
+        self.failed = directory + "/failed"
+        self.corrupt = directory + "/corrupt"
+        self.locks = directory + "/locks"
+    }
+
+    func area(_ area: Spool.Area) -> String { area == .queue ? queue : failed }
+    func message(_ id: QueueID, in area: Spool.Area) -> String { self.area(area) + "/" + id.rawValue + ".eml" }
+    func metadata(_ id: QueueID, in area: Spool.Area) -> String { self.area(area) + "/" + id.rawValue + ".json" }
+    func temporaryMessage(_ id: QueueID) -> String { tmp + "/" + id.rawValue + ".eml" }
+    func temporaryMetadata(_ id: QueueID) -> String { tmp + "/" + id.rawValue + ".json" }
+    func metadataUpdate(_ id: QueueID) -> String { tmp + "/" + id.rawValue + ".update.json" }
+
+    /// The stripe lock file of a message: FNV-1a of the id (stable across processes) mod 64.
+    func lockFile(for id: QueueID) -> String {
+        var hash: UInt32 = 2_166_136_261
+        for byte in id.rawValue.utf8 {
+            hash = (hash ^ UInt32(byte)) &* 16_777_619
+        }
+        let stripe = Int(hash % UInt32(Spool.lockStripes))
+        return locks + "/" + (stripe < 10 ? "0" : "") + String(stripe) + ".lock"
+    }
+}

@@ -1,0 +1,50 @@
+/// Tuning of the spool's file handling. The defaults suit a server; tests shrink the buffers.
+public struct SpoolConfiguration: Sendable {
+    /// Share one directory fsync between concurrent commits (group commit). Default `true`; `false`
+    /// syncs the directory once per commit (only useful to measure the difference).
+    public var groupCommit: Bool = true
+    /// With group commit, how many directory fsyncs may run at once (each covering every commit
+    /// waiting when it started). Default 4: overlapping fsyncs cost about one journal commit on
+    /// ext4/XFS, while a burst of commits still shares them. 1 serialises them (classic group
+    /// commit; measured slower on ext4, see docs/spool.md).
+    public var concurrentDirectorySyncs: Int = 4
+    /// Threads doing the blocking file I/O (writes, fsyncs, renames). Default 8: they mostly wait
+    /// on the disk, and parallel fsyncs let the filesystem merge journal commits.
+    public var ioThreads: Int = 8
+    /// Bytes collected in memory before they are written to the temporary file. Default 64 KiB, so a
+    /// typical message is written in one call at commit.
+    public var writeBufferSize: Int = 64 * 1024
+    /// Bytes a writer may have waiting for the disk before `append` suspends (back-pressure for a
+    /// client that sends faster than the disk writes). Default 1 MiB.
+    public var maxPendingWriteBytes: Int = 1024 * 1024
+    /// Chunk size when a message is read back. Default 64 KiB.
+    public var readChunkSize: Int = 64 * 1024
+    /// Largest header block returned by `readHeaderBlock` (the rest is cut). Default 1 MiB.
+    public var maxHeaderBlockSize: Int = 1024 * 1024
+
+    /// Test hook: returns an errno to make the named step fail as if the system call had.
+    var faults: SpoolFaultInjector?
+
+    public init() {}
+}
+
+/// The steps of the spool at which tests inject I/O errors.
+enum SpoolFaultPoint: String, Sendable {
+    case writeMessage, syncMessage, writeMetadata, renameMessage, renameMetadata, syncDirectory
+}
+
+struct SpoolFaultInjector: Sendable {
+    let hook: @Sendable (SpoolFaultPoint, String) -> Int32?
+
+    func check(_ point: SpoolFaultPoint, _ path: String) throws(SpoolError) {
+        if let code = hook(point, path) {
+            throw SpoolError.io(operation: "\(point.rawValue) (injected)", path: path, errno: code)
+        }
+    }
+}
+
+extension Optional where Wrapped == SpoolFaultInjector {
+    func check(_ point: SpoolFaultPoint, _ path: String) throws(SpoolError) {
+        if let injector = self { try injector.check(point, path) }
+    }
+}

@@ -1,0 +1,172 @@
+import Foundation
+
+/// Where a message is in its life.
+public enum SpoolMessageState: String, Codable, Sendable, Equatable {
+    /// Waiting for its next attempt.
+    case queued
+    /// A delivery attempt is under way (back to `queued` when the server restarts).
+    case delivering
+    /// Given up (permanent failure or lifetime expired); kept in `failed/` with the reason.
+    case failed
+}
+
+/// A message's metadata: the JSON sidecar `<id>.json` next to the message bytes `<id>.eml`.
+/// See docs/spool.md for the on-disk format.
+public struct SpoolRecord: Codable, Sendable, Equatable {
+    /// The format version of the sidecar (1).
+    public var version: Int
+    public var id: QueueID
+    public var state: SpoolMessageState
+    public var sender: String
+    public var recipients: [String]
+    public var route: SpoolRoute
+    public var receivedAt: Date
+    public var attributes: [String: String]
+    /// Size of `<id>.eml` in bytes; checked when the message is read back.
+    public var size: Int64
+    /// The message's `Message-ID:` header as found at commit, if any.
+    public var messageId: String?
+    /// Delivery attempts started (including ones interrupted by a crash or throttled).
+    public var attempts: Int
+    /// Transient failures so far; the exponent of the backoff.
+    public var transientFailures: Int
+    /// Attempts whose outcome was unknown (Graph may have stored the message): retried anyway.
+    public var ambiguousAttempts: Int
+    /// The earliest time of the next attempt.
+    public var nextAttemptAt: Date
+    public var lastAttemptAt: Date?
+    public var lastError: String?
+    /// Graph's `request-id` of the last attempt, for support cases.
+    public var lastRequestId: String?
+    /// The lifetime counts from here: `receivedAt`, or when the message was taken back from
+    /// `failed/` by `queue retry`.
+    public var lifetimeStartedAt: Date
+    public var failedAt: Date?
+    public var failureReason: String?
+    /// Enhanced status code of the failure (`5.1.1`, `4.4.7` for an expired message, …).
+    public var failureStatus: String?
+    /// The delivery status notification queued for this failure, if one was.
+    public var bounceId: QueueID?
+    /// Why no notification was sent, if none was.
+    public var bounceSuppressed: String?
+
+    public init(id: QueueID, envelope: SpoolEnvelope, size: Int64, messageId: String?) {
+        self.version = 1
+        self.id = id
+        self.state = .queued
+        self.sender = envelope.sender
+        self.recipients = envelope.recipients
+        self.route = envelope.route
+        self.receivedAt = SpoolJSON.stored(envelope.receivedAt)
+        self.attributes = envelope.attributes
+        self.size = size
+        self.messageId = messageId
+        self.attempts = 0
+        self.transientFailures = 0
+        self.ambiguousAttempts = 0
+        self.nextAttemptAt = self.receivedAt
+        self.lifetimeStartedAt = self.receivedAt
+    }
+
+    public var envelope: SpoolEnvelope {
+        SpoolEnvelope(sender: sender, recipients: recipients, route: route, receivedAt: receivedAt, attributes: attributes)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        version = try c.decode(Int.self, forKey: .version)
+        id = try c.decode(QueueID.self, forKey: .id)
+        state = try c.decode(SpoolMessageState.self, forKey: .state)
+        sender = try c.decode(String.self, forKey: .sender)
+        recipients = try c.decode([String].self, forKey: .recipients)
+        route = try c.decode(SpoolRoute.self, forKey: .route)
+        receivedAt = try c.decode(Date.self, forKey: .receivedAt)
+        attributes = try c.decodeIfPresent([String: String].self, forKey: .attributes) ?? [:]
+        size = try c.decode(Int64.self, forKey: .size)
+        messageId = try c.decodeIfPresent(String.self, forKey: .messageId)
+        attempts = try c.decodeIfPresent(Int.self, forKey: .attempts) ?? 0
+        transientFailures = try c.decodeIfPresent(Int.self, forKey: .transientFailures) ?? 0
+        ambiguousAttempts = try c.decodeIfPresent(Int.self, forKey: .ambiguousAttempts) ?? 0
+        nextAttemptAt = try c.decodeIfPresent(Date.self, forKey: .nextAttemptAt) ?? receivedAt
+        lastAttemptAt = try c.decodeIfPresent(Date.self, forKey: .lastAttemptAt)
+        lastError = try c.decodeIfPresent(String.self, forKey: .lastError)
+        lastRequestId = try c.decodeIfPresent(String.self, forKey: .lastRequestId)
+        lifetimeStartedAt = try c.decodeIfPresent(Date.self, forKey: .lifetimeStartedAt) ?? receivedAt
+        failedAt = try c.decodeIfPresent(Date.self, forKey: .failedAt)
+        failureReason = try c.decodeIfPresent(String.self, forKey: .failureReason)
+        failureStatus = try c.decodeIfPresent(String.self, forKey: .failureStatus)
+        bounceId = try c.decodeIfPresent(QueueID.self, forKey: .bounceId)
+        bounceSuppressed = try c.decodeIfPresent(String.self, forKey: .bounceSuppressed)
+    }
+}
+
+/// JSON coding of the sidecar: pretty-printed, sorted keys, dates as ISO 8601 UTC with
+/// milliseconds (`2025-11-24T23:04:05.123Z`).
+enum SpoolJSON {
+    static func encode(_ record: SpoolRecord) throws(SpoolError) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(formatDate(date))
+        }
+        do {
+            return Array(try encoder.encode(record)) + [UInt8(ascii: "\n")]
+        } catch {
+            throw .corrupt(path: record.id.rawValue, reason: "cannot encode metadata: \(error)")
+        }
+    }
+
+    static func decode(_ bytes: [UInt8], path: String) throws(SpoolError) -> SpoolRecord {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let string = try container.decode(String.self)
+            guard let date = parseDate(string) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "'\(string)' is not an ISO 8601 time")
+            }
+            return date
+        }
+        do {
+            return try decoder.decode(SpoolRecord.self, from: Data(bytes))
+        } catch {
+            throw .corrupt(path: path, reason: "invalid metadata JSON: \(describe(error))")
+        }
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, rounded to the millisecond with integer arithmetic, so a
+    /// date read back and written again never drifts.
+    static func formatDate(_ date: Date) -> String {
+        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        var seconds = time_t(millis >= 0 ? millis / 1000 : (millis - 999) / 1000)
+        let fraction = Int(millis - Int64(seconds) * 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ value: Int, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(pad(Int(parts.tm_year) + 1900, 4))-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2))T"
+            + "\(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2)).\(pad(fraction, 3))Z"
+    }
+
+    /// A date as stored: rounded to the millisecond.
+    static func stored(_ date: Date) -> Date {
+        Date(timeIntervalSince1970: (date.timeIntervalSince1970 * 1000).rounded() / 1000)
+    }
+
+    static func parseDate(_ string: String) -> Date? {
+        if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(string) { return date }
+        return try? Date.ISO8601FormatStyle().parse(string)
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): "missing key '\(key.stringValue)'"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context),
+            DecodingError.dataCorrupted(let context):
+            (context.codingPath.map(\.stringValue).joined(separator: ".") + ": " + context.debugDescription)
+        default: "\(error)"
+        }
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+import Logging
+
+/// What recovery did when a server opened the spool.
+public struct SpoolRecoveryReport: Sendable, Equatable {
+    /// Files of interrupted writes removed from `tmp/`.
+    public var removedTemporaryFiles: Int = 0
+    /// Lone halves (a `.json` without its `.eml` or the reverse) of messages never committed, or
+    /// interrupted while being deleted or moved, removed.
+    public var removedIncompleteFiles: Int = 0
+    /// Messages that were `delivering` when the previous server died; now `queued` again.
+    public var requeued: [QueueID] = []
+    /// Messages whose files were damaged, moved to `corrupt/`.
+    public var corrupt: [QueueID] = []
+    /// Messages found in the queue after recovery.
+    public var queued: Int = 0
+
+    public init() {}
+}
+
+/// Crash recovery, run when a server opens the spool (holding the server lock).
+struct SpoolRecovery {
+    let paths: SpoolPaths
+    let logger: Logger
+    let now: Date
+
+    func run() throws -> SpoolRecoveryReport {
+        var report = SpoolRecoveryReport()
+        for name in try Posix.list(paths.tmp) {
+            try Posix.unlink(paths.tmp + "/" + name)
+            report.removedTemporaryFiles += 1
+        }
+        for area in Spool.Area.allCases {
+            let directory = paths.area(area)
+            var files: [QueueID: (eml: Bool, json: Bool)] = [:]
+            for name in try Posix.list(directory) {
+                guard let (id, kind) = SpoolRecovery.parse(name) else {
+                    logger.warning("spool recovery: ignoring unknown file", metadata: ["relay.file": "\(directory)/\(name)"])
+                    continue
+                }
+                var entry = files[id] ?? (false, false)
+                if kind == "eml" { entry.eml = true } else { entry.json = true }
+                files[id] = entry
+            }
+            for (id, entry) in files.sorted(by: { $0.key < $1.key }) {
+                if !(entry.eml && entry.json) {
+                    let path = SpoolFiles.path(paths, id, area, eml: entry.eml)
+                    try Posix.unlink(path)
+                    report.removedIncompleteFiles += 1
+                    logger.notice("spool recovery: removed incomplete message file", metadata: ["relay.file": "\(path)"])
+                    continue
+                }
+                do {
+                    try recover(id, in: area, report: &report)
+                } catch let error as SpoolError {
+                    if case .corrupt(_, let reason) = error {
+                        try moveAside(id, area: area, reason: reason)
+                        report.corrupt.append(id)
+                    } else {
+                        throw error
+                    }
+                }
+            }
+        }
+        for directory in [paths.tmp, paths.queue, paths.failed] {
+            let fd = try Posix.openDirectory(directory)
+            defer { Posix.close(fd) }
+            try Posix.fsync(fd, path: directory)
+        }
+        if !report.requeued.isEmpty || report.removedTemporaryFiles > 0 || report.removedIncompleteFiles > 0 || !report.corrupt.isEmpty {
+            logger.notice(
+                "spool recovered",
+                metadata: [
+                    "relay.requeued": "\(report.requeued.count)",
+                    "relay.removed-temporary": "\(report.removedTemporaryFiles)",
+                    "relay.removed-incomplete": "\(report.removedIncompleteFiles)",
+                    "relay.corrupt": "\(report.corrupt.count)",
+                ]
+            )
+        }
+        return report
+    }
+
+    private func recover(_ id: QueueID, in area: Spool.Area, report: inout SpoolRecoveryReport) throws {
+        let jsonPath = paths.metadata(id, in: area)
+        guard let bytes = try Posix.readFile(jsonPath) else { return }
+        var record = try SpoolJSON.decode(bytes, path: jsonPath)
+        guard record.id == id else {
+            throw SpoolError.corrupt(path: jsonPath, reason: "its id is \(record.id), not \(id)")
+        }
+        let emlPath = paths.message(id, in: area)
+        if let size = try Posix.fileSize(emlPath), size != record.size {
+            throw SpoolError.corrupt(path: emlPath, reason: "\(size) bytes instead of \(record.size)")
+        }
+        guard area == .queue else { return }
+        report.queued += 1
+        if record.state != .queued {
+            // A delivery was under way when the previous server died: Graph may have stored
+            // the message. Retry it (at-least-once, same Message-ID) and count it as ambiguous.
+            record.state = .queued
+            record.ambiguousAttempts += 1
+            record.lastError = "interrupted: the server stopped during delivery (outcome unknown; retried)"
+            record.nextAttemptAt = now
+            try SpoolFiles.replaceMetadata(record, in: .queue, paths: paths, faults: nil)
+            report.requeued.append(id)
+            logger.warning(
+                "spool recovery: message was being delivered when the server stopped; it will be retried (possible duplicate)",
+                metadata: ["relay.queue-id": "\(id)"]
+            )
+        }
+    }
+
+    private func moveAside(_ id: QueueID, area: Spool.Area, reason: String) throws {
+        try Posix.makeDirectory(paths.corrupt)
+        for eml in [true, false] {
+            let from = SpoolFiles.path(paths, id, area, eml: eml)
+            let to = paths.corrupt + "/" + id.rawValue + (eml ? ".eml" : ".json")
+            if Posix.exists(from) { try Posix.rename(from, to) }
+        }
+        logger.error(
+            "spool recovery: damaged message moved to corrupt/",
+            metadata: ["relay.queue-id": "\(id)", "relay.reason": "\(reason)"]
+        )
+    }
+
+    /// `<id>.eml` / `<id>.json` → (id, "eml"/"json").
+    static func parse(_ name: String) -> (QueueID, String)? {
+        for kind in ["eml", "json"] where name.hasSuffix("." + kind) {
+            if let id = QueueID(String(name.dropLast(kind.count + 1))), id.rawValue == name.dropLast(kind.count + 1) {
+                return (id, kind)
+            }
+        }
+        return nil
+    }
+}
+
+/// Reading and replacing metadata files (callers hold the message lock when replacing).
+enum SpoolFiles {
+    static func path(_ paths: SpoolPaths, _ id: QueueID, _ area: Spool.Area, eml: Bool) -> String {
+        eml ? paths.message(id, in: area) : paths.metadata(id, in: area)
+    }
+
+    /// The record of a complete message in `area`, or nil if there is none.
+    static func readRecord(_ id: QueueID, in area: Spool.Area, paths: SpoolPaths) throws -> SpoolRecord? {
+        let jsonPath = paths.metadata(id, in: area)
+        guard let bytes = try Posix.readFile(jsonPath) else { return nil }
+        guard Posix.exists(paths.message(id, in: area)) else { return nil }
+        return try SpoolJSON.decode(bytes, path: jsonPath)
+    }
+
+    /// Atomically replaces (or creates) `<area>/<id>.json`: written to `tmp/`, fsynced, renamed.
+    static func replaceMetadata(_ record: SpoolRecord, in area: Spool.Area, paths: SpoolPaths, faults: SpoolFaultInjector?) throws {
+        let temporary = paths.metadataUpdate(record.id)
+        Posix.unlinkIfPresent(temporary)
+        try faults.check(.writeMetadata, temporary)
+        try Posix.writeNewFile(temporary, try SpoolJSON.encode(record))
+        do {
+            try faults.check(.renameMetadata, temporary)
+            try Posix.rename(temporary, paths.metadata(record.id, in: area))
+        } catch {
+            Posix.unlinkIfPresent(temporary)
+            throw error
+        }
+    }
+}

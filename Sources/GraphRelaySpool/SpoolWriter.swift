@@ -1,0 +1,306 @@
+import Foundation
+import NIOCore
+
+/// Writes one new message into the spool: ``append(_:)`` its bytes as they arrive, then
+/// ``commit(_:)`` (only after it returns may the SMTP side answer 250) or ``abort()``.
+///
+/// Bytes are collected in memory up to ``SpoolConfiguration/writeBufferSize`` and then written to
+/// `tmp/<id>.eml` on the I/O threads while the client keeps sending; `append` suspends only when
+/// more than ``SpoolConfiguration/maxPendingWriteBytes`` wait for the disk. Commit writes the
+/// rest, fsyncs the file, writes and fsyncs `tmp/<id>.json`, renames both into `queue/` (message
+/// first) and waits for a (shared) fsync of `queue/`. Any failure throws a ``SpoolError`` and
+/// removes every file of the message. A writer dropped without commit or abort removes its file.
+///
+/// Call `append`/`commit`/`abort` in order from one task (or one event loop): they are not meant
+/// to race each other, though the writer stays consistent if they do.
+public final class SpoolWriter: @unchecked Sendable {
+    /// The queue id, known from the start (for `queued as <id>` and logs).
+    public let id: QueueID
+
+    private enum Phase {
+        case open
+        case finishing
+        case committed
+        case aborted
+    }
+
+    private struct State {
+        var phase: Phase = .open
+        var pending: [ByteBuffer] = []
+        var pendingBytes = 0
+        var flushing = false
+        var fd: Int32 = -1
+        var written: Int64 = 0
+        var size: Int64 = 0
+        var error: SpoolError?
+        var probe: [UInt8] = []
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let spool: Spool
+    private let state = LockedBox(State())
+    private let temporaryPath: String
+    private static let probeLimit = 64 * 1024
+
+    init(spool: Spool, id: QueueID) {
+        self.spool = spool
+        self.id = id
+        self.temporaryPath = spool.paths.temporaryMessage(id)
+    }
+
+    deinit {
+        // Dropped without commit or abort: nothing of it may stay behind.
+        let (fd, phase) = state.withLockedValue { ($0.fd, $0.phase) }
+        if fd >= 0 { Posix.close(fd) }
+        if phase != .committed {
+            Posix.unlinkIfPresent(temporaryPath)
+        }
+    }
+
+    /// Bytes appended so far.
+    public var size: Int64 { state.withLockedValue { $0.size } }
+
+    /// Appends the next chunk of the message.
+    public func append(_ chunk: ByteBuffer) async throws {
+        let (startFlush, mustWait) = try state.withLockedValue { state throws -> (Bool, Bool) in
+            if let error = state.error { throw error }
+            guard state.phase == .open else { throw SpoolError.writerFinished(id) }
+            guard chunk.readableBytes > 0 else { return (false, false) }
+            state.pending.append(chunk)
+            state.pendingBytes += chunk.readableBytes
+            state.size += Int64(chunk.readableBytes)
+            if state.probe.count < Self.probeLimit {
+                let take = min(Self.probeLimit - state.probe.count, chunk.readableBytes)
+                state.probe += chunk.getBytes(at: chunk.readerIndex, length: take) ?? []
+            }
+            var start = false
+            if state.pendingBytes >= spool.configuration.writeBufferSize && !state.flushing {
+                state.flushing = true
+                start = true
+            }
+            return (start, state.pendingBytes > spool.configuration.maxPendingWriteBytes)
+        }
+        if startFlush { startFlushing() }
+        if mustWait {
+            // Back-pressure: wait until the disk has caught up.
+            while true {
+                let needsWait = state.withLockedValue { $0.pendingBytes > spool.configuration.maxPendingWriteBytes && $0.flushing && $0.error == nil }
+                if !needsWait { break }
+                await waitForFlushProgress()
+            }
+            if let error = state.withLockedValue({ $0.error }) { throw error }
+        }
+    }
+
+    /// Makes the message durable and visible in the queue. Returns its metadata.
+    ///
+    /// Throws a ``SpoolError`` (answer `451 4.3.0`) if anything fails; then nothing of the message
+    /// remains.
+    @discardableResult
+    public func commit(_ envelope: SpoolEnvelope) async throws -> SpoolRecord {
+        let writerID = self.id
+        try state.withLockedValue { state throws in
+            guard state.phase == .open else { throw SpoolError.writerFinished(writerID) }
+            state.phase = .finishing
+        }
+        await waitUntilFlushIdle()
+        let spool = self.spool
+        let id = self.id
+        do {
+            let record = try await spool.io { [self] () throws -> SpoolRecord in
+                try self.finishFile(envelope: envelope)
+            }
+            do {
+                try await spool.queueSyncer.sync()
+            } catch {
+                // Not durable: the client gets 451 and will send again, so this copy must go.
+                try? await spool.io { () throws in
+                    Posix.unlinkIfPresent(spool.paths.metadata(id, in: .queue))
+                    Posix.unlinkIfPresent(spool.paths.message(id, in: .queue))
+                }
+                throw error
+            }
+            state.withLockedValue { $0.phase = .committed }
+            spool.logger.debug("message spooled", metadata: ["relay.queue-id": "\(id)", "relay.size": "\(record.size)"])
+            spool.notifyCommitted(record)
+            return record
+        } catch {
+            state.withLockedValue { $0.phase = .aborted }
+            try? await spool.io { [temporaryPath] () throws in
+                Posix.unlinkIfPresent(temporaryPath)
+                Posix.unlinkIfPresent(spool.paths.temporaryMetadata(id))
+            }
+            spool.logger.warning("message could not be spooled", metadata: ["relay.queue-id": "\(id)", "relay.error": "\(error)"])
+            throw error
+        }
+    }
+
+    /// Discards the message and its temporary file. Safe to call more than once.
+    public func abort() async {
+        let alreadyDone = state.withLockedValue { state -> Bool in
+            if state.phase == .committed || state.phase == .aborted { return true }
+            state.phase = .aborted
+            return false
+        }
+        if alreadyDone { return }
+        await waitUntilFlushIdle()
+        let fd = state.withLockedValue { state -> Int32 in
+            defer { state.fd = -1 }
+            state.pending = []
+            state.pendingBytes = 0
+            return state.fd
+        }
+        let path = temporaryPath
+        do {
+            try await spool.io { () throws in
+                if fd >= 0 { Posix.close(fd) }
+                Posix.unlinkIfPresent(path)
+            }
+        } catch {
+            if fd >= 0 { Posix.close(fd) }
+            Posix.unlinkIfPresent(path)
+        }
+    }
+
+    // MARK: Flushing
+
+    private func startFlushing() {
+        spool.pool.submit { [self] workState in
+            guard case .active = workState else {
+                self.state.withLockedValue { state in
+                    state.error = state.error ?? SpoolError.closed
+                    state.flushing = false
+                }
+                self.resumeWaiters()
+                return
+            }
+            self.flushLoop()
+        }
+    }
+
+    /// Runs on an I/O thread: writes whatever is pending until nothing is.
+    private func flushLoop() {
+        while true {
+            let (batch, fd, stop) = state.withLockedValue { state -> ([ByteBuffer], Int32, Bool) in
+                if state.pending.isEmpty || state.phase == .aborted || state.error != nil {
+                    state.flushing = false
+                    return ([], -1, true)
+                }
+                let batch = state.pending
+                state.pending = []
+                return (batch, state.fd, false)
+            }
+            if stop {
+                resumeWaiters()
+                return
+            }
+            do {
+                let fd = try fd >= 0 ? fd : openTemporaryFile()
+                let bytes = try write(batch, to: fd)
+                state.withLockedValue {
+                    $0.pendingBytes -= bytes
+                    $0.written += Int64(bytes)
+                }
+            } catch {
+                state.withLockedValue {
+                    $0.error = error as? SpoolError ?? .io(operation: "write", path: temporaryPath, errno: EIO)
+                    $0.flushing = false
+                }
+                resumeWaiters()
+                return
+            }
+            resumeWaiters()
+        }
+    }
+
+    private func openTemporaryFile() throws -> Int32 {
+        let fd = try Posix.open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL)
+        state.withLockedValue { $0.fd = fd }
+        return fd
+    }
+
+    private func write(_ batch: [ByteBuffer], to fd: Int32) throws -> Int {
+        var total = 0
+        for buffer in batch {
+            try spool.configuration.faults.check(.writeMessage, temporaryPath)
+            try Posix.writeAll(fd, buffer, path: temporaryPath)
+            total += buffer.readableBytes
+        }
+        return total
+    }
+
+    /// Runs on an I/O thread at commit: the rest of the bytes, fsync, metadata, renames.
+    private func finishFile(envelope: SpoolEnvelope) throws -> SpoolRecord {
+        let (batch, existingFD, size, probe, error) = state.withLockedValue { state in
+            defer {
+                state.pending = []
+                state.pendingBytes = 0
+            }
+            return (state.pending, state.fd, state.size, state.probe, state.error)
+        }
+        if let error { throw error }
+        let paths = spool.paths
+        let faults = spool.configuration.faults
+        let fd = try existingFD >= 0 ? existingFD : openTemporaryFile()
+        do {
+            _ = try write(batch, to: fd)
+            try faults.check(.syncMessage, temporaryPath)
+            try Posix.fsync(fd, path: temporaryPath)
+        } catch {
+            state.withLockedValue { $0.fd = -1 }
+            Posix.close(fd)
+            throw error
+        }
+        state.withLockedValue { $0.fd = -1 }
+        Posix.close(fd)
+
+        let record = SpoolRecord(id: id, envelope: envelope, size: size, messageId: MessageHeaders(probe).value(of: "Message-ID"))
+        let metadataTemporary = paths.temporaryMetadata(id)
+        try faults.check(.writeMetadata, metadataTemporary)
+        try Posix.writeNewFile(metadataTemporary, try SpoolJSON.encode(record))
+        let messagePath = paths.message(id, in: .queue)
+        do {
+            try faults.check(.renameMessage, temporaryPath)
+            try Posix.rename(temporaryPath, messagePath)
+        } catch {
+            Posix.unlinkIfPresent(metadataTemporary)
+            throw error
+        }
+        do {
+            try faults.check(.renameMetadata, metadataTemporary)
+            try Posix.rename(metadataTemporary, paths.metadata(id, in: .queue))
+        } catch {
+            Posix.unlinkIfPresent(messagePath)
+            Posix.unlinkIfPresent(metadataTemporary)
+            throw error
+        }
+        return record
+    }
+
+    // MARK: Waiting
+
+    private func waitForFlushProgress() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resumeNow = state.withLockedValue { state -> Bool in
+                if !state.flushing || state.error != nil { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+
+    private func waitUntilFlushIdle() async {
+        while state.withLockedValue({ $0.flushing }) {
+            await waitForFlushProgress()
+        }
+    }
+
+    private func resumeWaiters() {
+        let waiters = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}

@@ -1,0 +1,150 @@
+import NIOCore
+import NIOPosix
+
+/// A message in the spool as handed to delivery: its metadata and access to its bytes, which are
+/// read in chunks (never whole in memory).
+public struct SpooledMessage: Sendable {
+    public let record: SpoolRecord
+    /// Where the record is (`queue` or `failed`).
+    public let area: Spool.Area
+    /// The path of the message bytes (`<area>/<id>.eml`).
+    public let path: String
+    let pool: NIOThreadPool
+    let configuration: SpoolConfiguration
+
+    public var id: QueueID { record.id }
+    public var envelope: SpoolEnvelope { record.envelope }
+
+    /// The header block (up to and including the line break of its last field; without the empty
+    /// line), at most ``SpoolConfiguration/maxHeaderBlockSize`` bytes.
+    public func readHeaderBlock() async throws -> ByteBuffer {
+        let path = self.path
+        let limit = configuration.maxHeaderBlockSize
+        let chunk = configuration.readChunkSize
+        return try await runOnPool {
+            let reader = try SpoolMessageReader(path: path, expectedSize: nil)
+            defer { reader.close() }
+            var bytes: [UInt8] = []
+            while bytes.count < limit, let next = try reader.read(maxLength: chunk) {
+                bytes += next.readableBytesView
+                if let end = MessageHeaders.headerBlockLength(bytes) {
+                    return ByteBuffer(bytes: bytes[..<end])
+                }
+            }
+            return ByteBuffer(bytes: bytes.prefix(limit))
+        }
+    }
+
+    /// The message bytes as an async sequence of chunks (read on the spool's I/O threads). Throws
+    /// ``SpoolError/corrupt(path:reason:)`` at the end if the file's size is not the recorded one.
+    public func bodyChunks(chunkSize: Int? = nil) -> SpoolBodyChunks {
+        SpoolBodyChunks(path: path, expectedSize: record.size, chunkSize: chunkSize ?? configuration.readChunkSize, pool: pool)
+    }
+
+    /// A blocking reader of the message bytes, for code already on a thread of its own.
+    public func openReader() throws -> SpoolMessageReader {
+        try SpoolMessageReader(path: path, expectedSize: record.size)
+    }
+
+    private func runOnPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await runBlocking(on: pool, body)
+    }
+}
+
+/// Blocking sequential reads of a spooled message file.
+public final class SpoolMessageReader: @unchecked Sendable {
+    public let path: String
+    private let expectedSize: Int64?
+    private let lock = LockedBox<(fd: Int32, read: Int64)>((-1, 0))
+
+    init(path: String, expectedSize: Int64?) throws {
+        self.path = path
+        self.expectedSize = expectedSize
+        let fd = try Posix.open(path, O_RDONLY)
+        lock.withLockedValue { $0.fd = fd }
+    }
+
+    deinit {
+        close()
+    }
+
+    /// The next chunk of at most `maxLength` bytes, or nil at the end.
+    public func read(maxLength: Int = 64 * 1024) throws -> ByteBuffer? {
+        try lock.withLockedValue { state throws -> ByteBuffer? in
+            guard state.fd >= 0 else { throw SpoolError.closed }
+            var buffer = ByteBufferAllocator().buffer(capacity: maxLength)
+            let got = try Posix.read(state.fd, into: &buffer, count: maxLength, path: path)
+            state.read += Int64(got)
+            if got == 0 {
+                if let expectedSize, state.read != expectedSize {
+                    throw SpoolError.corrupt(path: path, reason: "\(state.read) bytes instead of \(expectedSize)")
+                }
+                return nil
+            }
+            return buffer
+        }
+    }
+
+    public func close() {
+        lock.withLockedValue { state in
+            if state.fd >= 0 { Posix.close(state.fd) }
+            state.fd = -1
+        }
+    }
+}
+
+/// The chunks of a spooled message, read on the spool's I/O threads.
+public struct SpoolBodyChunks: AsyncSequence, Sendable {
+    public typealias Element = ByteBuffer
+
+    let path: String
+    let expectedSize: Int64
+    let chunkSize: Int
+    let pool: NIOThreadPool
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(sequence: self)
+    }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        let sequence: SpoolBodyChunks
+        var reader: SpoolMessageReader?
+        var finished = false
+
+        init(sequence: SpoolBodyChunks) {
+            self.sequence = sequence
+        }
+
+        public mutating func next() async throws -> ByteBuffer? {
+            if finished { return nil }
+            let sequence = self.sequence
+            let reader: SpoolMessageReader
+            if let existing = self.reader {
+                reader = existing
+            } else {
+                reader = try await Self.run(sequence.pool) { try SpoolMessageReader(path: sequence.path, expectedSize: sequence.expectedSize) }
+                self.reader = reader
+            }
+            do {
+                let chunk = try await Self.run(sequence.pool) { try reader.read(maxLength: sequence.chunkSize) }
+                if chunk == nil {
+                    finished = true
+                    reader.close()
+                }
+                return chunk
+            } catch {
+                finished = true
+                reader.close()
+                throw error
+            }
+        }
+
+        private static func run<T: Sendable>(_ pool: NIOThreadPool, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+            do {
+                return try await pool.runIfActive(body)
+            } catch is NIOThreadPoolError.ThreadPoolInactive {
+                throw SpoolError.closed
+            }
+        }
+    }
+}

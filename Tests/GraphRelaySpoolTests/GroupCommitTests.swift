@@ -1,0 +1,79 @@
+import Foundation
+import NIOPosix
+import Testing
+
+@testable import GraphRelaySpool
+
+@Suite("Group commit")
+struct GroupCommitTests {
+    @Test("callers arriving during an fsync share the next one")
+    func sharedSync() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let pool = NIOThreadPool.singleton
+        let gate = DispatchSemaphore(value: 0)
+        let calls = LockedBox(0)
+        let syncer = try DirectorySyncer(path: directory.path, pool: pool, grouped: true, faults: nil) {
+            let call = calls.withLockedValue { calls -> Int in
+                calls += 1
+                return calls
+            }
+            if call == 1 { gate.wait() }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await syncer.sync() }
+            // The first fsync is under way (and held)…
+            #expect(await eventually { calls.withLockedValue { $0 } == 1 })
+            // …ten more commits arrive meanwhile…
+            for _ in 0..<10 { group.addTask { try await syncer.sync() } }
+            #expect(await eventually { syncer.statistics.requests == 11 })
+            // …and are all covered by one more fsync.
+            gate.signal()
+            try await group.waitForAll()
+        }
+        #expect(calls.withLockedValue { $0 } == 2)
+        #expect(syncer.statistics.syncs == 2)
+    }
+
+    @Test("without grouping every caller does its own fsync")
+    func ungrouped() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let pool = NIOThreadPool.singleton
+        let calls = LockedBox(0)
+        let syncer = try DirectorySyncer(path: directory.path, pool: pool, grouped: false, faults: nil) {
+            calls.withLockedValue { $0 += 1 }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<10 { group.addTask { try await syncer.sync() } }
+            try await group.waitForAll()
+        }
+        #expect(calls.withLockedValue { $0 } == 10)
+    }
+
+    @Test("an fsync error reaches every caller it covered")
+    func errorReachesAll() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let pool = NIOThreadPool.singleton
+        let syncer = try DirectorySyncer(path: directory.path, pool: pool, grouped: true, faults: nil) {
+            throw SpoolError.io(operation: "fsync", path: directory.path, errno: EIO)
+        }
+        let failures = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<5 {
+                group.addTask {
+                    do {
+                        try await syncer.sync()
+                        return false
+                    } catch {
+                        return error as? SpoolError == .io(operation: "fsync", path: directory.path, errno: EIO)
+                    }
+                }
+            }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(failures == 5)
+        // The syncer recovers: the next call runs a new fsync (and fails again, as it should).
+        await #expect(throws: SpoolError.self) { try await syncer.sync() }
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import NIOCore
+import Testing
+
+@testable import GraphRelaySpool
+
+@Suite("Spool recovery")
+struct SpoolRecoveryTests {
+    private func write(_ path: String, _ text: String) {
+        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+    }
+
+    @Test("temporary files of interrupted writes are removed; committed messages stay")
+    func removesTemporaryFiles() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var spool: Spool? = try Spool(directory: directory.path, logger: quietLogger)
+        let kept = try await spoolMessage(spool!, sampleMessage(seed: 1, size: 3000))
+        // A crash mid-stream and mid-commit leaves files in tmp/.
+        let orphan = QueueID.make()
+        write("\(directory.path)/tmp/\(orphan).eml", "Subject: half a mess")
+        write("\(directory.path)/tmp/\(orphan).json", "{")
+        write("\(directory.path)/tmp/\(kept.id).update.json", "{\"half\":")
+        await spool!.close()
+        spool = nil
+
+        let reopened = try Spool(directory: directory.path, logger: quietLogger)
+        #expect(reopened.recoveryReport.removedTemporaryFiles == 3)
+        #expect(reopened.recoveryReport.queued == 1)
+        #expect(directory.files("tmp").isEmpty)
+        let listed = try await reopened.list()
+        #expect(listed.map(\.id) == [kept.id])
+        #expect(try await readAll(reopened.message(kept.id)) == sampleMessage(seed: 1, size: 3000))
+        await reopened.close()
+    }
+
+    @Test("a message left 'delivering' by a crash is queued again, counted as ambiguous")
+    func requeuesDelivering() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let crashTime = Date(timeIntervalSince1970: 1_750_000_000)
+        var spool: Spool? = try Spool(directory: directory.path, logger: quietLogger)
+        let record = try await spoolMessage(spool!, sampleMessage(seed: 2, size: 1000))
+        let delivering = try await spool!.beginDelivery(record.id, now: crashTime)
+        #expect(delivering.record.state == .delivering)
+        #expect(delivering.record.attempts == 1)
+        await spool!.close()
+        spool = nil
+
+        let restart = crashTime.addingTimeInterval(60)
+        let reopened = try Spool(directory: directory.path, logger: quietLogger, now: restart)
+        #expect(reopened.recoveryReport.requeued == [record.id])
+        let recovered = try #require(try await reopened.list().first)
+        #expect(recovered.state == .queued)
+        #expect(recovered.attempts == 1)
+        #expect(recovered.ambiguousAttempts == 1)
+        #expect(recovered.nextAttemptAt == restart)
+        #expect(recovered.lastError?.contains("interrupted") == true)
+        await reopened.close()
+    }
+
+    @Test("lone halves (never committed, or interrupted delete/move) are removed; complete messages kept")
+    func removesLoneHalves() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var spool: Spool? = try Spool(directory: directory.path, logger: quietLogger)
+        let complete = try await spoolMessage(spool!, sampleMessage(seed: 3, size: 1000))
+        let failed = try await spoolMessage(spool!, sampleMessage(seed: 4, size: 1000))
+        try await spool!.recordAttempt(failed.id, .failed(reason: "no", status: "5.1.1", requestId: nil, bounceId: nil, bounceSuppressed: nil))
+        await spool!.close()
+        spool = nil
+
+        // eml renamed but json not (crash inside commit): no 250 was given.
+        let loneEml = QueueID.make()
+        write("\(directory.path)/queue/\(loneEml).eml", "Subject: x\r\n\r\nbody")
+        // json without eml (delete interrupted after the json went the other way round? or a
+        // move to failed/ that completed except for removing the queue json).
+        try FileManager.default.copyItem(atPath: "\(directory.path)/failed/\(failed.id).json", toPath: "\(directory.path)/queue/\(failed.id).json")
+        // A move back from failed/ interrupted after the new json was written.
+        try FileManager.default.copyItem(atPath: "\(directory.path)/queue/\(complete.id).json", toPath: "\(directory.path)/failed/\(complete.id).json")
+        // Something that is not ours is left alone.
+        write("\(directory.path)/queue/README", "operator notes")
+
+        let reopened = try Spool(directory: directory.path, logger: quietLogger)
+        #expect(reopened.recoveryReport.removedIncompleteFiles == 3)
+        #expect(directory.files("queue") == ["\(complete.id).eml", "\(complete.id).json", "README"])
+        #expect(directory.files("failed") == ["\(failed.id).eml", "\(failed.id).json"])
+        #expect(try await reopened.list(.queue).map(\.id) == [complete.id])
+        #expect(try await reopened.list(.failed).map(\.id) == [failed.id])
+        await reopened.close()
+    }
+
+    @Test("damaged files are moved to corrupt/, not delivered and not blocking the rest")
+    func corruptMovedAside() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var spool: Spool? = try Spool(directory: directory.path, logger: quietLogger)
+        let good = try await spoolMessage(spool!, sampleMessage(seed: 5, size: 1000))
+        let badJSON = try await spoolMessage(spool!, sampleMessage(seed: 6, size: 1000))
+        let truncated = try await spoolMessage(spool!, sampleMessage(seed: 7, size: 1000))
+        await spool!.close()
+        spool = nil
+        write("\(directory.path)/queue/\(badJSON.id).json", "{\"version\": 1, \"id\": ")
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(directory.path)/queue/\(truncated.id).eml"))
+        try handle.truncate(atOffset: 10)
+        try handle.close()
+
+        let reopened = try Spool(directory: directory.path, logger: quietLogger)
+        #expect(Set(reopened.recoveryReport.corrupt) == [badJSON.id, truncated.id])
+        #expect(try await reopened.list().map(\.id) == [good.id])
+        #expect(directory.files("corrupt").count == 4)
+        await reopened.close()
+    }
+
+    @Test("a second server on the same spool is refused while the first runs; tooling is not")
+    func serverLock() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let first = try Spool(directory: directory.path, logger: quietLogger)
+        #expect {
+            _ = try Spool(directory: directory.path, logger: quietLogger)
+        } throws: { error in
+            guard case SpoolError.locked(let path, let holder) = error else { return false }
+            return path == directory.path && holder == "pid \(getpid())"
+        }
+        let tool = try Spool(directory: directory.path, mode: .tool, logger: quietLogger)
+        #expect(tool.recoveryReport == SpoolRecoveryReport())
+        await tool.close()
+        await first.close()
+    }
+
+    @Test("a reader notices a message file whose size is not the recorded one")
+    func readerChecksSize() async throws {
+        try await withSpool { spool, directory in
+            let record = try await spoolMessage(spool, sampleMessage(seed: 8, size: 5000))
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(directory.path)/queue/\(record.id).eml"))
+            try handle.truncate(atOffset: 4000)
+            try handle.close()
+            let message = try await spool.message(record.id)
+            await #expect(throws: SpoolError.self) {
+                _ = try await readAll(message)
+            }
+        }
+    }
+}
