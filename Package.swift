@@ -49,7 +49,7 @@ let package = Package(
             name: "GraphRelay",
             dependencies: ["GraphRelaySMTP", "GraphRelayGraph", "GraphRelaySpool", "GraphRelayTLS", "COpenSSL", nioCore, nioPosix, logging, yams]
         ),
-        .executableTarget(name: "GraphRelayCLI", dependencies: ["GraphRelay", "GraphEmulator", argumentParser, logging, nioCore, nioPosix]),
+        .executableTarget(name: "GraphRelayCLI", dependencies: ["GraphRelay", "GraphRelaySpool", "GraphRelaySMTP", "GraphEmulator", argumentParser, logging, nioCore, nioPosix]),
 
         // MARK: Graph emulator (test support and the demo's stand-in for Microsoft Graph)
         .target(

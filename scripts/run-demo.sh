@@ -5,7 +5,7 @@
 set -euo pipefail
 binary="${1:?usage: run-demo.sh PATH-TO-graph-relay}"
 cd "$(dirname "$0")/.."
-mkdir -p run/outbox
+mkdir -p run/outbox run/spool
 
 if [ ! -f run/relay-cert.pem ]; then
   openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN=localhost" \
@@ -33,7 +33,8 @@ applications:
     clientSecret: demo-secret
 routes:
   - { sender: "*", application: demo, mailbox: scanner@demo.example, rewriteFrom: true }
-delivery: synchronous
+delivery: queue                 # 250 once the message is on disk; delivered in the background
+spool: { directory: spool, retry: { initial: 10s, maximum: 1m } }
 # Development only: Microsoft Graph is replaced by an emulator inside graph-relay.
 emulator:
   outbox: outbox

@@ -7,22 +7,27 @@ public struct RetryPolicy: Sendable, Equatable {
     /// How long a message is retried, counted from its acceptance; after a failure past this it
     /// expires (status 4.4.7) and fails. Default 5 days.
     public var lifetime: Duration = .seconds(5 * 24 * 3600)
+    /// Factor between consecutive delays (`spool.retry.multiplier`). Default 2.
+    public var multiplier: Double = 2
 
-    public init(initial: Duration = .seconds(300), maximum: Duration = .seconds(3600), lifetime: Duration = .seconds(5 * 24 * 3600)) {
+    public init(initial: Duration = .seconds(300), maximum: Duration = .seconds(3600), lifetime: Duration = .seconds(5 * 24 * 3600),
+                multiplier: Double = 2) {
         self.initial = initial
         self.maximum = maximum
         self.lifetime = lifetime
+        self.multiplier = max(multiplier, 1)
     }
 
-    /// The delay after the `failures`-th transient failure (1-based): `initial · 2^(failures-1)`,
-    /// at most `maximum`. Default sequence: 5m, 10m, 20m, 40m, 1h, 1h, …
+    /// The delay after the `failures`-th transient failure (1-based):
+    /// `initial · multiplier^(failures-1)`, at most `maximum`. Default sequence: 5m, 10m, 20m, 40m,
+    /// 1h, 1h, …
     public func backoff(afterFailures failures: Int) -> Duration {
         let initial = self.initial.seconds
         let maximum = max(self.maximum.seconds, initial)
         var delay = initial
         var step = 1
         while step < failures && delay < maximum {
-            delay *= 2
+            delay *= multiplier
             step += 1
         }
         return .milliseconds(Int64((min(delay, maximum) * 1000).rounded()))

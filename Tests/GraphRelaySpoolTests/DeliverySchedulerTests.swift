@@ -406,6 +406,8 @@ struct RetryPolicyTests {
         let fast = RetryPolicy(initial: .milliseconds(100), maximum: .seconds(1), lifetime: .seconds(10))
         #expect((1...6).map { fast.backoff(afterFailures: $0) } == [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .seconds(1), .seconds(1)])
         #expect(policy.backoff(afterFailures: 10_000) == .seconds(3600))
+        let tripling = RetryPolicy(initial: .seconds(60), maximum: .seconds(3600), multiplier: 3)
+        #expect((1...5).map { tripling.backoff(afterFailures: $0) } == [.seconds(60), .seconds(180), .seconds(540), .seconds(1620), .seconds(3600)])
     }
 
     @Test("the bucket refills at its rate up to its capacity; a clock step back does not mint tokens")

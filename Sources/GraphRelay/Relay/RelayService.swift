@@ -1,6 +1,7 @@
 import GraphEmulator
 import GraphRelayGraph
 import GraphRelaySMTP
+import GraphRelaySpool
 import GraphRelayTLS
 import Foundation
 import Logging
@@ -23,6 +24,8 @@ public final class RelayService: Sendable {
         var background: [Task<Void, Never>] = []
         var listeners: [SMTPBoundListener] = []
         var reloadable: ReloadableTLSContext?
+        var spool: Spool?
+        var agent: DeliveryAgent?
     }
 
     /// How often certificate files are checked for changes. Default 60 s.
@@ -64,9 +67,16 @@ public final class RelayService: Sendable {
         }
 
         let access = AccessPolicy(configuration.access)
-        let dispatcher: any RelayDispatcher = SynchronousDispatcher(
-            clients: clients, hostname: configuration.smtp.hostname, maxHeaderSize: configuration.smtp.maxHeaderSize
-        )
+        let dispatcher: any RelayDispatcher
+        switch configuration.delivery {
+        case .synchronous:
+            dispatcher = SynchronousDispatcher(
+                clients: clients, hostname: configuration.smtp.hostname, maxHeaderSize: configuration.smtp.maxHeaderSize
+            )
+        case .queue:
+            let spool = try startSpool(clients: clients)
+            dispatcher = SpoolDispatcher(spool: spool, hostname: configuration.smtp.hostname, maxHeaderSize: configuration.smtp.maxHeaderSize)
+        }
         var policyLogger = logger
         policyLogger[metadataKey: "relay.component"] = "policy"
         let policy = RelayPolicy(access: access, router: Router(configuration: configuration), dispatcher: dispatcher, logger: policyLogger)
@@ -79,6 +89,9 @@ public final class RelayService: Sendable {
             logger: smtpLogger
         )
         state.withLockedValue { $0.server = server }
+        if let agent = state.withLockedValue({ $0.agent }) {
+            try await agent.start()
+        }
         let bound = try await server.start(on: eventLoopGroup)
         state.withLockedValue { $0.listeners = bound }
         for listener in bound {
@@ -108,6 +121,40 @@ public final class RelayService: Sendable {
         return bound
     }
 
+    /// The spool's delivery counters (`delivery: queue`).
+    public var deliveryMetrics: DeliveryMetrics? {
+        get async { await state.withLockedValue({ $0.agent })?.metrics }
+    }
+
+    /// Opens the spool (recovering it after a crash) and starts its delivery agent.
+    private func startSpool(clients: GraphClients) throws -> Spool {
+        var spoolLogger = logger
+        spoolLogger[metadataKey: "relay.component"] = "spool"
+        let spool = try Spool(directory: configuration.spool.directory, logger: spoolLogger)
+        let report = spool.recoveryReport
+        spoolLogger.notice("spool opened: \(report)", metadata: ["relay.spool": "\(configuration.spool.directory)"])
+        var agentConfiguration = DeliveryAgentConfiguration()
+        agentConfiguration.scheduler.concurrencyPerMailbox = configuration.scheduler.concurrencyPerMailbox
+        agentConfiguration.scheduler.messagesPerMinute = Double(configuration.scheduler.messagesPerMinute)
+        agentConfiguration.scheduler.retry = RetryPolicy(
+            initial: configuration.spool.retry.initial, maximum: configuration.spool.retry.maximum,
+            lifetime: configuration.spool.retry.lifetime, multiplier: configuration.spool.retry.multiplier
+        )
+        agentConfiguration.bounces = BouncePolicy(enabled: configuration.bounces.enabled, adminAddress: configuration.bounces.adminAddress)
+        agentConfiguration.reportingMTA = configuration.smtp.hostname
+        var deliveryLogger = logger
+        deliveryLogger[metadataKey: "relay.component"] = "delivery"
+        let delivery = SpoolDelivery(clients: clients, logger: deliveryLogger)
+        let agent = DeliveryAgent(spool: spool, configuration: agentConfiguration, logger: deliveryLogger) { message in
+            await delivery.deliver(message)
+        }
+        state.withLockedValue {
+            $0.spool = spool
+            $0.agent = agent
+        }
+        return spool
+    }
+
     /// Re-reads the TLS certificate and key now (SIGHUP). New connections use the new files.
     public func reloadCertificates() {
         guard let reloadable = state.withLockedValue({ $0.reloadable }) else { return }
@@ -128,14 +175,18 @@ public final class RelayService: Sendable {
     }
 
     /// Stops accepting, answers `421 4.3.2` to open sessions (after a delivery in progress
-    /// finishes, up to `gracePeriod`), then closes the Graph clients and the emulator.
+    /// finishes, up to `gracePeriod`), lets the delivery agent finish or release what it is
+    /// sending, closes the spool, then the Graph clients and the emulator.
     public func shutdown(gracePeriod: TimeAmount = .seconds(30)) async {
-        let (server, clients, emulator, tasks) = state.withLockedValue { state in
+        let (server, clients, emulator, tasks, agent, spool) = state.withLockedValue { state in
             defer { state.background = [] }
-            return (state.server, state.clients, state.emulator, state.background)
+            return (state.server, state.clients, state.emulator, state.background, state.agent, state.spool)
         }
         tasks.forEach { $0.cancel() }
         await server?.shutdown(gracePeriod: gracePeriod)
+        // Deliveries in flight finish or go back to the queue; nothing is dropped.
+        await agent?.stop(gracePeriod: .seconds(Int64(gracePeriod.nanoseconds / 1_000_000_000)))
+        await spool?.close()
         await clients?.shutdown()
         await emulator?.shutdown()
         logger.notice("stopped")

@@ -20,6 +20,12 @@ public struct GraphMessageSource: Sendable {
         self.run = chunks
     }
 
+    /// Hands every chunk, in order, to `body`: one read of the message, e.g. to copy it into the
+    /// spool.
+    public func forEachChunk(_ body: (ByteBuffer) async throws -> Void) async throws {
+        try await run(body)
+    }
+
     /// A message held in memory (handed on in 64 KiB slices, without copying).
     public static func bytes(_ buffer: ByteBuffer) -> GraphMessageSource {
         GraphMessageSource(byteCount: buffer.readableBytes) { sink in
