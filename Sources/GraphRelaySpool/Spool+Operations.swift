@@ -12,7 +12,8 @@ public enum SpoolAttemptResult: Sendable, Equatable {
     /// Given up: moved to `failed/` with the reason, its enhanced status (`5.1.1`, `4.4.7`, …)
     /// and the delivery status notification queued for it (or why none was).
     case failed(reason: String, status: String, requestId: String?, bounceId: QueueID?, bounceSuppressed: String?)
-    /// The attempt never completed (shutdown): back to `queued` as it was, due now.
+    /// The attempt never completed (shutdown): back to `queued`, due now, counted as an ambiguous
+    /// attempt (the request may have reached Graph).
     case released
 }
 
@@ -105,6 +106,8 @@ extension Spool {
                 case .released:
                     record.state = .queued
                     record.nextAttemptAt = now
+                    // Cut short while Graph may already have had the request (docs/spool.md).
+                    record.ambiguousAttempts += 1
                     try SpoolFiles.replaceMetadata(record, in: .queue, paths: paths, faults: faults)
                     return (record, false, false)
                 case .delivered:

@@ -46,7 +46,8 @@ public final class Spool: Sendable {
     let logger: Logger
     let queueSyncer: DirectorySyncer
     let failedSyncer: DirectorySyncer
-    private let serverLockFD: Int32?
+    /// The open `server.lock` (server mode) until ``close()``; the kernel drops the flock with it.
+    private let serverLockFD: LockedBox<Int32?>
     private let observers = LockedBox<[UUID: @Sendable (SpoolRecord) -> Void]>([:])
     private let isClosed = LockedBox(false)
 
@@ -76,6 +77,7 @@ public final class Spool: Sendable {
         for path in [directory, paths.tmp, paths.queue, paths.failed, paths.locks] {
             try Posix.makeDirectory(path)
         }
+        var lockFD: Int32?
         if mode == .server {
             let lockPath = directory + "/server.lock"
             let fd = try Posix.open(lockPath, O_RDWR | O_CREAT)
@@ -89,10 +91,9 @@ public final class Spool: Sendable {
             _ = ftruncate(fd, 0)
             let pidLine = Array("\(getpid())\n".utf8)
             _ = pidLine.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-            self.serverLockFD = fd
-        } else {
-            self.serverLockFD = nil
+            lockFD = fd
         }
+        self.serverLockFD = LockedBox(lockFD)
 
         let pool = NIOThreadPool(numberOfThreads: max(1, configuration.ioThreads))
         pool.start()
@@ -119,13 +120,21 @@ public final class Spool: Sendable {
             }
         } catch {
             try? pool.syncShutdownGracefully()
-            if let fd = serverLockFD { Posix.close(fd) }
+            if let fd = lockFD { Posix.close(fd) }
             throw error
         }
     }
 
     deinit {
-        if let fd = serverLockFD { Posix.close(fd) }
+        releaseServerLock()
+    }
+
+    /// Closes `server.lock` (once), which releases the flock: another server may open the spool.
+    private func releaseServerLock() {
+        serverLockFD.withLockedValue { fd in
+            if let open = fd { Posix.close(open) }
+            fd = nil
+        }
     }
 
     /// Stops the I/O threads (after the work already submitted) and releases the server lock.
@@ -137,6 +146,7 @@ public final class Spool: Sendable {
         }
         if wasClosed { return }
         try? await pool.shutdownGracefully()
+        releaseServerLock()
     }
 
     // MARK: Writing

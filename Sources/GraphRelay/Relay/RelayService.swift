@@ -26,6 +26,7 @@ public final class RelayService: Sendable {
         var reloadable: ReloadableTLSContext?
         var spool: Spool?
         var agent: DeliveryAgent?
+        var deliveryAgentTuning: @Sendable (inout DeliveryAgentConfiguration) -> Void = { _ in }
     }
 
     /// How often certificate files are checked for changes. Default 60 s.
@@ -38,6 +39,14 @@ public final class RelayService: Sendable {
         self.logger = logger
         self.eventLoopGroup = eventLoopGroup
         self.tlsReloadInterval = tlsReloadInterval
+    }
+
+    /// Adjusts delivery-agent settings that have no configuration key (token-failure pause, kick
+    /// polling, …) when ``start()`` creates the agent. For tests, which need pauses of milliseconds
+    /// instead of the production defaults; set it before ``start()``.
+    var deliveryAgentTuning: @Sendable (inout DeliveryAgentConfiguration) -> Void {
+        get { state.withLockedValue { $0.deliveryAgentTuning } }
+        set { state.withLockedValue { $0.deliveryAgentTuning = newValue } }
     }
 
     /// The embedded Graph emulator, when `emulator` is configured.
@@ -142,6 +151,7 @@ public final class RelayService: Sendable {
         )
         agentConfiguration.bounces = BouncePolicy(enabled: configuration.bounces.enabled, adminAddress: configuration.bounces.adminAddress)
         agentConfiguration.reportingMTA = configuration.smtp.hostname
+        state.withLockedValue { $0.deliveryAgentTuning }(&agentConfiguration)
         var deliveryLogger = logger
         deliveryLogger[metadataKey: "relay.component"] = "delivery"
         let delivery = SpoolDelivery(clients: clients, logger: deliveryLogger)
