@@ -184,6 +184,8 @@ struct QueueFaultTests {
             #expect(fixture.delivered()["unwritable-tmp"] == nil && fixture.delivered()["unwritable-queue"] == nil)
             let errors = fixture.capture.entries(containing: "cannot queue the message")
             #expect(errors.count == 2 && errors.allSatisfy { $0.level == .error }, "\(errors)")
+            // The log names the failing call, the path and the system's reason.
+            #expect(errors.allSatisfy { $0.message.contains("spool I/O error") && $0.message.contains("Not a directory") }, "\(errors)")
         }
     }
 
@@ -223,7 +225,9 @@ struct QueueFaultTests {
             #expect(text.contains(id))
             #expect(!text.contains(original.components(separatedBy: "\r\n\r\n")[1]), "the body is not returned")
             #expect(QueueTestMessage.header("Auto-Submitted", in: notification.mime) == "auto-replied")
-            _ = bounceID
+            // The notification was delivered (it is neither queued nor failed).
+            #expect(QueueSpoolFiles.records(fixture.spoolDirectory)[bounceID] == nil)
+            #expect(QueueSpoolFiles.records(fixture.spoolDirectory, area: "failed")[bounceID] == nil)
             let metrics = try #require(await fixture.relay?.deliveryMetrics)
             #expect(metrics.failedPermanently == 1 && metrics.bouncesQueued == 1 && metrics.delivered == 1)
         }

@@ -11,12 +11,12 @@ import Testing
 struct QueueKillTests {
     static let mailbox = "relay@contoso.test"
     static let clients = 6
-    static let kills = 2
+    static let kills = 3
     /// 250s per round before the kill (and at least `deliveredBeforeKill` messages in the outbox).
     static let acknowledgedBeforeKill = 60
     static let deliveredBeforeKill = 5
 
-    @Test("kill -9 under load, twice: every 250-acknowledged message is delivered after restart")
+    @Test("kill -9 under load, three times: every 250-acknowledged message is delivered after restart")
     func killUnderLoad() async throws {
         let binary = QueueServerProcess.binary
         try #require(FileManager.default.isExecutableFile(atPath: binary), "graph-relay not built next to the tests: \(binary)")
@@ -53,6 +53,7 @@ struct QueueKillTests {
         var report: [String] = []
         for round in 0..<Self.kills {
             let server = try await QueueServerProcess.start(configFile: configFile)
+            let recovered = Self.recovery(in: server.output)
             let load = Task { await Self.drive(port: server.port, round: round, ledger: ledger) }
             let baseline = ledger.acknowledgedCount
             let busy = await queueWait(timeout: .seconds(40)) {
@@ -62,13 +63,13 @@ struct QueueKillTests {
             server.kill()
             await load.value
             #expect(busy, "round \(round): load did not get going; server log:\n\(server.output.suffix(3000))")
-            report.append("round \(round): \(ledger.acknowledgedCount - baseline) acknowledged, \(queuedAtKill) queued at the kill")
+            report.append("round \(round): recovery \(recovered); \(ledger.acknowledgedCount - baseline) acknowledged, \(queuedAtKill) queued at the kill")
         }
 
         // Restart on the same spool and outbox, without load, and let the queue drain.
         let server = try await QueueServerProcess.start(configFile: configFile)
         let drained = await queueWait(timeout: .seconds(60)) { QueueSpoolFiles.files(spool, area: "queue").isEmpty }
-        let recoveryLine = server.output.split(separator: "\n").first { $0.contains("spool opened") }.map(String.init) ?? "-"
+        report.append("final restart: recovery \(Self.recovery(in: server.output))")
         server.kill()
         #expect(drained, "queue not empty a minute after the restart: \(QueueSpoolFiles.files(spool, area: "queue").prefix(10)); log:\n\(server.output.suffix(3000))")
         #expect(QueueSpoolFiles.files(spool, area: "failed").isEmpty)
@@ -90,7 +91,7 @@ struct QueueKillTests {
         print("""
             queue kill -9 acceptance: \(Self.kills) kills (SIGKILL), \(acknowledged.count) messages acknowledged with 250, \
             \(missing.count) lost, \(duplicates) duplicates, \(unacknowledged.count) delivered without a 250 (cut off by the kill); \
-            \(report.joined(separator: "; ")); \(recoveryLine.split(separator: ":").dropFirst(3).joined(separator: ":").trimmingCharacters(in: .whitespaces))
+            \(report.joined(separator: " | "))
             """)
     }
 
@@ -115,6 +116,22 @@ struct QueueKillTests {
                 }
             }
         }
+    }
+
+    /// What the spool's recovery did at start (from the "spool opened" log line), briefly.
+    static func recovery(in output: String) -> String {
+        guard let line = output.split(separator: "\n").first(where: { $0.contains("spool opened: ") }),
+              let range = line.range(of: "spool opened: ") else { return "-" }
+        let report = String(line[range.upperBound...])
+        func count(_ key: String) -> String {
+            guard let start = report.range(of: key + ": ") else { return "?" }
+            return String(report[start.upperBound...].prefix { $0.isNumber })
+        }
+        let requeued = report.range(of: "requeued: [").map { range in
+            report[range.upperBound...].prefix { $0 != "]" }.split(separator: ",").count
+        } ?? 0
+        return "tmp files removed \(count("removedTemporaryFiles")), incomplete removed \(count("removedIncompleteFiles")), "
+            + "requeued from delivering \(requeued), queued \(count(", queued"))"
     }
 
     static func outboxFiles(_ outbox: String) -> [String] {

@@ -77,7 +77,7 @@ final class QueueLogCapture: @unchecked Sendable {
     /// Entries whose message contains `text` (and, if given, with `key` = `value` in the metadata).
     func entries(containing text: String, metadata key: String? = nil, value: String? = nil) -> [Entry] {
         entries.filter { entry in
-            entry.message.contains(text) && (key == nil || entry.metadata[key!] == value)
+            entry.message.contains(text) && (key.map { entry.metadata[$0] == value } ?? true)
         }
     }
 
@@ -274,11 +274,9 @@ final class QueueRelayFixture: @unchecked Sendable {
     private var service: RelayService?
     private var boundPort = 0
 
-    /// - Parameters:
-    ///   - retry: the `spool.retry` mapping.
-    ///   - extraYAML: more top-level configuration.
-    init(retry: String = "{ initial: 200ms, maximum: 1s, lifetime: 1h }", extraYAML: String = "",
-         invalidRecipients: [String] = []) async throws {
+    /// - Parameter retry: the `spool.retry` mapping.
+    init(retry: String = "{ initial: 200ms, maximum: 1s, lifetime: 1h }") async throws {
+        let smtpPort = try QueueFreePort.next()
         directory = NSTemporaryDirectory() + "graph-relay-queue-\(UUID().uuidString)"
         spoolDirectory = directory + "/spool"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -286,13 +284,12 @@ final class QueueRelayFixture: @unchecked Sendable {
         configuration.tls = .server(certificateChain: .file(TestPKI.shared.serverCertificate), privateKey: .file(TestPKI.shared.serverKey))
         configuration.applications = [.init(tenantID: QueueTestApp.tenant, clientID: QueueTestApp.clientID, secrets: [QueueTestApp.secret])]
         configuration.mailboxes = QueueTestRoutes.emulatorMailboxes
-        configuration.invalidRecipients = invalidRecipients
         emulator = try await GraphEmulator.start(configuration: configuration, logger: capture.logger("graph-emulator"))
         yaml = """
             smtp:
               hostname: relay.queue-e2e.test
               listeners:
-                - { address: "127.0.0.1:\(try QueueFreePort.next())" }
+                - { address: "127.0.0.1:\(smtpPort)" }
             access:
               networks: ["127.0.0.0/8"]
             applications:
@@ -309,7 +306,6 @@ final class QueueRelayFixture: @unchecked Sendable {
               directory: \(spoolDirectory)
               retry: \(retry)
             scheduler: { concurrencyPerMailbox: 4, messagesPerMinute: 10000 }
-            \(extraYAML)
             """
     }
 
@@ -385,10 +381,10 @@ final class QueueRelayFixture: @unchecked Sendable {
 
     /// Runs `body` with a fixture and always closes it.
     static func with<Result>(
-        retry: String = "{ initial: 200ms, maximum: 1s, lifetime: 1h }", extraYAML: String = "", invalidRecipients: [String] = [],
+        retry: String = "{ initial: 200ms, maximum: 1s, lifetime: 1h }",
         _ body: (QueueRelayFixture) async throws -> Result
     ) async throws -> Result {
-        let fixture = try await QueueRelayFixture(retry: retry, extraYAML: extraYAML, invalidRecipients: invalidRecipients)
+        let fixture = try await QueueRelayFixture(retry: retry)
         do {
             let result = try await body(fixture)
             await fixture.close()
