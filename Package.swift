@@ -47,7 +47,10 @@ let package = Package(
         .target(name: "GraphRelaySpool", dependencies: [nioCore, nioPosix, logging]),
         .target(
             name: "GraphRelay",
-            dependencies: ["GraphRelaySMTP", "GraphRelayGraph", "GraphRelaySpool", "GraphRelayTLS", "COpenSSL", nioCore, nioPosix, logging, yams]
+            dependencies: [
+                "GraphRelaySMTP", "GraphRelayGraph", "GraphRelaySpool", "GraphRelayTLS", "GraphEmulator", "COpenSSL",
+                nioCore, nioConcurrencyHelpers, nioPosix, logging, yams,
+            ]
         ),
         .executableTarget(name: "GraphRelayCLI", dependencies: ["GraphRelay", "GraphRelaySpool", "GraphRelaySMTP", "GraphEmulator", argumentParser, logging, nioCore, nioPosix]),
 
