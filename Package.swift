@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "GraphRelaySpool", dependencies: [nioCore, nioPosix, logging]),
         .target(
             name: "GraphRelay",
-            dependencies: ["GraphRelaySMTP", "GraphRelayGraph", "GraphRelaySpool", "GraphRelayTLS", "COpenSSL", nioCore, nioPosix, logging, yams]
+            dependencies: ["GraphRelaySMTP", "GraphRelayGraph", "GraphRelaySpool", "GraphRelayTLS", "GraphEmulator", "COpenSSL", nioCore, nioPosix, logging, yams]
         ),
         .executableTarget(name: "GraphRelayCLI", dependencies: ["GraphRelay", "GraphEmulator", argumentParser, logging, nioCore, nioPosix]),
 
