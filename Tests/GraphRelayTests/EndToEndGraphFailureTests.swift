@@ -117,6 +117,39 @@ struct EndToEndGraphFailureTests {
         }
     }
 
+    @Test("graph.requestTimeout bounds sendMail: a Graph slower than it gives 451 4.4.1, logged as ambiguous")
+    func slowGraph() async throws {
+        var setup = EndToEndSetup()
+        setup.graphYAML = "graph: { connectTimeout: 5s, requestTimeout: 1s }"
+        try await EndToEndRelay.run(setup) { harness in
+            try await harness.waitForStartupToken()
+            let mailbox = "alice@\(EndToEnd.domain)"
+            harness.emulator.injectSendMailFault(.delay(.seconds(6)), mailbox: mailbox)
+            let results = try await EndToEndClients.smtplib(.starttls, port: harness.starttlsPort, messages: [
+                EndToEndMessage(from: mailbox, to: ["bob@example.net"], text: "From: \(mailbox)\r\nTo: bob@example.net\r\nSubject: slow\r\n\r\nx\r\n"),
+            ])
+            #expect(results.map(\.status) == ["451 4.4.1"], "\(results)")
+            #expect(harness.logs.text.contains("graph.ambiguous=true"))
+        }
+    }
+
+    @Test("graph.requestTimeout bounds token requests: a login endpoint slower than it gives 451 4.7.0")
+    func slowLogin() async throws {
+        var setup = EndToEndSetup()
+        setup.graphYAML = "graph: { connectTimeout: 5s, requestTimeout: 1s }"
+        try await EndToEndRelay.run(setup) { harness in
+            try await harness.waitForStartupToken()
+            harness.emulator.revokeAllTokens()
+            harness.emulator.injectTokenFault(.delay(.seconds(6)), count: 2)
+            let mailbox = "alice@\(EndToEnd.domain)"
+            let results = try await EndToEndClients.smtplib(.starttls, port: harness.starttlsPort, messages: [
+                EndToEndMessage(from: mailbox, to: ["bob@example.net"], text: "From: \(mailbox)\r\nTo: bob@example.net\r\nSubject: slow\r\n\r\nx\r\n"),
+            ])
+            #expect(results.map(\.status) == ["451 4.7.0"], "\(results)")
+            #expect(harness.emulator.acceptedMessages.isEmpty)
+        }
+    }
+
     // MARK: Tokens
 
     @Test("a wrong client secret: 451 4.7.0 at the client, the AADSTS code and a remedy in the log, the secret nowhere")
