@@ -63,6 +63,10 @@ struct EndToEndAccessTests {
                                                             messages: [Self.message(from: "scanner@printer.local")])
             #expect(results.map(\.stage) == ["mail"])
             #expect(results.map(\.status) == ["550 5.7.1"], "\(results)")
+            // The null sender (bounces) needs a route of its own too.
+            let bounce = try await EndToEndClients.smtplib(.smtps, port: harness.implicitPort, authenticate: false,
+                                                           messages: [Self.message(from: "")])
+            #expect(bounce.map(\.status) == ["550 5.7.1"], "\(bounce)")
 
             let curl = try await EndToEndClients.curl(.smtps, port: harness.implicitPort, authenticate: false,
                                                       message: Self.message(from: "scanner@printer.local"), extra: ["--verbose"])

@@ -199,6 +199,30 @@ struct EndToEndDeliveryTests {
         }
     }
 
+    @Test("scheduler.concurrencyPerMailbox: parallel sessions for one mailbox never have more sendMail requests in flight than configured")
+    func concurrencyPerMailbox() async throws {
+        var setup = EndToEndSetup()
+        setup.extraYAML = "graph: { connectTimeout: 5s, requestTimeout: 15s }\nscheduler: { concurrencyPerMailbox: 2 }"
+        try await EndToEndRelay.run(setup) { harness in
+            try await harness.waitForStartupToken()
+            let count = 4
+            // Each request takes a second at Graph, so the sessions overlap there.
+            harness.emulator.injectSendMailFault(.delay(.seconds(1)), count: count, mailbox: Self.sender)
+            let port = harness.starttlsPort
+            let statuses = try await withThrowingTaskGroup(of: [String].self) { group in
+                for index in 0..<count {
+                    group.addTask {
+                        try await EndToEndClients.smtplib(.starttls, port: port, messages: [Self.message("parallel-\(index)")]).map(\.status)
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            #expect(statuses == Array(repeating: "250 2.0.0", count: count))
+            #expect(harness.emulator.acceptedMessages.count == count)
+            #expect(harness.emulator.maxConcurrentSendMail(mailbox: Self.sender) == 2)
+        }
+    }
+
     @Test("a token is fetched once for many messages over several sessions and clients; connections are reused")
     func tokenOnce() async throws {
         try await EndToEndRelay.run { harness in

@@ -117,10 +117,25 @@ struct EndToEndGraphFailureTests {
         }
     }
 
+    @Test("a header section longer than smtp.maxHeaderSize: 552 5.3.4 from the relay, no Graph request")
+    func headerTooLong() async throws {
+        try await EndToEndRelay.run { harness in
+            let mailbox = "alice@\(EndToEnd.domain)"
+            let filler = (0..<3_000).map { "X-Filler-\($0): " + String(repeating: "f", count: 90) + "\r\n" }.joined()
+            let text = "From: \(mailbox)\r\nTo: bob@example.net\r\n" + filler + "Subject: long header\r\n\r\nx\r\n"
+            let results = try await EndToEndClients.smtplib(.starttls, port: harness.starttlsPort, messages: [
+                EndToEndMessage(from: mailbox, to: ["bob@example.net"], text: text),
+            ])
+            #expect(results.map(\.status) == ["552 5.3.4"], "\(results)")
+            #expect(results.first?.text.contains("header section longer than 262144 bytes") == true, "\(results)")
+            #expect(harness.emulator.sendMailRequestCount == 0)
+        }
+    }
+
     @Test("graph.requestTimeout bounds sendMail: a Graph slower than it gives 451 4.4.1, logged as ambiguous")
     func slowGraph() async throws {
         var setup = EndToEndSetup()
-        setup.graphYAML = "graph: { connectTimeout: 5s, requestTimeout: 1s }"
+        setup.extraYAML = "graph: { connectTimeout: 5s, requestTimeout: 1s }"
         try await EndToEndRelay.run(setup) { harness in
             try await harness.waitForStartupToken()
             let mailbox = "alice@\(EndToEnd.domain)"
@@ -136,7 +151,7 @@ struct EndToEndGraphFailureTests {
     @Test("graph.requestTimeout bounds token requests: a login endpoint slower than it gives 451 4.7.0")
     func slowLogin() async throws {
         var setup = EndToEndSetup()
-        setup.graphYAML = "graph: { connectTimeout: 5s, requestTimeout: 1s }"
+        setup.extraYAML = "graph: { connectTimeout: 5s, requestTimeout: 1s }"
         try await EndToEndRelay.run(setup) { harness in
             try await harness.waitForStartupToken()
             harness.emulator.revokeAllTokens()

@@ -46,8 +46,8 @@ struct EndToEndSetup: Sendable {
     var allowedSenders: [String]? = ["*@\(EndToEnd.domain)"]
     /// `routes`, as YAML flow mappings.
     var routes = [#"{ sender: "*@\#(EndToEnd.domain)", application: contoso, mailbox: sender }"#]
-    /// More top-level YAML (e.g. `smtp` limits are in the `smtp` block below; use this for `graph`).
-    var graphYAML = "graph: { connectTimeout: 5s, requestTimeout: 15s }"
+    /// More top-level sections (`graph`, `scheduler`, ...) as YAML.
+    var extraYAML = "graph: { connectTimeout: 5s, requestTimeout: 15s }"
     /// Mailboxes that exist in the emulated tenant.
     var mailboxes = ["scanner@\(EndToEnd.domain)", "alice@\(EndToEnd.domain)"].map { GraphEmulatorConfiguration.Mailbox($0) }
     /// Last changes to the emulator's configuration (faults are injected at run time instead).
@@ -181,7 +181,7 @@ final class EndToEndRelay: Sendable {
             routes:
             \(setup.routes.map { "  - \($0)" }.joined(separator: "\n"))
             delivery: synchronous
-            \(setup.graphYAML)
+            \(setup.extraYAML)
 
             """
     }
