@@ -97,6 +97,43 @@ struct EndToEndStandInTests {
         #expect(standIn.tokenCounts.issued == 1)
     }
 
+    @Test("the stand-in validates sendMail like Graph: bearer token, text/plain, strict base64, a recipient, 4 MB")
+    func standInValidates() async throws {
+        let standIn = try await Self.startStandIn()
+        defer { standIn.stop() }
+        func curl(_ arguments: [String], input: Data? = nil) async throws -> String {
+            let result = try await ProcessRunner.run("curl", ["--silent", "--show-error", "--max-time", "20", "--cacert", EndToEnd.pki.caCertificate,
+                                                              "--write-out", "\n%{http_code}"] + arguments, input: input, timeout: 30)
+            #expect(result.status == 0, "\(result.stderr)")
+            return result.stdout
+        }
+        let tokenReply = try await curl([
+            "\(standIn.baseURL)/\(EndToEnd.tenant)/oauth2/v2.0/token", "--data-urlencode", "client_id=\(EndToEnd.clientID)",
+            "--data-urlencode", "client_secret=\(EndToEnd.clientSecret)", "--data-urlencode", "grant_type=client_credentials",
+            "--data-urlencode", "scope=https://graph.microsoft.com/.default",
+        ])
+        let json = try #require(tokenReply.split(separator: "\n").first)
+        let token = try #require((try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])?["access_token"] as? String)
+        let url = "\(standIn.baseURL)/v1.0/users/alice@contoso.test/sendMail"
+        func send(_ body: Data, contentType: String = "text/plain", bearer: String? = token) async throws -> String {
+            var arguments = [url, "--header", "Content-Type: \(contentType)", "--data-binary", "@-"]
+            if let bearer { arguments += ["--header", "Authorization: Bearer \(bearer)"] }
+            return try await curl(arguments, input: body)
+        }
+        let good = Data("To: bob@example.net\r\nSubject: ok\r\n\r\nok\r\n".utf8).base64EncodedData()
+        #expect(try await send(good).hasSuffix("\n202"))
+        #expect(try await send(good, bearer: nil).contains("InvalidAuthenticationToken"))
+        #expect(try await send(good, bearer: "forged").hasSuffix("\n401"))
+        #expect(try await send(good, contentType: "application/json").hasSuffix("\n415"))
+        #expect(try await send(Data("not*base64!".utf8)).contains("ErrorMimeContentInvalidBase64String"))
+        #expect(try await send(good.dropLast()).contains("ErrorMimeContentInvalidBase64String"))
+        let noRecipients = Data("Subject: nobody\r\n\r\nx\r\n".utf8).base64EncodedData()
+        #expect(try await send(noRecipients).contains("ErrorInvalidRecipients"))
+        let tooLarge = Data(repeating: UInt8(ascii: "A"), count: 4 * 1024 * 1024 + 4)
+        #expect(try await send(tooLarge).hasSuffix("\n413"))
+        #expect(try standIn.messages().count == 1)
+    }
+
     @Test("certificate credential with a certificate the stand-in does not know: no token, 451 4.7.0")
     func unknownCertificate() async throws {
         let standIn = try await Self.startStandIn(clientCertificate: EndToEnd.pki.expiredCertificate)
