@@ -1,55 +1,13 @@
 import Foundation
 import GraphRelayTestSupport
 
-/// One message for a real SMTP client: envelope and the exact bytes of the message.
-struct EndToEndMessage: Sendable {
-    var from: String
-    var to: [String]
-    var data: [UInt8]
-    /// `MAIL FROM` parameters for smtplib, e.g. `["BODY=8BITMIME"]`.
-    var mailOptions: [String] = []
-    /// smtplib: send this message over a new connection.
-    var newConnection = false
-
-    init(from: String, to: [String], data: [UInt8], mailOptions: [String] = [], newConnection: Bool = false) {
-        self.from = from
-        self.to = to
-        self.data = data
-        self.mailOptions = mailOptions
-        self.newConnection = newConnection
-    }
-
-    init(from: String, to: [String], text: String, mailOptions: [String] = [], newConnection: Bool = false) {
-        self.init(from: from, to: to, data: Array(text.utf8), mailOptions: mailOptions, newConnection: newConnection)
-    }
-}
-
-/// What smtplib saw for one message: where the transaction ended and the server's reply.
-struct SMTPLibResult: Sendable, Decodable, CustomStringConvertible {
-    var stage: String
-    var code: Int
-    var text: String
-
-    /// `250 2.0.0` style.
-    var status: String {
-        let enhanced = text.split(separator: " ").first.map(String.init) ?? ""
-        return enhanced.split(separator: ".").count == 3 ? "\(code) \(enhanced)" : "\(code)"
-    }
-
-    var description: String { "\(stage): \(code) \(text)" }
-}
-
-enum SMTPMode: String, Sendable {
-    case starttls, smtps
-}
-
 /// Runs the real clients (python3 smtplib, swaks, curl) against a relay; every run has a time limit.
 enum EndToEndClients {
     static var ca: String { EndToEnd.pki.caCertificate }
 
     /// python3 smtplib: all `messages` in one session (AUTH when `authenticate`).
-    static func smtplib(_ mode: SMTPMode, port: Int, authenticate: Bool = true, user: String = EndToEnd.user,
-                        password: String = EndToEnd.password, messages: [EndToEndMessage]) async throws -> [SMTPLibResult] {
+    static func smtplib(_ mode: Mode, port: Int, authenticate: Bool = true, user: String = EndToEnd.user,
+                        password: String = EndToEnd.password, messages: [EndToEndMessage]) async throws -> [SMTPResult] {
         var job: [String: Any] = [
             "mode": mode.rawValue, "port": port, "ca": ca,
             "messages": messages.map { message -> [String: Any] in
@@ -67,14 +25,14 @@ enum EndToEndClients {
             throw EndToEndError("smtplib failed (\(result.status)): \(result.stderr)\(result.stdout)")
         }
         do {
-            return try JSONDecoder().decode([SMTPLibResult].self, from: Data(output.utf8))
+            return try JSONDecoder().decode([SMTPResult].self, from: Data(output.utf8))
         } catch {
             throw EndToEndError("smtplib printed no results: \(result.stdout) \(result.stderr)")
         }
     }
 
     /// swaks with the message bytes from a file (`--data @file`), TLS verified against the test CA.
-    static func swaks(_ mode: SMTPMode, port: Int, authenticate: Bool = true, message: EndToEndMessage,
+    static func swaks(_ mode: Mode, port: Int, authenticate: Bool = true, message: EndToEndMessage,
                       extra: [String] = []) async throws -> ProcessResult {
         // swaks always sends CRLF before the terminating ".": a message ending in CRLF is written
         // without it, so that the bytes on the wire are exactly `message.data`.
@@ -94,7 +52,7 @@ enum EndToEndClients {
     }
 
     /// curl: `smtp://` with `--ssl-reqd` (STARTTLS) or `smtps://`, the message on stdin.
-    static func curl(_ mode: SMTPMode, port: Int, authenticate: Bool = true, message: EndToEndMessage,
+    static func curl(_ mode: Mode, port: Int, authenticate: Bool = true, message: EndToEndMessage,
                      extra: [String] = []) async throws -> ProcessResult {
         let url = mode == .smtps ? "smtps://127.0.0.1:\(port)" : "smtp://127.0.0.1:\(port)"
         var arguments = ["--silent", "--show-error", "--max-time", "30", "--url", url, "--cacert", ca,
@@ -111,5 +69,25 @@ enum EndToEndClients {
             throw EndToEndError("cannot write \(path)")
         }
         return path
+    }
+
+    /// How the client reaches the relay: STARTTLS on the submission listener or implicit TLS.
+    enum Mode: String, Sendable {
+        case starttls, smtps
+    }
+
+    /// What smtplib saw for one message: where the transaction ended and the server's reply.
+    struct SMTPResult: Sendable, Decodable, CustomStringConvertible {
+        var stage: String
+        var code: Int
+        var text: String
+
+        /// `250 2.0.0` style.
+        var status: String {
+            let enhanced = text.split(separator: " ").first.map(String.init) ?? ""
+            return enhanced.split(separator: ".").count == 3 ? "\(code) \(enhanced)" : "\(code)"
+        }
+
+        var description: String { "\(stage): \(code) \(text)" }
     }
 }

@@ -1,58 +1,7 @@
 import Foundation
 import GraphEmulator
 import GraphRelay
-import GraphRelayTestSupport
-import Logging
 import NIOCore
-
-/// Names and credentials shared by the end-to-end tests.
-enum EndToEnd {
-    static let tenant = "contoso.onmicrosoft.com"
-    static let clientID = "6a1f0c3e-2b7d-4c58-9e41-d03b7a95c2f8"
-    static let clientSecret = "e2e~Client.Secret-4711"
-    static let domain = "contoso.test"
-    static let hostname = "relay.e2e.test"
-    static let user = "printer"
-    static let password = "Printer-Pa55word!"
-    /// A real hash from the product's hasher (default scrypt parameters), made once per process.
-    static let passwordHash: String = {
-        do {
-            return try PasswordHasher.hash(password: password)
-        } catch {
-            fatalError("cannot hash the test password: \(error)")
-        }
-    }()
-
-    static var pki: TestPKI { TestPKI.shared }
-
-    /// The directory of this file's fixtures (the Python Graph stand-in and SMTP client).
-    static let fixtures: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("Fixtures").path
-}
-
-/// How the relay and its Graph are set up for one test.
-struct EndToEndSetup: Sendable {
-    enum Credential: Sendable {
-        case secret(String)
-        /// `certificate: { certificate, privateKey }` (PEM files).
-        case certificate(certificate: String, privateKey: String)
-    }
-
-    /// What the relay presents to Entra ID.
-    var credential = Credential.secret(EndToEnd.clientSecret)
-    /// `access.networks`.
-    var trustedNetworks = ["127.0.0.0/8"]
-    /// `allowedSenders` of the one AUTH user, `nil` for any sender.
-    var allowedSenders: [String]? = ["*@\(EndToEnd.domain)"]
-    /// `routes`, as YAML flow mappings.
-    var routes = [#"{ sender: "*@\#(EndToEnd.domain)", application: contoso, mailbox: sender }"#]
-    /// More top-level sections (`graph`, `scheduler`, ...) as YAML.
-    var extraYAML = "graph: { connectTimeout: 5s, requestTimeout: 15s }"
-    /// Mailboxes that exist in the emulated tenant.
-    var mailboxes = ["scanner@\(EndToEnd.domain)", "alice@\(EndToEnd.domain)"].map { GraphEmulatorConfiguration.Mailbox($0) }
-    /// Last changes to the emulator's configuration (faults are injected at run time instead).
-    var emulator: @Sendable (inout GraphEmulatorConfiguration) -> Void = { _ in }
-}
 
 /// graph-relay on 127.0.0.1 (one STARTTLS and one implicit-TLS listener on free ports, TLS from
 /// ``TestPKI``) delivering synchronously to a ``GraphEmulator`` over real HTTPS: the application's
@@ -120,9 +69,9 @@ final class EndToEndRelay: Sendable {
             relayConfiguration.smtp.listeners[index].address.port = 0
         }
         let relay = RelayService(configuration: relayConfiguration, logger: logs.logger(label: "e2e.relay"))
-        let bound: [SMTPBoundListenerInfo]
+        let bound: [BoundListener]
         do {
-            bound = try await relay.start().map { SMTPBoundListenerInfo(tls: $0.configuration.tls.rawValue, port: $0.port) }
+            bound = try await relay.start().map { BoundListener(tls: $0.configuration.tls.rawValue, port: $0.port) }
         } catch {
             await relay.shutdown(gracePeriod: .milliseconds(100))
             throw error
@@ -200,63 +149,10 @@ final class EndToEndRelay: Sendable {
             try await Task.sleep(for: .milliseconds(10))
         }
     }
-}
 
-struct SMTPBoundListenerInfo: Sendable, CustomStringConvertible {
-    var tls: String
-    var port: Int
-    var description: String { "\(tls):\(port)" }
-}
-
-struct EndToEndError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// Everything the relay and the emulator log during one test, as text lines.
-final class EndToEndLogStore: Sendable {
-    private let lines = NIOLockedLines()
-
-    func logger(label: String) -> Logger {
-        var logger = Logger(label: label) { _ in EndToEndLogHandler(store: self.lines) }
-        logger.logLevel = .debug
-        return logger
-    }
-
-    var all: [String] { lines.all }
-    var text: String { all.joined(separator: "\n") }
-}
-
-final class NIOLockedLines: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [String] = []
-
-    func append(_ line: String) {
-        lock.lock()
-        lines.append(line)
-        lock.unlock()
-    }
-
-    var all: [String] {
-        lock.lock()
-        defer { lock.unlock() }
-        return lines
-    }
-}
-
-struct EndToEndLogHandler: LogHandler {
-    let store: NIOLockedLines
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .debug
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-        let rendered = merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        store.append("\(event.level) \(event.message) \(rendered)")
+    struct BoundListener: Sendable, CustomStringConvertible {
+        var tls: String
+        var port: Int
+        var description: String { "\(tls):\(port)" }
     }
 }
