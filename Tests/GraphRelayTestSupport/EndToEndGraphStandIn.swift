@@ -54,7 +54,8 @@ public final class EndToEndGraphStandIn: Sendable {
         if let clientSecret { arguments += ["--client-secret", clientSecret] }
         if let clientCertificate { arguments += ["--client-certificate", clientCertificate] }
         let process = try BackgroundProcess("python3", arguments)
-        guard let output = await process.waitForOutput(containing: "\n", timeout: timeout),
+        // `PORT <n>\n` is written in one unbuffered write (python3 -u).
+        guard let output = await process.waitForOutput(containing: "PORT ", timeout: timeout),
               let line = output.split(separator: "\n").first(where: { $0.hasPrefix("PORT ") }),
               let port = Int(line.dropFirst(5).trimmingCharacters(in: .whitespaces)) else {
             let printed = process.text

@@ -388,7 +388,8 @@ def main():
 
     Handler.tenant = Tenant(args)
     server = Server(("127.0.0.1", args.port), Handler, context)
-    print("PORT %d" % server.server_address[1], flush=True)
+    sys.stdout.write("PORT %d\n" % server.server_address[1])  # one write: the test reads it whole
+    sys.stdout.flush()
     server.serve_forever()
 
 
