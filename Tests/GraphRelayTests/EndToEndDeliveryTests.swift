@@ -223,6 +223,27 @@ struct EndToEndDeliveryTests {
         }
     }
 
+    @Test("shutdown while Graph is still answering: the delivery in progress finishes and the client hears 250")
+    func shutdownDuringDelivery() async throws {
+        try await EndToEndRelay.run { harness in
+            try await harness.waitForStartupToken()
+            harness.emulator.injectSendMailFault(.delay(.seconds(1)), mailbox: Self.sender)
+            let port = harness.starttlsPort
+            let client = Task {
+                try await EndToEndClients.smtplib(.starttls, port: port, messages: [Self.message("shutdown")])
+            }
+            let deadline = ContinuousClock.now + .seconds(20)
+            while harness.emulator.sendMailRequestCount == 0 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            try #require(harness.emulator.sendMailRequestCount == 1, "the message never reached Graph")
+            await harness.relay.shutdown(gracePeriod: .seconds(10))
+            let results = try await client.value
+            #expect(results.map(\.status) == ["250 2.0.0"], "\(results)")
+            #expect(harness.emulator.acceptedMessages.count == 1)
+        }
+    }
+
     @Test("a token is fetched once for many messages over several sessions and clients; connections are reused")
     func tokenOnce() async throws {
         try await EndToEndRelay.run { harness in
