@@ -47,7 +47,10 @@ let package = Package(
         .target(name: "GraphRelaySpool", dependencies: [nioCore, nioPosix, logging]),
         .target(
             name: "GraphRelay",
-            dependencies: ["GraphRelaySMTP", "GraphRelayGraph", "GraphRelaySpool", "GraphRelayTLS", "GraphEmulator", "COpenSSL", nioCore, nioPosix, logging, yams]
+            dependencies: [
+                "GraphRelaySMTP", "GraphRelayGraph", "GraphRelaySpool", "GraphRelayTLS", "GraphEmulator", "COpenSSL",
+                nioCore, nioConcurrencyHelpers, nioPosix, logging, yams,
+            ]
         ),
         .executableTarget(name: "GraphRelayCLI", dependencies: ["GraphRelay", "GraphRelaySpool", "GraphRelaySMTP", "GraphEmulator", argumentParser, logging, nioCore, nioPosix]),
 
@@ -56,7 +59,7 @@ let package = Package(
             name: "GraphEmulator",
             dependencies: ["GraphRelayTLS", "COpenSSL", "COpenSSLShims", nioCore, nioConcurrencyHelpers, nioPosix, nioHTTP1, logging]
         ),
-        .executableTarget(name: "GraphEmulatorCLI", dependencies: ["GraphEmulator", argumentParser, logging, nioPosix]),
+        .executableTarget(name: "GraphEmulatorCLI", dependencies: ["GraphEmulator", "GraphRelayTLS", argumentParser, logging, nioPosix]),
 
         // MARK: Tests
         .target(
@@ -70,19 +73,20 @@ let package = Package(
         ),
         .testTarget(
             name: "GraphRelaySMTPTests",
-            dependencies: ["GraphRelaySMTP", "GraphRelayTLS", "GraphRelayTestSupport", nioCore, nioConcurrencyHelpers, nioPosix, nioEmbedded]
+            dependencies: ["GraphRelaySMTP", "GraphRelayTLS", "GraphRelayTestSupport", nioCore, nioConcurrencyHelpers, nioPosix, nioEmbedded, logging]
         ),
         .testTarget(
             name: "GraphRelayGraphTests",
-            dependencies: ["GraphRelayGraph", "GraphEmulator", "GraphRelayTLS", "GraphRelayTestSupport", nioCore, nioPosix, nioEmbedded, nioHTTP1]
+            dependencies: ["GraphRelayGraph", "GraphEmulator", "GraphRelayTLS", "GraphRelayTestSupport", nioCore, nioPosix, nioEmbedded, nioHTTP1, logging]
         ),
         .testTarget(
             name: "GraphRelaySpoolTests",
-            dependencies: ["GraphRelaySpool", "GraphRelayTestSupport", nioCore, nioPosix]
+            dependencies: ["GraphRelaySpool", "GraphRelayTestSupport", nioCore, nioPosix, logging]
         ),
         .testTarget(
             name: "GraphRelayTests",
-            dependencies: ["GraphRelay", "GraphEmulator", "GraphRelayTestSupport", nioCore, nioPosix, nioEmbedded]
+            dependencies: ["GraphRelay", "GraphEmulator", "GraphRelayGraph", "GraphRelaySMTP", "GraphRelaySpool", "GraphRelayTLS", "GraphRelayTestSupport", nioCore, nioPosix, nioEmbedded, logging],
+            exclude: ["Fixtures"]  // Python stand-ins run by the end-to-end tests
         ),
     ]
 )

@@ -33,6 +33,11 @@ extension RelayConfiguration.GraphClient {
         var configuration = GraphClientConfiguration()
         configuration.http.connectTimeout = .init(connectTimeout)
         configuration.http.requestTimeout = .init(requestTimeout)
+        // The Graph client passes its own timeouts for sendMail (default 120 s) and token requests
+        // (30 s), which take precedence over `http.requestTimeout`: `graph.requestTimeout` must
+        // set them too, or it would bound no request at all.
+        configuration.sendMailTimeout = .init(requestTimeout)
+        configuration.tokenRequestTimeout = .init(requestTimeout)
         configuration.http.maxIdleConnectionsPerEndpoint = maxConnectionsPerHost
         configuration.http.tls.additionalTrustRoots += extraTrustRoots
         configuration.maxConcurrentRequestsPerMailbox = scheduler.concurrencyPerMailbox
