@@ -5,7 +5,7 @@ import PackageDescription
 //
 // All TLS goes through the system OpenSSL (Debian libssl-dev): `COpenSSL` is the system-library
 // target, `COpenSSLShims` wraps the macros Swift cannot import, `GraphRelayTLS` is the SwiftNIO
-// handler built on both. No swift-nio-ssl, no async-http-client, no URLSession.
+// handler built on both: no BoringSSL-based TLS package, no other HTTP client stack.
 let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")

@@ -33,6 +33,22 @@ struct QueueCommand: AsyncParsableCommand {
         }
     }
 
+    /// Opens the spool, runs `body`, closes the spool; any error is printed and exits 1.
+    static func withSpool(_ options: ConfigOption, _ body: (Spool) async throws -> Void) async throws {
+        let spool = try openSpool(options)
+        do {
+            try await body(spool)
+        } catch let exit as ExitCode {
+            await spool.close()
+            throw exit
+        } catch {
+            await spool.close()
+            printError("error: \(error)")
+            throw ExitCode.failure
+        }
+        await spool.close()
+    }
+
     static func queueID(_ text: String) throws -> QueueID {
         do {
             return try QueueID.parse(text)
@@ -48,14 +64,12 @@ struct QueueCommand: AsyncParsableCommand {
         @Flag(help: "List the failed area instead of the queue.") var failed = false
 
         func run() async throws {
-            let spool = try QueueCommand.openSpool(options)
-            defer { Task { await spool.close() } }
-            let records = try await spool.list(failed ? .failed : .queue)
-            let now = Date()
-            let rows = [SpoolRecord.listHeader] + records.map { $0.listColumns(now: now) }
-            print(Table.render(rows))
-            print("\(records.count) message(s) \(failed ? "failed" : "queued")")
-            await spool.close()
+            try await QueueCommand.withSpool(options) { spool in
+                let records = try await spool.list(failed ? .failed : .queue)
+                let now = Date()
+                print(Table.render([SpoolRecord.listHeader] + records.map { $0.listColumns(now: now) }))
+                print("\(records.count) message(s) \(failed ? "failed" : "queued")")
+            }
         }
     }
 
@@ -65,19 +79,13 @@ struct QueueCommand: AsyncParsableCommand {
         @Argument(help: "Queue id.") var id: String
 
         func run() async throws {
-            let spool = try QueueCommand.openSpool(options)
             let queueID = try QueueCommand.queueID(id)
-            do {
+            try await QueueCommand.withSpool(options) { spool in
                 let message = try await spool.message(queueID)
                 for line in message.record.showLines() { print(line) }
                 print("")
                 print(String(buffer: try await message.readHeaderBlock()))
-            } catch {
-                await spool.close()
-                printError("error: \(error)")
-                throw ExitCode.failure
             }
-            await spool.close()
         }
     }
 
@@ -92,24 +100,16 @@ struct QueueCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let spool = try QueueCommand.openSpool(options)
-            do {
-                if all {
+            let queueID = try id.map(QueueCommand.queueID)
+            try await QueueCommand.withSpool(options) { spool in
+                if let queueID {
+                    let record = try await spool.retry(queueID, now: Date())
+                    print("\(record.id) scheduled for immediate retry")
+                } else {
                     let count = try await spool.retryAll(now: Date())
                     print("\(count) message(s) scheduled for immediate retry")
-                } else if let id {
-                    let record = try await spool.retry(try QueueCommand.queueID(id), now: Date())
-                    print("\(record.id) scheduled for immediate retry")
                 }
-            } catch let exit as ExitCode {
-                await spool.close()
-                throw exit
-            } catch {
-                await spool.close()
-                printError("error: \(error)")
-                throw ExitCode.failure
             }
-            await spool.close()
         }
     }
 
@@ -119,19 +119,11 @@ struct QueueCommand: AsyncParsableCommand {
         @Argument(help: "Queue id.") var id: String
 
         func run() async throws {
-            let spool = try QueueCommand.openSpool(options)
-            do {
-                try await spool.delete(try QueueCommand.queueID(id))
-                print("\(id) deleted")
-            } catch let exit as ExitCode {
-                await spool.close()
-                throw exit
-            } catch {
-                await spool.close()
-                printError("error: \(error)")
-                throw ExitCode.failure
+            let queueID = try QueueCommand.queueID(id)
+            try await QueueCommand.withSpool(options) { spool in
+                try await spool.delete(queueID)
+                print("\(queueID) deleted")
             }
-            await spool.close()
         }
     }
 }

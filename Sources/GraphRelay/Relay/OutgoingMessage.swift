@@ -34,6 +34,18 @@ struct OutgoingMessage: Sendable {
     /// Chunk size for streaming the stored body to the Graph client.
     static let chunkSize = 64 * 1024
 
+    /// Prepares a received message for its route: envelope recipients merged into `Bcc:`, `From:`
+    /// rewritten when the route says so, a `Message-ID` added under `hostname` when missing.
+    static func prepare(_ message: SMTPIncomingMessage, route: RouteMatch, hostname: String, maxHeaderSize: Int) async throws(Failure) -> OutgoingMessage {
+        try await prepare(
+            content: message.content,
+            envelopeRecipients: message.envelope.recipients.map(\.address),
+            rewriteFrom: route.rewriteFrom ? route.mailbox : nil,
+            messageIDDomain: hostname,
+            maxHeaderSize: maxHeaderSize
+        )
+    }
+
     static func prepare(
         content: any SMTPStoredMessage,
         envelopeRecipients: [String],

@@ -15,13 +15,7 @@ struct SpoolDispatcher: RelayDispatcher {
     func dispatch(_ message: SMTPIncomingMessage, route: RouteMatch, logger: Logger) async -> SMTPReply {
         let outgoing: OutgoingMessage
         do {
-            outgoing = try await OutgoingMessage.prepare(
-                content: message.content,
-                envelopeRecipients: message.envelope.recipients.map(\.address),
-                rewriteFrom: route.rewriteFrom ? route.mailbox : nil,
-                messageIDDomain: hostname,
-                maxHeaderSize: maxHeaderSize
-            )
+            outgoing = try await OutgoingMessage.prepare(message, route: route, hostname: hostname, maxHeaderSize: maxHeaderSize)
         } catch {
             logger.warning("message refused before queueing: \(error)")
             return error.reply

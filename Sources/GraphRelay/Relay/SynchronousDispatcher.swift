@@ -17,13 +17,7 @@ struct SynchronousDispatcher: RelayDispatcher {
         }
         let outgoing: OutgoingMessage
         do {
-            outgoing = try await OutgoingMessage.prepare(
-                content: message.content,
-                envelopeRecipients: message.envelope.recipients.map(\.address),
-                rewriteFrom: route.rewriteFrom ? route.mailbox : nil,
-                messageIDDomain: hostname,
-                maxHeaderSize: maxHeaderSize
-            )
+            outgoing = try await OutgoingMessage.prepare(message, route: route, hostname: hostname, maxHeaderSize: maxHeaderSize)
         } catch {
             logger.warning("message refused before delivery: \(error)")
             return error.reply
