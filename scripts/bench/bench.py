@@ -672,8 +672,6 @@ def main(argv=None) -> int:
         log(f"interrupted ({e}); cleaning up")
         run_cleanups()
         return 130
-    finally:
-        pass
     results["duration_s"] = round(time.monotonic() - started, 1)
     run_cleanups()
     print_table(results, args, info)
@@ -682,6 +680,11 @@ def main(argv=None) -> int:
         with open(args.json_out, "w") as f:
             json.dump(results, f, indent=2, default=str)
         log(f"wrote {args.json_out}")
+    incomplete = [results[k]["name"] for k in ("relay", "postfix")
+                  if k in results and (results[k].get("skipped") or results[k].get("died"))]
+    if incomplete:
+        print(f"bench: incomplete, not measured: {', '.join(incomplete)} (reason above)")
+        return 1
     return 0
 
 

@@ -380,12 +380,13 @@ async def _worker(spec, result, factory, counter, tls_context, deadline):
                 result.latencies.append(latency)
                 result.last_accept = time.monotonic()
         except SMTPFailure as f:
-            # The session never got to a transaction: count it once against one message.
-            _record_error(result, f)
+            # The session never got to a transaction: it costs one message (so a dead server
+            # ends the run), unless other workers have used up the count meanwhile.
             polite = False
             if counter[0] < spec.messages:
                 counter[0] += 1
                 result.attempted += 1
+                _record_error(result, f)
             await asyncio.sleep(0.05)   # do not spin on a dead server
         finally:
             await session.close(polite)
