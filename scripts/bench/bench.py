@@ -510,11 +510,13 @@ def side_rows(side: dict) -> dict:
             rows["large: end-of-DATA -> 250 (ms)"] = fmt(ll.get("max"), "{:.0f}")
             rows["large: start -> delivered (s)"] = fmt(large.get("e2e_s"), "{:.2f}")
             if relay:
-                rows["large: peak RSS (MB)"] = fmt(mb(large.get("vm_hwm_kb")), "{:.1f}", " (VmHWM)")
-                rows["large: RSS idle before (MB)"] = fmt(mb(large.get("idle_rss_kb")), "{:.1f}")
+                peak, idle = large.get("vm_hwm_kb"), large.get("idle_rss_kb")
+                rows["large: peak RSS (MB)"] = fmt(mb(peak), "{:.1f}", " (VmHWM, fresh process)")
             else:
-                rows["large: peak RSS (MB)"] = fmt(mb(large.get("peak_rss_kb_sum")), "{:.1f}", " (sum)")
-                rows["large: RSS idle before (MB)"] = fmt(mb(large.get("idle_rss_kb_sum")), "{:.1f}", " (sum)")
+                peak, idle = large.get("peak_rss_kb_sum"), large.get("idle_rss_kb_sum")
+                rows["large: peak RSS (MB)"] = fmt(mb(peak), "{:.1f}", " (sum, sampled)")
+            rows["large: RSS growth over idle (MB)"] = fmt(
+                mb(peak - idle) if peak is not None and idle is not None else None, "{:.1f}")
     return rows
 
 
