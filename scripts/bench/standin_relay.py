@@ -7,7 +7,8 @@ Reads from the generated config only the listener address, smtp.maxMessageSize a
 spool.directory (a few regular expressions, no YAML parser). Speaks minimal ESMTP; before
 answering 250 it streams the message to spool/tmp/, fsyncs it, renames it into spool/queue/ and
 fsyncs the directory. A background "delivery" task then removes queued files (after
---delivery-delay each), so the harness's spool-drain measurement has something to observe.
+--delivery-delay each; --log-deliveries prints a line for each), so the harness's spool-drain
+and log-counting measurements have something to observe.
 Messages over maxMessageSize get 552, as the relay would.
 """
 
@@ -35,12 +36,13 @@ def parse_config(path: str):
 
 
 class Spool:
-    def __init__(self, directory: str, delay: float):
+    def __init__(self, directory: str, delay: float, log_deliveries: bool = False):
         self.tmp = os.path.join(directory, "tmp")
         self.queue = os.path.join(directory, "queue")
         os.makedirs(self.tmp, exist_ok=True)
         os.makedirs(self.queue, exist_ok=True)
         self.delay = delay
+        self.log_deliveries = log_deliveries
         self.ids = itertools.count(1)
         self.pending: asyncio.Queue[str] = asyncio.Queue()
 
@@ -63,6 +65,8 @@ class Spool:
                 os.unlink(path)
             except OSError:
                 pass
+            if self.log_deliveries:
+                print(f"standin: delivered {os.path.basename(path)}", flush=True)
 
 
 async def session(reader, writer, limit: int, spool: Spool):
@@ -141,11 +145,11 @@ async def session(reader, writer, limit: int, spool: Spool):
         writer.close()
 
 
-async def main_async(config: str, delay: float):
+async def main_async(config: str, delay: float, log_deliveries: bool):
     host, port, limit, spool_dir = parse_config(config)
     if host != "127.0.0.1":
         sys.exit("standin: listens on 127.0.0.1 only")
-    spool = Spool(spool_dir, delay)
+    spool = Spool(spool_dir, delay, log_deliveries)
     server = await asyncio.start_server(lambda r, w: session(r, w, limit, spool), host, port,
                                         limit=1 << 20, backlog=256)
     print(f"standin: listening on {host}:{port}, maxMessageSize {limit}, spool {spool_dir}", flush=True)
@@ -158,9 +162,10 @@ def main():
     p.add_argument("command", choices=["serve"])
     p.add_argument("--config", required=True)
     p.add_argument("--delivery-delay", type=float, default=0.002)
+    p.add_argument("--log-deliveries", action="store_true", help="print one line per delivered message")
     a = p.parse_args()
     try:
-        asyncio.run(main_async(a.config, a.delivery_delay))
+        asyncio.run(main_async(a.config, a.delivery_delay, a.log_deliveries))
     except KeyboardInterrupt:
         pass
 
