@@ -35,7 +35,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 from postfix_instance import PostfixInstance, SMTPSink, free_port, wait_for_greeting  # noqa: E402
-from procstat import MemorySampler, status_kb, tree_cpu  # noqa: E402
+from procstat import MemorySampler, machine_busy_seconds, status_kb, tree_cpu  # noqa: E402
 from relay_instance import RelayInstance, RelayStartError  # noqa: E402
 from smtpload import parse_size  # noqa: E402
 
@@ -164,19 +164,25 @@ def measure_round(name: str, port: int, roots, args, wait_delivered, extra_cpu_r
     """wait_delivered(load_result) -> (monotonic time all were delivered | None, note)."""
     cpu0, by0 = tree_cpu(roots())
     extra0 = tree_cpu(list(extra_cpu_roots))[0] if extra_cpu_roots else 0.0
+    busy0, wall0 = machine_busy_seconds(), time.monotonic()
     with MemorySampler(roots(), interval=args.sample_interval) as mem:
         load = run_load(port, args.messages, args.concurrency, args.size, args, tag=f"{name}-load")
         delivered_at, note = wait_delivered(load)
     cpu1, by1 = tree_cpu(roots())
     extra1 = tree_cpu(list(extra_cpu_roots))[0] if extra_cpu_roots else 0.0
+    busy1, wall1 = machine_busy_seconds(), time.monotonic()
     accepted = load.get("accepted", 0)
+    # CPU the rest of the machine used meanwhile (builds, other tests...), in cores: a busy machine
+    # makes the round's figures low and noisy.
+    other = (busy1 - busy0) - (cpu1 - cpu0) - (extra1 - extra0) - load.get("loadgen_cpu_s", 0.0)
     r = {"load": load, "accepted": accepted, "e2e_note": note,
          "peak_rss_kb_sum": mem.peak_rss_kb, "peak_pss_kb_sum": mem.peak_pss_kb,
          "peak_processes": mem.peak_processes, "max_single_hwm_kb": mem.max_single_hwm_kb,
          "cpu_s": cpu1 - cpu0,
          "cpu_by_process": {k: round(by1.get(k, 0) - by0.get(k, 0), 3)
                             for k in by1 if by1.get(k, 0) - by0.get(k, 0) > 0.0005},
-         "downstream_cpu_s": extra1 - extra0}
+         "downstream_cpu_s": extra1 - extra0,
+         "other_cores": max(0.0, other) / max(wall1 - wall0, 1e-9)}
     if accepted:
         r["cpu_ms_per_msg"] = 1000.0 * r["cpu_s"] / accepted
         if extra_cpu_roots:
@@ -475,6 +481,8 @@ def _round_line(r: dict) -> str:
         s += f", end-to-end n/a ({r.get('e2e_note')})"
     if r.get("cpu_ms_per_msg") is not None:
         s += f", CPU {r['cpu_ms_per_msg']:.2f} ms/msg"
+    if r.get("other_cores") is not None:
+        s += f", other processes {r['other_cores']:.2f} cores"
     if load.get("errors"):
         s += f"; errors: {_errors_text(load)}"
     return s
@@ -523,6 +531,7 @@ def side_rows(side: dict) -> dict:
     rows["downstream CPU per message (ms)"] = (
         "in process (emulator)" if relay else fmt(m.get("downstream_cpu_ms_per_msg"), "{:.2f}", " (smtp-sink)"))
     rows["load generator CPU (s)"] = fmt(load.get("loadgen_cpu_s"), "{:.1f}")
+    rows["other processes' CPU (cores)"] = fmt(m.get("other_cores"), "{:.2f}")
     large = side.get("large")
     if large is not None:
         if "skipped" in large:
@@ -681,9 +690,13 @@ def main(argv=None) -> int:
     on_cleanup(remove_workdir)
 
     info = machine_info(args)
-    if os.getloadavg()[0] > 0.5 * (os.cpu_count() or 1):
-        log(f"WARNING: load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores: other work is "
-            f"running, figures will be noisy")
+    b0 = machine_busy_seconds()
+    time.sleep(2)
+    busy = (machine_busy_seconds() - b0) / 2
+    info["busy before start"] = f"{busy:.2f} cores"
+    if busy > 0.25:
+        log(f"WARNING: other processes keep {busy:.2f} of {os.cpu_count()} cores busy: figures will be "
+            f"low and noisy (see \"other processes' CPU\" per round)")
     tls = make_tls(workdir) if args.starttls else None
     results: dict = {"machine": info, "args": {k: v for k, v in vars(args).items()}}
     started = time.monotonic()

@@ -90,6 +90,17 @@ def tree_cpu(roots: list[int]) -> tuple[float, dict[str, float]]:
     return total, by_name
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy (all cores; /proc/stat, idle and iowait excluded)."""
+    text = _read("/proc/stat") or ""
+    for line in text.splitlines():
+        if line.startswith("cpu "):
+            v = [int(x) for x in line.split()[1:]]
+            # user nice system idle iowait irq softirq steal guest guest_nice
+            return (v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)) / CLK_TCK
+    return 0.0
+
+
 def status_kb(pid: int, key: str) -> int | None:
     text = _read(f"/proc/{pid}/status")
     if text is None:
