@@ -169,6 +169,21 @@ class StandInRunTests(unittest.TestCase):
         self.assertEqual(r["accepted"], 0)
         self.assertEqual(r["errors"], {"connect refused": 3})
 
+    def test_silent_server_times_out(self):
+        import socket
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        try:
+            t = time.monotonic()
+            r = run_load(LoadSpec(port=srv.getsockname()[1], messages=2, concurrency=1, timeout=10,
+                                  command_timeout=0.3)).summary()
+            self.assertEqual(r["accepted"], 0)
+            self.assertEqual(r["errors"], {"greeting timeout": 2})
+            self.assertLess(time.monotonic() - t, 5)
+        finally:
+            srv.close()
+
     def test_greeting_wait_gives_up(self):
         t = time.monotonic()
         self.assertIsNone(wait_for_greeting(free_port(), 0.5))
