@@ -40,6 +40,8 @@ class RelayInstance:
         self.start_timeout = start_timeout
         self.cwd = cwd or self.dir     # relative commands (--relay-cmd) resolve from here
         self.proc: subprocess.Popen | None = None
+        self._log_offset = 0
+        self._delivered = 0
         self._log_file = None
 
     def render_config(self) -> str:
@@ -90,7 +92,15 @@ class RelayInstance:
             return "    (no log)"
 
     def spool_count(self) -> int | None:
-        """Regular files under spool/, skipping directories named in spool_exclude (e.g. failed)."""
+        """Files of queued messages: those in spool/queue/ when it exists (graph-relay's layout,
+        docs/spool.md), else every regular file under spool/ outside the spool_exclude
+        directories (failed, ...). None when there is no spool directory."""
+        queue = os.path.join(self.spool_dir, "queue")
+        if os.path.isdir(queue):
+            try:
+                return sum(1 for e in os.scandir(queue) if e.is_file())
+            except OSError:
+                return None
         if not os.path.isdir(self.spool_dir):
             return None
         n = 0
@@ -100,13 +110,22 @@ class RelayInstance:
         return n
 
     def delivered_count(self) -> int | None:
+        """Log lines matching the delivered pattern so far (read incrementally)."""
         if self.delivered_re is None:
             return None
         try:
-            with open(self.log_path, "r", errors="replace") as f:
-                return sum(1 for line in f if self.delivered_re.search(line))
+            with open(self.log_path, "rb") as f:
+                f.seek(self._log_offset)
+                data = f.read()
         except OSError:
             return None
+        end = data.rfind(b"\n") + 1          # only complete lines
+        if end:
+            for line in data[:end].decode("utf-8", "replace").splitlines():
+                if self.delivered_re.search(line):
+                    self._delivered += 1
+            self._log_offset += end
+        return self._delivered
 
     def stop(self, grace: float = 15):
         if self.proc is not None and self.proc.poll() is None:

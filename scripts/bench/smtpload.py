@@ -448,11 +448,14 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=float, default=120.0, help="bound for the whole run in seconds (default 120)")
     p.add_argument("--command-timeout", type=float, default=30.0, help="wait for one reply (default 30)")
     p.add_argument("--tag", default="bench")
+    p.add_argument("--sender", default="bench@bench.example", help="envelope sender and From:")
+    p.add_argument("--recipient", default="rcpt@bench.example", help="envelope recipient and To:")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     a = p.parse_args(argv)
     spec = LoadSpec(host=a.host, port=a.port, messages=a.messages, concurrency=a.concurrency,
                     size=parse_size(a.size), per_session=a.per_session, starttls=a.starttls,
-                    timeout=a.timeout, command_timeout=a.command_timeout, tag=a.tag)
+                    timeout=a.timeout, command_timeout=a.command_timeout, tag=a.tag,
+                    sender=a.sender, recipient=a.recipient)
     result = run_load(spec)
     s = result.summary()
     if a.json:
