@@ -40,6 +40,9 @@ from relay_instance import RelayInstance, RelayStartError  # noqa: E402
 from smtpload import parse_size  # noqa: E402
 
 SMTPLOAD = os.path.join(HERE, "smtpload.py")
+# graph-relay's info-level log line per message handed to Graph: "message delivered" from the
+# spool's delivery agent (delivery: queue), "delivered to Microsoft Graph" when synchronous.
+DELIVERED_PATTERN = r"\] message delivered$|\] delivered to Microsoft Graph$"
 
 
 def log(msg: str):
@@ -317,7 +320,7 @@ def wait_relay_delivered(relay, spool_watch, spool_base: int, delivered_base: in
                 if now - drained_at > 1.0:       # let the log catch up with the queue
                     return drained_at, (f"spool drained; {d - delivered_base} of {accepted} logged "
                                         f"as delivered"), d
-            elif d is None and now - drained_at > 3.0:
+            elif (d is None or d == delivered_base) and now - drained_at > 3.0:
                 return None, ("spool never showed a queued message: not observable (set "
                               "--relay-delivered-pattern)"), delivered_base
         else:
@@ -526,6 +529,9 @@ def side_rows(side: dict) -> dict:
     rows["end-of-DATA -> 250 p99 (ms)"] = fmt(lat.get("p99"), "{:.2f}")
     rows["end-of-DATA -> 250 max (ms)"] = fmt(lat.get("max"), "{:.2f}")
     rows["accepted / attempted"] = f"{load.get('accepted', 0)}/{load.get('attempted', 0)}"
+    if load.get("sample_reply"):
+        reply = load["sample_reply"]
+        rows["end-of-DATA reply (first)"] = reply if len(reply) <= 40 else reply[:37] + "..."
     errs = load.get("errors") or {}
     rows["errors by reply code"] = ", ".join(f"{k}: {v}" for k, v in errs.items()) or "none"
     rows["end-to-end delivered msg/s"] = (fmt(m.get("e2e_per_s"), "{:.0f}") if m.get("e2e_per_s")
@@ -546,6 +552,11 @@ def side_rows(side: dict) -> dict:
     if large is not None:
         if "skipped" in large:
             rows["large message"] = "skipped (see below)"
+            if relay and large.get("vm_hwm_kb"):
+                rows["large: peak RSS (MB)"] = fmt(mb(large["vm_hwm_kb"]), "{:.1f}", " (VmHWM, refused)")
+                if large.get("idle_rss_kb"):
+                    rows["large: RSS growth over idle (MB)"] = fmt(
+                        mb(large["vm_hwm_kb"] - large["idle_rss_kb"]), "{:.1f}", " (refused)")
         else:
             ll = large["load"].get("latency_ms", {})
             rows["large: end-of-DATA -> 250 (ms)"] = fmt(ll.get("max"), "{:.0f}")
@@ -660,9 +671,9 @@ def parse_args(argv):
     p.add_argument("--relay-concurrency", type=int, default=4, help="scheduler.concurrencyPerMailbox (default 4)")
     p.add_argument("--relay-log-level", default="info", help="logging.level (default info)")
     p.add_argument("--relay-delivered-pattern",
-                   default=os.environ.get("BENCH_RELAY_DELIVERED_PATTERN", "message delivered"),
+                   default=os.environ.get("BENCH_RELAY_DELIVERED_PATTERN", DELIVERED_PATTERN),
                    help="regex matching the relay's one log line per delivered message (default "
-                        "'message delivered'; '' to watch only the spool draining)")
+                        f"'{DELIVERED_PATTERN}'; '' to watch only the spool draining)")
     p.add_argument("--sender", default="relay@bench.example",
                    help="envelope sender and From: (default relay@bench.example, the route's mailbox, "
                         "so the emulator's send-as check passes)")

@@ -70,6 +70,7 @@ class LoadResult:
     server_size_limit: int | None = None            # SIZE advertised in EHLO, if any
     first_error_text: dict = field(default_factory=dict)
     cpu_seconds: float = 0.0                        # this load generator's own CPU
+    sample_reply: str | None = None                 # text of the first end-of-DATA 250
 
     @property
     def elapsed(self) -> float:
@@ -97,6 +98,7 @@ class LoadResult:
             "timed_out": self.timed_out,
             "server_size_limit": self.server_size_limit,
             "loadgen_cpu_s": round(self.cpu_seconds, 3),
+            "sample_reply": self.sample_reply,
         }
 
 
@@ -324,6 +326,8 @@ class Session:
         t1 = time.monotonic()
         if code != 250:
             raise SMTPFailure("DATA-end", str(code), text.split("\n")[-1][:200])
+        if self.result.sample_reply is None:
+            self.result.sample_reply = f"250 {text[:200]}"
         return t1 - t0
 
     async def close(self, polite: bool):
