@@ -168,17 +168,18 @@ def measure_round(name: str, port: int, roots, args, wait_delivered, extra_cpu_r
     """wait_delivered(load_result) -> (monotonic time all were delivered | None, note)."""
     cpu0, by0 = tree_cpu(roots())
     extra0 = tree_cpu(list(extra_cpu_roots))[0] if extra_cpu_roots else 0.0
-    busy0, wall0 = machine_busy_seconds(), time.monotonic()
+    busy0, wall0, own0 = machine_busy_seconds(), time.monotonic(), time.process_time()
     with MemorySampler(roots(), interval=args.sample_interval) as mem:
         load = run_load(port, args.messages, args.concurrency, args.size, args, tag=f"{name}-load")
         delivered_at, note = wait_delivered(load)
     cpu1, by1 = tree_cpu(roots())
     extra1 = tree_cpu(list(extra_cpu_roots))[0] if extra_cpu_roots else 0.0
-    busy1, wall1 = machine_busy_seconds(), time.monotonic()
+    busy1, wall1, own1 = machine_busy_seconds(), time.monotonic(), time.process_time()
     accepted = load.get("accepted", 0)
     # CPU the rest of the machine used meanwhile (builds, other tests...), in cores: a busy machine
     # makes the round's figures low and noisy.
-    other = (busy1 - busy0) - (cpu1 - cpu0) - (extra1 - extra0) - load.get("loadgen_cpu_s", 0.0)
+    other = ((busy1 - busy0) - (cpu1 - cpu0) - (extra1 - extra0) - load.get("loadgen_cpu_s", 0.0)
+             - (own1 - own0))
     r = {"load": load, "accepted": accepted, "e2e_note": note,
          "peak_rss_kb_sum": mem.peak_rss_kb, "peak_pss_kb_sum": mem.peak_pss_kb,
          "peak_processes": mem.peak_processes, "max_single_hwm_kb": mem.max_single_hwm_kb,
@@ -186,7 +187,8 @@ def measure_round(name: str, port: int, roots, args, wait_delivered, extra_cpu_r
          "cpu_by_process": {k: round(by1.get(k, 0) - by0.get(k, 0), 3)
                             for k in by1 if by1.get(k, 0) - by0.get(k, 0) > 0.0005},
          "downstream_cpu_s": extra1 - extra0,
-         "other_cores": max(0.0, other) / max(wall1 - wall0, 1e-9)}
+         "other_cores": max(0.0, other) / max(wall1 - wall0, 1e-9),
+         "harness_cpu_s": own1 - own0}
     if accepted:
         r["cpu_ms_per_msg"] = 1000.0 * r["cpu_s"] / accepted
         if extra_cpu_roots:
@@ -547,6 +549,7 @@ def side_rows(side: dict) -> dict:
     rows["downstream CPU per message (ms)"] = (
         "in process (emulator)" if relay else fmt(m.get("downstream_cpu_ms_per_msg"), "{:.2f}", " (smtp-sink)"))
     rows["load generator CPU (s)"] = fmt(load.get("loadgen_cpu_s"), "{:.1f}")
+    rows["harness CPU (s, sampling /proc)"] = fmt(m.get("harness_cpu_s"), "{:.2f}")
     rows["other processes' CPU (cores)"] = fmt(m.get("other_cores"), "{:.2f}")
     large = side.get("large")
     if large is not None:
@@ -689,7 +692,8 @@ def parse_args(argv):
     p.add_argument("--drain-timeout", type=float, default=60, help="wait for end-to-end delivery (s)")
     p.add_argument("--large-timeout", type=float, default=120, help="bound for the large message (s)")
     p.add_argument("--start-timeout", type=float, default=60, help="wait for a server's greeting (s)")
-    p.add_argument("--sample-interval", type=float, default=0.1, help="memory sampling interval (s)")
+    p.add_argument("--sample-interval", type=float, default=0.25,
+                   help="RSS sampling interval (s; PSS and the process list every second)")
     a = p.parse_args(argv)
     a.size = parse_size(a.size)
     a.large_size = parse_size(a.large_size)
