@@ -44,4 +44,5 @@ fi
 BENCH_COMMAND="./scripts/bench.sh"
 for a in "${args[@]+"${args[@]}"}"; do BENCH_COMMAND+=" $(printf '%q' "$a")"; done
 export BENCH_COMMAND
+export PYTHONDONTWRITEBYTECODE=1   # no __pycache__ in the work tree
 exec "$PY" scripts/bench/bench.py "${args[@]+"${args[@]}"}"

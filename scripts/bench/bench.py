@@ -23,7 +23,6 @@ import platform
 import shlex
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,9 +31,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+sys.dont_write_bytecode = True
 sys.path.insert(0, HERE)
 
-from postfix_instance import PostfixInstance, SMTPSink, free_port, wait_for_greeting  # noqa: E402
+from postfix_instance import PostfixInstance, SMTPSink, free_port  # noqa: E402
 from procstat import MemorySampler, machine_busy_seconds, status_kb, tree_cpu  # noqa: E402
 from relay_instance import RelayInstance, RelayStartError  # noqa: E402
 from smtpload import parse_size  # noqa: E402
@@ -205,7 +205,7 @@ def pick_median(rounds: list[dict]) -> dict:
     if not ok:
         return rounds[-1] if rounds else {}
     ok.sort(key=lambda r: r["load"]["accepted_per_s"])
-    return ok[(len(ok) - 1) // 2] if len(ok) % 2 == 0 else ok[len(ok) // 2]
+    return ok[(len(ok) - 1) // 2]        # the middle one (the lower middle of an even count)
 
 
 # --------------------------------------------------------------------------------------------

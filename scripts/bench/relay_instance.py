@@ -14,7 +14,6 @@ import re
 import signal
 import string
 import subprocess
-import time
 
 from postfix_instance import wait_for_greeting
 
