@@ -1,0 +1,195 @@
+"""Self-tests of the benchmark harness (not part of `make test`; a few seconds):
+
+    python3 -m unittest discover -s scripts/bench -v
+
+They check the load generator's parsing, message construction and safety, the /proc accounting,
+and one short run of the load generator against the stand-in relay (standin_relay.py), including
+a refused oversized message. No Postfix needed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True
+sys.path.insert(0, HERE)
+
+import procstat  # noqa: E402
+from postfix_instance import MAIN_CF, MASTER_CF, free_port, wait_for_greeting  # noqa: E402
+from relay_instance import RelayInstance  # noqa: E402
+from smtpload import LoadSpec, MessageFactory, parse_size, percentile, require_loopback, run_load  # noqa: E402
+
+
+class ParsingTests(unittest.TestCase):
+    def test_sizes(self):
+        self.assertEqual(parse_size("10KB"), 10_000)
+        self.assertEqual(parse_size("30MB"), 30_000_000)
+        self.assertEqual(parse_size("1MiB"), 1_048_576)
+        self.assertEqual(parse_size("4096"), 4096)
+        self.assertEqual(parse_size("2.5kb"), 2500)
+        with self.assertRaises(ValueError):
+            parse_size("3 parsecs")
+
+    def test_percentile_is_nearest_rank(self):
+        values = list(range(1, 101))
+        self.assertEqual(percentile(values, 50), 50)
+        self.assertEqual(percentile(values, 99), 99)
+        self.assertEqual(percentile([7], 99), 7)
+        self.assertIsNone(percentile([], 50))
+
+    def test_only_loopback_targets(self):
+        require_loopback("127.0.0.1")
+        require_loopback("127.5.6.7")
+        require_loopback("::1")
+        require_loopback("localhost")
+        for host in ("10.0.0.1", "192.168.1.1", "8.8.8.8", "example.com"):
+            with self.assertRaises(SystemExit):
+                require_loopback(host)
+
+
+class MessageTests(unittest.TestCase):
+    def test_size_and_shape(self):
+        for size in (2_000, 10_000, 3_000_000):
+            head, body = MessageFactory(LoadSpec(size=size)).message(1)
+            total = len(head) + len(body)
+            self.assertLess(abs(total - size), 64, f"size {size} -> {total}")
+            self.assertTrue(head.endswith(b"\r\n\r\n"))
+            self.assertTrue(body.endswith(b"\r\n"))
+            self.assertNotIn(b"\r\n.", body)         # no dot-stuffing needed
+            self.assertEqual(body.count(b"\n"), body.count(b"\r\n"))
+            self.assertTrue(all(len(line) <= 78 for line in body.split(b"\r\n")))
+
+    def test_headers_differ_per_message(self):
+        f = MessageFactory(LoadSpec(size=1000))
+        self.assertNotEqual(f.message(1)[0], f.message(2)[0])
+
+
+class ProcStatTests(unittest.TestCase):
+    def test_cpu_of_a_child_that_exits_is_kept(self):
+        # A shell runs a busy child that exits: its CPU must stay in the tree's total (the shell's
+        # cutime), although the child is gone by the second snapshot.
+        p = subprocess.Popen(["sh", "-c", "sleep 0.3; python3 -c 'sum(range(10**7))'; sleep 30"])
+        try:
+            time.sleep(0.1)
+            before, _ = procstat.tree_cpu([p.pid])
+            deadline = time.monotonic() + 20
+            saw_child = False
+            while time.monotonic() < deadline:
+                names = set(procstat.tree(p.pid).values())
+                saw_child = saw_child or any(n.startswith("python") for n in names)
+                if saw_child and not any(n.startswith("python") for n in names):
+                    break
+                time.sleep(0.02)
+            after, by_name = procstat.tree_cpu([p.pid])
+            self.assertTrue(saw_child)
+            self.assertGreater(after - before, 0.05)
+            self.assertNotIn("python3", by_name)
+        finally:
+            p.kill()
+            p.wait()
+
+    def test_memory_sampler_sees_this_process(self):
+        with procstat.MemorySampler([os.getpid()], interval=0.02) as m:
+            time.sleep(0.1)
+        self.assertGreater(m.peak_rss_kb, 1000)
+        self.assertGreaterEqual(m.max_single_hwm_kb, m.peak_rss_kb)
+
+
+class PostfixConfigTests(unittest.TestCase):
+    def test_private_instance_config(self):
+        main = MAIN_CF.format(dir="/x", sink_port=2526, tls="", message_size_limit=1,
+                              daemon_directory="/d", meta_directory="/m", shlib_directory="/s")
+        self.assertIn("queue_directory = /x/queue", main)
+        self.assertIn("inet_interfaces = 127.0.0.1", main)
+        self.assertIn("relayhost = [127.0.0.1]:2526", main)
+        self.assertIn("mynetworks = 127.0.0.0/8", main)
+        master = MASTER_CF.format(smtpd_port=2525)
+        self.assertIn("127.0.0.1:2525 inet", master)
+        # no chroot anywhere (5th column), so nothing has to be copied into a jail
+        for line in master.splitlines():
+            if line and not line.startswith("#"):
+                self.assertEqual(line.split()[4], "n", line)
+
+
+class StandInRunTests(unittest.TestCase):
+    """The load generator against the stand-in relay, through RelayInstance and the template."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="bench-selftest.")
+        cls.port = free_port()
+        cls.relay = RelayInstance(
+            os.path.join(cls.dir, "relay"),
+            [sys.executable, os.path.join(HERE, "standin_relay.py"), "serve", "--config", "{config}"],
+            os.path.join(HERE, "graph-relay.yaml.template"), cls.port,
+            {"LISTENER_TLS": "none", "TLS_SECTION": "", "MAX_MESSAGE_SIZE": "100KB",
+             "MESSAGES_PER_MINUTE": "100000", "CONCURRENCY": "4", "LOG_LEVEL": "info"},
+            ["failed"], start_timeout=20)
+        cls.relay.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.relay.stop()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def test_rendered_config(self):
+        with open(self.relay.config_path) as f:
+            text = f.read()
+        self.assertIn(f'address: "127.0.0.1:{self.port}"', text)
+        self.assertIn(f"spool: {{ directory: {self.relay.spool_dir} }}", text)
+        self.assertNotIn("${", text)
+
+    def test_load_is_accepted_and_spool_drains(self):
+        r = run_load(LoadSpec(port=self.port, messages=60, concurrency=5, size=5000, timeout=30,
+                              command_timeout=10)).summary()
+        self.assertEqual(r["accepted"], 60, r["errors"])
+        self.assertEqual(r["errors"], {})
+        self.assertIsNotNone(r["latency_ms"]["p99"])
+        self.assertEqual(r["server_size_limit"], 100_000)
+        deadline = time.monotonic() + 10
+        while self.relay.spool_count() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.relay.spool_count(), 0)
+
+    def test_oversized_message_is_reported_by_code(self):
+        r = run_load(LoadSpec(port=self.port, messages=1, concurrency=1, size=200_000, timeout=30,
+                              command_timeout=10)).summary()
+        self.assertEqual(r["accepted"], 0)
+        self.assertEqual(r["errors"], {"MAIL 552": 1})
+
+    def test_dead_port_is_an_error_not_a_hang(self):
+        r = run_load(LoadSpec(port=free_port(), messages=3, concurrency=2, timeout=10,
+                              command_timeout=2)).summary()
+        self.assertEqual(r["accepted"], 0)
+        self.assertEqual(r["errors"], {"connect refused": 3})
+
+    def test_silent_server_times_out(self):
+        import socket
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        try:
+            t = time.monotonic()
+            r = run_load(LoadSpec(port=srv.getsockname()[1], messages=2, concurrency=1, timeout=10,
+                                  command_timeout=0.3)).summary()
+            self.assertEqual(r["accepted"], 0)
+            self.assertEqual(r["errors"], {"greeting timeout": 2})
+            self.assertLess(time.monotonic() - t, 5)
+        finally:
+            srv.close()
+
+    def test_greeting_wait_gives_up(self):
+        t = time.monotonic()
+        self.assertIsNone(wait_for_greeting(free_port(), 0.5))
+        self.assertLess(time.monotonic() - t, 5)
+
+
+if __name__ == "__main__":
+    unittest.main()
