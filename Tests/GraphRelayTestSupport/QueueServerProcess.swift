@@ -2,7 +2,7 @@ import Foundation
 
 /// The real `graph-relay` binary running `serve --config FILE` as a child process, for the queue
 /// tests that kill it (`SIGKILL`) and run `graph-relay queue …` beside it. Its SMTP port is read
-/// from its "listening for SMTP" log line (the configuration names it: see ``QueueFreePort``).
+/// from its "listening for SMTP" log line (configure port 0: the server logs the port it got).
 public final class QueueServerProcess: @unchecked Sendable {
     public let process: BackgroundProcess
     /// The first listener's port.
@@ -67,27 +67,4 @@ public final class QueueServerProcess: @unchecked Sendable {
 public struct QueueServerError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
-}
-
-/// A loopback TCP port that was free a moment ago (bound to port 0 and released), for
-/// configurations that must name a port.
-public enum QueueFreePort {
-    public static func next() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw QueueServerError("socket: errno \(errno)") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress -> Int32 in
-                guard bind(fd, socketAddress, length) == 0 else { return -1 }
-                return getsockname(fd, socketAddress, &length)
-            }
-        }
-        guard bound == 0 else { throw QueueServerError("bind/getsockname: errno \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 }

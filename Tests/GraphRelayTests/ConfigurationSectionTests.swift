@@ -200,7 +200,7 @@ struct ConfigurationSectionTests {
         #expect(configurationIssues(base + "    - { address: \"::1:25\" }\n")
             == ["smtp.listeners[0].address: '::1:25': write IPv6 addresses in brackets, like [::]:25"])
         #expect(configurationIssues(base + "    - { address: \"0.0.0.0:99999\" }\n")
-            == ["smtp.listeners[0].address: '0.0.0.0:99999' has an invalid port (expected 1–65535)"])
+            == ["smtp.listeners[0].address: '0.0.0.0:99999' has an invalid port (expected 1–65535, or 0 for any free port)"])
         #expect(configurationIssues(minimalYAML + "\nsmtp: { listeners: [] }\n") == ["smtp.listeners: at least one listener is required"])
         #expect(configurationIssues(minimalYAML + "\nsmtp: { hostname: \"relay example\" }\n")
             == ["smtp.hostname: 'relay example' is not a valid host name (letters, digits, '-' and '.')"])
@@ -438,6 +438,7 @@ struct ConfigurationValueTests {
         #expect(throws: ListenAddress.ParseError.self) { try ListenAddress(parsing: ":25") }
         #expect(throws: ListenAddress.ParseError.self) { try ListenAddress(parsing: "[1.2.3.4]:25") }
         #expect(throws: ListenAddress.ParseError.self) { try ListenAddress(parsing: "host_name:25") }
-        #expect(throws: ListenAddress.ParseError.self) { try ListenAddress(parsing: "1.2.3.4:0") }
+        #expect(try ListenAddress(parsing: "127.0.0.1:0").port == 0)  // any free port
+        #expect(throws: ListenAddress.ParseError.self) { try ListenAddress(parsing: "1.2.3.4:65536") }
     }
 }

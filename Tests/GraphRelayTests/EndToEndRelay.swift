@@ -63,8 +63,8 @@ final class EndToEndRelay: Sendable {
                                          _ body: (EndToEndRelay) async throws -> T) async throws -> T {
         let yaml = Self.relayYAML(setup, graphURL: graphURL)
         var relayConfiguration = try RelayConfiguration.parse(yaml: yaml, baseDirectory: EndToEnd.pki.directory, environment: [:], file: "e2e.yaml")
-        // A configuration file needs real ports (1–65535); the listeners ask the OS for free ones
-        // instead, and RelayService.start() reports the ports they got.
+        // The listeners ask the OS for free ports (port 0); RelayService.start() reports the ports
+        // they got.
         for index in relayConfiguration.smtp.listeners.indices {
             relayConfiguration.smtp.listeners[index].address.port = 0
         }

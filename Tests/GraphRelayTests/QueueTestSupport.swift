@@ -276,7 +276,6 @@ final class QueueRelayFixture: @unchecked Sendable {
 
     /// - Parameter retry: the `spool.retry` mapping.
     init(retry: String = "{ initial: 200ms, maximum: 1s, lifetime: 1h }") async throws {
-        let smtpPort = try QueueFreePort.next()
         directory = NSTemporaryDirectory() + "graph-relay-queue-\(UUID().uuidString)"
         spoolDirectory = directory + "/spool"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -289,7 +288,7 @@ final class QueueRelayFixture: @unchecked Sendable {
             smtp:
               hostname: relay.queue-e2e.test
               listeners:
-                - { address: "127.0.0.1:\(smtpPort)" }
+                - { address: "127.0.0.1:0" }
             access:
               networks: ["127.0.0.0/8"]
             applications:

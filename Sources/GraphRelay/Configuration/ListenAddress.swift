@@ -44,8 +44,8 @@ public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
             }
         }
         guard !portText.isEmpty, portText.count <= 5, portText.allSatisfy(\.isASCIIDigit),
-              let port = Int(portText), (1...65535).contains(port)
-        else { throw ParseError(description: "'\(trimmed)' has an invalid port (expected 1–65535)") }
+              let port = Int(portText), (0...65535).contains(port)
+        else { throw ParseError(description: "'\(trimmed)' has an invalid port (expected 1–65535, or 0 for any free port)") }
         self.host = host
         self.port = port
     }
