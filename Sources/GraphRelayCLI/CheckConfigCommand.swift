@@ -12,16 +12,11 @@ struct CheckConfigCommand: ParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() throws {
-        do {
-            let configuration = try RelayConfiguration.load(contentsOfFile: options.config)
-            for warning in configuration.warnings {
-                printError("warning: \(warning)\(warning.line.map { "  [line \($0)]" } ?? "")")
-            }
-            print("configuration \(options.config) is valid: \(configuration.summary)")
-        } catch {
-            printError(error.description)
-            throw ExitCode.failure
+        let configuration = try options.loadConfiguration()
+        for warning in configuration.warnings {
+            printError("warning: \(warning)\(warning.line.map { "  [line \($0)]" } ?? "")")
         }
+        print("configuration \(options.config) is valid: \(configuration.summary)")
     }
 }
 

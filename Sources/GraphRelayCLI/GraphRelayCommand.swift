@@ -1,4 +1,5 @@
 import ArgumentParser
+import GraphRelay
 
 /// `graph-relay`: the SMTP-to-Microsoft-Graph relay gateway.
 @main
@@ -20,4 +21,14 @@ struct GraphRelayCommand: AsyncParsableCommand {
 struct ConfigOption: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The configuration file (YAML).", valueName: "FILE"))
     var config: String = "/etc/graph-relay/graph-relay.yaml"
+
+    /// The configuration, or every problem printed to standard error and exit status 1.
+    func loadConfiguration() throws -> RelayConfiguration {
+        do {
+            return try RelayConfiguration.load(contentsOfFile: config)
+        } catch {
+            printError(error.description)
+            throw ExitCode.failure
+        }
+    }
 }

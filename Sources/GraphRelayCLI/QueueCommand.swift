@@ -13,13 +13,7 @@ struct QueueCommand: AsyncParsableCommand {
 
     /// Opens the configured spool in tool mode.
     static func openSpool(_ options: ConfigOption) throws -> Spool {
-        let configuration: RelayConfiguration
-        do {
-            configuration = try RelayConfiguration.load(contentsOfFile: options.config)
-        } catch {
-            printError(error.description)
-            throw ExitCode.failure
-        }
+        let configuration = try options.loadConfiguration()
         let directory = configuration.spool.directory
         guard FileManager.default.fileExists(atPath: directory + "/queue") else {
             printError("error: no spool at \(directory) (spool.directory in \(options.config)); has the server run yet?")

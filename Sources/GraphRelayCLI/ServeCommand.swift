@@ -19,13 +19,7 @@ struct ServeCommand: AsyncParsableCommand {
     var shutdownGrace: Int = 30
 
     func run() async throws {
-        let configuration: RelayConfiguration
-        do {
-            configuration = try RelayConfiguration.load(contentsOfFile: options.config)
-        } catch {
-            printError(error.description)
-            throw ExitCode.failure
-        }
+        let configuration = try options.loadConfiguration()
         let level = configuration.logging.level
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
