@@ -16,8 +16,9 @@ import NIOPosix
 /// <directory>/corrupt/         damaged files moved aside by recovery
 /// <directory>/locks/NN.lock    64 lock files; a message's read-modify-write holds one (flock)
 /// ```
-/// A message exists in an area exactly when both of its files do: commit renames the `.eml` first
-/// and the `.json` last; delete removes the `.json` first. Recovery removes lone halves.
+/// A message exists in an area exactly when both of its files do: commit writes the `.json` into
+/// `queue/` first and renames the `.eml` in last; delete removes the `.json` first. Recovery
+/// removes lone halves.
 ///
 /// Open it in ``Mode/server`` once per server process (takes `server.lock`, recovers), in
 /// ``Mode/tool`` from queue tooling while a server runs (no recovery, no server lock). All
@@ -239,7 +240,6 @@ struct SpoolPaths: Sendable {
     func message(_ id: QueueID, in area: Spool.Area) -> String { self.area(area) + "/" + id.rawValue + ".eml" }
     func metadata(_ id: QueueID, in area: Spool.Area) -> String { self.area(area) + "/" + id.rawValue + ".json" }
     func temporaryMessage(_ id: QueueID) -> String { tmp + "/" + id.rawValue + ".eml" }
-    func temporaryMetadata(_ id: QueueID) -> String { tmp + "/" + id.rawValue + ".json" }
     func metadataUpdate(_ id: QueueID) -> String { tmp + "/" + id.rawValue + ".update.json" }
     /// The journal of delivery attempts under way (``SpoolAttemptJournal``).
     var attemptJournal: String { directory + "/attempts.log" }

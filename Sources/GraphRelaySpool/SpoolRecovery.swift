@@ -155,9 +155,12 @@ enum SpoolFiles {
 
     /// The record of a complete message in `area`, or nil if there is none.
     static func readRecord(_ id: QueueID, in area: Spool.Area, paths: SpoolPaths) throws -> SpoolRecord? {
+        // The message file first: once it is in an area, its metadata there is complete (commit
+        // and moves write the metadata before renaming the message in), so a metadata file being
+        // written by a commit is never read half-written.
+        guard Posix.exists(paths.message(id, in: area)) else { return nil }
         let jsonPath = paths.metadata(id, in: area)
         guard let bytes = try Posix.readFile(jsonPath) else { return nil }
-        guard Posix.exists(paths.message(id, in: area)) else { return nil }
         return try SpoolJSON.decode(bytes, path: jsonPath)
     }
 
