@@ -59,10 +59,10 @@ final class SpoolAttemptJournal: Sendable {
                 state.fd = try Posix.open(path, O_WRONLY | O_APPEND | O_CREAT)
                 state.size = (try? Posix.fileSize(path)).flatMap { $0 } ?? 0
             }
-            state.inFlight[id] = entry
             let line = Array(Self.line(id, entry).utf8)
             try Posix.writeAll(state.fd, line, path: path)
             state.size += Int64(line.count)
+            state.inFlight[id] = entry
             if state.size > Self.compactionThreshold {
                 try compact(&state)
             }
