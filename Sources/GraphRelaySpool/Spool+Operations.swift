@@ -36,10 +36,14 @@ extension Spool {
             guard let (id, kind) = SpoolRecovery.parse(name), kind == "json" else { return nil }
             return id
         })
+        // Attempts under way show as `delivering` (they are not in the metadata files).
+        let attempts = area == .queue ? ((try? SpoolAttemptJournal.read(paths.attemptJournal)) ?? [:]) : [:]
         var records: [SpoolRecord] = []
         for id in ids.sorted() {
             do {
-                if let record = try SpoolFiles.readRecord(id, in: area, paths: paths) { records.append(record) }
+                if let record = try SpoolFiles.readRecord(id, in: area, paths: paths) {
+                    records.append(SpoolAttemptJournal.overlay(record, attempts))
+                }
             } catch {
                 logger.warning("spool: cannot read message metadata", metadata: ["relay.queue-id": "\(id)", "relay.error": "\(error)"])
             }
@@ -53,7 +57,10 @@ extension Spool {
         let paths = self.paths
         let (record, area) = try await io { () throws -> (SpoolRecord, Area) in
             for area in Area.allCases {
-                if let record = try SpoolFiles.readRecord(id, in: area, paths: paths) { return (record, area) }
+                if let record = try SpoolFiles.readRecord(id, in: area, paths: paths) {
+                    guard area == .queue, let attempts = try? SpoolAttemptJournal.read(paths.attemptJournal) else { return (record, area) }
+                    return (SpoolAttemptJournal.overlay(record, attempts), area)
+                }
             }
             throw SpoolError.notFound(id)
         }
@@ -66,18 +73,20 @@ extension Spool {
 
     // MARK: Delivery bookkeeping (the server)
 
-    /// Marks a queued message `delivering` and counts the attempt; returns it for delivery.
-    /// Throws ``SpoolError/notFound(_:)`` if it was deleted meanwhile.
+    /// Starts a delivery attempt of a queued message: returns it `delivering`, with the attempt
+    /// counted. The metadata file is not rewritten: the attempt is appended to `attempts.log`
+    /// (``SpoolAttemptJournal``), and its result, recorded by ``recordAttempt(_:_:now:)``,
+    /// counts it on disk. Throws ``SpoolError/notFound(_:)`` if it was deleted meanwhile.
     public func beginDelivery(_ id: QueueID, now: Date = Date()) async throws -> SpooledMessage {
         let paths = self.paths
-        let faults = configuration.faults
+        let journal = self.attemptJournal
         let record = try await io { [self] () throws -> SpoolRecord in
             try self.withMessageLock(id) {
                 guard var record = try SpoolFiles.readRecord(id, in: .queue, paths: paths) else { throw SpoolError.notFound(id) }
                 record.state = .delivering
                 record.attempts += 1
-                record.lastAttemptAt = now
-                try SpoolFiles.replaceMetadata(record, in: .queue, paths: paths, faults: faults)
+                record.lastAttemptAt = SpoolJSON.stored(now)
+                try journal.begin(id, SpoolAttemptJournal.Entry(attempt: record.attempts, startedAt: now))
                 return record
             }
         }
@@ -90,9 +99,16 @@ extension Spool {
     public func recordAttempt(_ id: QueueID, _ result: SpoolAttemptResult, now: Date = Date()) async throws -> SpoolRecord? {
         let paths = self.paths
         let faults = configuration.faults
+        let journal = self.attemptJournal
         let (record, syncQueue, syncFailed) = try await io { [self] () throws -> (SpoolRecord?, Bool, Bool) in
             try self.withMessageLock(id) { () throws -> (SpoolRecord?, Bool, Bool) in
+                // The attempt started by beginDelivery is counted on disk only now.
+                let attempt = journal.finish(id)
                 guard var record = try SpoolFiles.readRecord(id, in: .queue, paths: paths) else { throw SpoolError.notFound(id) }
+                if let attempt, attempt.attempt > record.attempts {
+                    record.attempts = attempt.attempt
+                    record.lastAttemptAt = SpoolJSON.stored(attempt.startedAt)
+                }
                 switch result {
                 case .deferred(let next, let error, let requestId, let transient, let ambiguous):
                     record.state = .queued

@@ -8,6 +8,7 @@ import NIOPosix
 /// Layout (see docs/spool.md):
 /// ```
 /// <directory>/server.lock      flock held by the running server (contains its pid)
+/// <directory>/attempts.log     delivery attempts started (one line each; see SpoolAttemptJournal)
 /// <directory>/tmp/             writes in progress; emptied when a server opens the spool
 /// <directory>/queue/<id>.eml   the message bytes (immutable once committed)
 /// <directory>/queue/<id>.json  the metadata (replaced atomically by rename)
@@ -15,8 +16,9 @@ import NIOPosix
 /// <directory>/corrupt/         damaged files moved aside by recovery
 /// <directory>/locks/NN.lock    64 lock files; a message's read-modify-write holds one (flock)
 /// ```
-/// A message exists in an area exactly when both of its files do: commit renames the `.eml` first
-/// and the `.json` last; delete removes the `.json` first. Recovery removes lone halves.
+/// A message exists in an area exactly when both of its files do: commit writes the `.json` into
+/// `queue/` first and renames the `.eml` in last; delete removes the `.json` first. Recovery
+/// removes lone halves.
 ///
 /// Open it in ``Mode/server`` once per server process (takes `server.lock`, recovers), in
 /// ``Mode/tool`` from queue tooling while a server runs (no recovery, no server lock). All
@@ -46,6 +48,9 @@ public final class Spool: Sendable {
     let logger: Logger
     let queueSyncer: DirectorySyncer
     let failedSyncer: DirectorySyncer
+    /// Delivery attempts under way (`attempts.log`), instead of rewriting the metadata at the
+    /// start of each attempt.
+    let attemptJournal: SpoolAttemptJournal
     /// The open `server.lock` (server mode) until ``close()``; the kernel drops the flock with it.
     private let serverLockFD: LockedBox<Int32?>
     private let observers = LockedBox<[UUID: @Sendable (SpoolRecord) -> Void]>([:])
@@ -57,7 +62,8 @@ public final class Spool: Sendable {
     ///
     /// In server mode this takes the server lock (throws ``SpoolError/locked(directory:holder:)``
     /// if another server has it) and recovers: temporary files are removed, incomplete messages
-    /// discarded, messages left `delivering` by a crash go back to `queued`.
+    /// discarded, attempts under way when a server died (`attempts.log`) are counted as
+    /// ambiguous and their messages are due again.
     public init(
         directory: String,
         mode: Mode = .server,
@@ -94,6 +100,7 @@ public final class Spool: Sendable {
             lockFD = fd
         }
         self.serverLockFD = LockedBox(lockFD)
+        self.attemptJournal = SpoolAttemptJournal(paths: paths)
 
         let pool = NIOThreadPool(numberOfThreads: max(1, configuration.ioThreads))
         pool.start()
@@ -146,6 +153,7 @@ public final class Spool: Sendable {
         }
         if wasClosed { return }
         try? await pool.shutdownGracefully()
+        attemptJournal.close()
         releaseServerLock()
     }
 
@@ -232,8 +240,9 @@ struct SpoolPaths: Sendable {
     func message(_ id: QueueID, in area: Spool.Area) -> String { self.area(area) + "/" + id.rawValue + ".eml" }
     func metadata(_ id: QueueID, in area: Spool.Area) -> String { self.area(area) + "/" + id.rawValue + ".json" }
     func temporaryMessage(_ id: QueueID) -> String { tmp + "/" + id.rawValue + ".eml" }
-    func temporaryMetadata(_ id: QueueID) -> String { tmp + "/" + id.rawValue + ".json" }
     func metadataUpdate(_ id: QueueID) -> String { tmp + "/" + id.rawValue + ".update.json" }
+    /// The journal of delivery attempts under way (``SpoolAttemptJournal``).
+    var attemptJournal: String { directory + "/attempts.log" }
 
     /// The stripe lock file of a message: FNV-1a of the id (stable across processes) mod 64.
     func lockFile(for id: QueueID) -> String {

@@ -4,7 +4,9 @@ import Foundation
 public enum SpoolMessageState: String, Codable, Sendable, Equatable {
     /// Waiting for its next attempt.
     case queued
-    /// A delivery attempt is under way (back to `queued` when the server restarts).
+    /// A delivery attempt is under way. Not written to the metadata file any more: it is what
+    /// ``Spool/beginDelivery(_:now:)`` returns and what listing shows for a message with an
+    /// attempt in `attempts.log` (older spools may still have it on disk; recovery requeues it).
     case delivering
     /// Given up (permanent failure or lifetime expired); kept in `failed/` with the reason.
     case failed

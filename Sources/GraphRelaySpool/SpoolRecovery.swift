@@ -8,7 +8,8 @@ public struct SpoolRecoveryReport: Sendable, Equatable {
     /// Lone halves (a `.json` without its `.eml` or the reverse) of messages never committed, or
     /// interrupted while being deleted or moved, removed.
     public var removedIncompleteFiles: Int = 0
-    /// Messages that were `delivering` when the previous server died; now `queued` again.
+    /// Messages being delivered when the previous server died (an attempt in `attempts.log`
+    /// without its result, or — older spools — metadata left `delivering`); due again now.
     public var requeued: [QueueID] = []
     /// Messages whose files were damaged, moved to `corrupt/`.
     public var corrupt: [QueueID] = []
@@ -26,6 +27,7 @@ struct SpoolRecovery {
 
     func run() throws -> SpoolRecoveryReport {
         var report = SpoolRecoveryReport()
+        let attemptsUnderWay = try SpoolAttemptJournal.read(paths.attemptJournal)
         for name in try Posix.list(paths.tmp) {
             try Posix.unlink(paths.tmp + "/" + name)
             report.removedTemporaryFiles += 1
@@ -51,7 +53,7 @@ struct SpoolRecovery {
                     continue
                 }
                 do {
-                    try recover(id, in: area, report: &report)
+                    try recover(id, in: area, attempt: attemptsUnderWay[id], report: &report)
                 } catch let error as SpoolError {
                     if case .corrupt(_, let reason) = error {
                         try moveAside(id, area: area, reason: reason)
@@ -67,6 +69,10 @@ struct SpoolRecovery {
             defer { Posix.close(fd) }
             try Posix.fsync(fd, path: directory)
         }
+        // Every interrupted attempt is now counted in its message's metadata (durably: the
+        // directories were just fsynced), so the journal starts afresh. Should this unlink be
+        // lost, the next recovery finds those attempts already counted and changes nothing.
+        try Posix.unlink(paths.attemptJournal)
         if !report.requeued.isEmpty || report.removedTemporaryFiles > 0 || report.removedIncompleteFiles > 0 || !report.corrupt.isEmpty {
             logger.notice(
                 "spool recovered",
@@ -81,7 +87,7 @@ struct SpoolRecovery {
         return report
     }
 
-    private func recover(_ id: QueueID, in area: Spool.Area, report: inout SpoolRecoveryReport) throws {
+    private func recover(_ id: QueueID, in area: Spool.Area, attempt: SpoolAttemptJournal.Entry?, report: inout SpoolRecoveryReport) throws {
         let jsonPath = paths.metadata(id, in: area)
         guard let bytes = try Posix.readFile(jsonPath) else { return }
         var record = try SpoolJSON.decode(bytes, path: jsonPath)
@@ -94,9 +100,16 @@ struct SpoolRecovery {
         }
         guard area == .queue else { return }
         report.queued += 1
-        if record.state != .queued {
+        // An attempt started (journal) whose result was never recorded, or metadata left
+        // `delivering` by a server before the journal existed.
+        let interrupted = attempt.map { $0.attempt > record.attempts } ?? false
+        if interrupted || record.state != .queued {
             // A delivery was under way when the previous server died: Graph may have stored
             // the message. Retry it (at-least-once, same Message-ID) and count it as ambiguous.
+            if let attempt, interrupted {
+                record.attempts = attempt.attempt
+                record.lastAttemptAt = SpoolJSON.stored(attempt.startedAt)
+            }
             record.state = .queued
             record.ambiguousAttempts += 1
             record.lastError = "interrupted: the server stopped during delivery (outcome unknown; retried)"
@@ -142,9 +155,12 @@ enum SpoolFiles {
 
     /// The record of a complete message in `area`, or nil if there is none.
     static func readRecord(_ id: QueueID, in area: Spool.Area, paths: SpoolPaths) throws -> SpoolRecord? {
+        // The message file first: once it is in an area, its metadata there is complete (commit
+        // and moves write the metadata before renaming the message in), so a metadata file being
+        // written by a commit is never read half-written.
+        guard Posix.exists(paths.message(id, in: area)) else { return nil }
         let jsonPath = paths.metadata(id, in: area)
         guard let bytes = try Posix.readFile(jsonPath) else { return nil }
-        guard Posix.exists(paths.message(id, in: area)) else { return nil }
         return try SpoolJSON.decode(bytes, path: jsonPath)
     }
 

@@ -7,8 +7,9 @@ import NIOCore
 /// Bytes are collected in memory up to ``SpoolConfiguration/writeBufferSize`` and then written to
 /// `tmp/<id>.eml` on the I/O threads while the client keeps sending; `append` suspends only when
 /// more than ``SpoolConfiguration/maxPendingWriteBytes`` wait for the disk. Commit writes the
-/// rest, fsyncs the file, writes and fsyncs `tmp/<id>.json`, renames both into `queue/` (message
-/// first) and waits for a (shared) fsync of `queue/`. Any failure throws a ``SpoolError`` and
+/// rest, fsyncs the file, writes and fsyncs `queue/<id>.json` directly (alone it is an incomplete
+/// message: invisible), renames the message into `queue/` (now it exists) and waits for a
+/// (shared) fsync of `queue/`. Any failure throws a ``SpoolError`` and
 /// removes every file of the message. A writer dropped without commit or abort removes its file.
 ///
 /// Call `append`/`commit`/`abort` in order from one task (or one event loop): they are not meant
@@ -128,7 +129,6 @@ public final class SpoolWriter: @unchecked Sendable {
             state.withLockedValue { $0.phase = .aborted }
             try? await spool.io { [temporaryPath] () throws in
                 Posix.unlinkIfPresent(temporaryPath)
-                Posix.unlinkIfPresent(spool.paths.temporaryMetadata(id))
             }
             spool.logger.warning("message could not be spooled", metadata: ["relay.queue-id": "\(id)", "relay.error": "\(error)"])
             throw error
@@ -255,23 +255,17 @@ public final class SpoolWriter: @unchecked Sendable {
         Posix.close(fd)
 
         let record = SpoolRecord(id: id, envelope: envelope, size: size, messageId: MessageHeaders(probe).value(of: "Message-ID"))
-        let metadataTemporary = paths.temporaryMetadata(id)
-        try faults.check(.writeMetadata, metadataTemporary)
-        try Posix.writeNewFile(metadataTemporary, try SpoolJSON.encode(record))
-        let messagePath = paths.message(id, in: .queue)
+        // The metadata goes straight into queue/ (no temporary file, no rename): alone there it is
+        // an incomplete message, invisible to readers and removed by recovery. The rename of the
+        // message file, after the metadata is fsynced, is what makes the message exist.
+        let metadataPath = paths.metadata(id, in: .queue)
+        try faults.check(.writeMetadata, metadataPath)
+        try Posix.writeNewFile(metadataPath, try SpoolJSON.encode(record))
         do {
             try faults.check(.renameMessage, temporaryPath)
-            try Posix.rename(temporaryPath, messagePath)
+            try Posix.rename(temporaryPath, paths.message(id, in: .queue))
         } catch {
-            Posix.unlinkIfPresent(metadataTemporary)
-            throw error
-        }
-        do {
-            try faults.check(.renameMetadata, metadataTemporary)
-            try Posix.rename(metadataTemporary, paths.metadata(id, in: .queue))
-        } catch {
-            Posix.unlinkIfPresent(messagePath)
-            Posix.unlinkIfPresent(metadataTemporary)
+            Posix.unlinkIfPresent(metadataPath)
             throw error
         }
         return record

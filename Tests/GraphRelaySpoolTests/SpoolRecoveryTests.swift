@@ -59,6 +59,61 @@ struct SpoolRecoveryTests {
         await reopened.close()
     }
 
+    @Test("an attempt start leaves the metadata file alone; only attempts without a result count after a crash")
+    func attemptJournal() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let t0 = Date(timeIntervalSince1970: 1_750_000_000)
+        var spool: Spool? = try Spool(directory: directory.path, logger: quietLogger)
+        let finished = try await spoolMessage(spool!, sampleMessage(seed: 5, size: 700))
+        let cut = try await spoolMessage(spool!, sampleMessage(seed: 6, size: 700))
+        let untouched = try await spoolMessage(spool!, sampleMessage(seed: 7, size: 700))
+        let cutJSON = "\(directory.path)/queue/\(cut.id).json"
+        let before = try Data(contentsOf: URL(fileURLWithPath: cutJSON))
+        let inode = try FileManager.default.attributesOfItem(atPath: cutJSON)[.systemFileNumber] as? UInt64
+
+        _ = try await spool!.beginDelivery(finished.id, now: t0)
+        try await spool!.recordAttempt(finished.id, .deferred(nextAttemptAt: t0.addingTimeInterval(300), error: "503", requestId: nil, transientFailure: true, ambiguous: false), now: t0)
+        _ = try await spool!.beginDelivery(cut.id, now: t0.addingTimeInterval(1))
+        // The start of an attempt writes no metadata file; tooling still sees it under way.
+        #expect(try Data(contentsOf: URL(fileURLWithPath: cutJSON)) == before)
+        #expect(try FileManager.default.attributesOfItem(atPath: cutJSON)[.systemFileNumber] as? UInt64 == inode)
+        #expect(directory.files("tmp").isEmpty)
+        let tool = try Spool(directory: directory.path, mode: .tool, logger: quietLogger)
+        let listed = Dictionary(uniqueKeysWithValues: try await tool.list().map { ($0.id, $0) })
+        #expect(listed[cut.id]?.state == .delivering)
+        #expect(listed[cut.id]?.attempts == 1)
+        #expect(listed[finished.id]?.state == .queued)
+        #expect(listed[finished.id]?.attempts == 1)
+        #expect(listed[untouched.id]?.state == .queued)
+        #expect(try await tool.message(cut.id).record.state == .delivering)
+        await tool.close()
+        await spool!.close()
+        spool = nil  // the server dies with the attempt of `cut` under way
+
+        let restart = t0.addingTimeInterval(60)
+        let reopened = try Spool(directory: directory.path, logger: quietLogger, now: restart)
+        #expect(reopened.recoveryReport.requeued == [cut.id])
+        let recovered = Dictionary(uniqueKeysWithValues: try await reopened.list().map { ($0.id, $0) })
+        #expect(recovered[cut.id]?.state == .queued)
+        #expect(recovered[cut.id]?.attempts == 1)
+        #expect(recovered[cut.id]?.ambiguousAttempts == 1)
+        #expect(recovered[cut.id]?.lastAttemptAt == t0.addingTimeInterval(1))
+        #expect(recovered[cut.id]?.nextAttemptAt == restart)
+        #expect(recovered[finished.id]?.ambiguousAttempts == 0)
+        #expect(recovered[finished.id]?.attempts == 1)
+        #expect(recovered[finished.id]?.nextAttemptAt == t0.addingTimeInterval(300))
+        #expect(recovered[untouched.id]?.attempts == 0)
+        #expect(!FileManager.default.fileExists(atPath: "\(directory.path)/attempts.log"))
+        await reopened.close()
+
+        // Recovery is not repeated: a second restart finds nothing under way.
+        let again = try Spool(directory: directory.path, logger: quietLogger, now: restart)
+        #expect(again.recoveryReport.requeued.isEmpty)
+        #expect(try await again.list().first { $0.id == cut.id }?.ambiguousAttempts == 1)
+        await again.close()
+    }
+
     @Test("lone halves (never committed, or interrupted delete/move) are removed; complete messages kept")
     func removesLoneHalves() async throws {
         let directory = TemporaryDirectory()

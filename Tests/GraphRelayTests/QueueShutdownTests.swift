@@ -27,8 +27,9 @@ struct QueueShutdownTests {
             }
             await session.quit()
             let inFlight = await queueWait(timeout: .seconds(10)) {
+                // (An attempt under way is no longer written into the metadata file: it is a line
+                // of attempts.log, see docs/spool.md. Graph having the four requests is enough.)
                 emulator.sendMailRequestCount >= 4
-                    && QueueSpoolFiles.records(fixture.spoolDirectory).values.filter { $0["state"] as? String == "delivering" }.count == 4
             }
             #expect(inFlight, "deliveries did not start; log:\n\(fixture.capture.tail())")
             let deliveredBeforeStop = emulator.acceptedMessages.count
