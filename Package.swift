@@ -64,7 +64,7 @@ let package = Package(
         // MARK: Tests
         .target(
             name: "GraphRelayTestSupport",
-            dependencies: ["GraphRelayTLS", nioCore, nioPosix],
+            dependencies: ["GraphRelayTLS", nioCore, nioPosix, logging],
             path: "Tests/GraphRelayTestSupport"
         ),
         .testTarget(

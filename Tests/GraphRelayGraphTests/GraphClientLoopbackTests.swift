@@ -581,16 +581,15 @@ struct GraphClientLoopbackTests {
     }
 
     @Test func secretsTokensAndAssertionsAreNeverLogged() async throws {
-        let store = CapturingLogHandler.Store()
-        var logger = Logger(label: "graph-secrecy") { _ in CapturingLogHandler(store: store) }
-        logger.logLevel = .trace
+        let store = LogCapture()
+        let logger = store.logger("graph-secrecy", level: .trace)
         try await F.withEmulator { emulator in
             try await F.withClient(F.application(emulator)) { client in
                 #expect(await client.sendMail(mailbox: F.mailbox, message: .bytes(F.message()), logger: logger).isAccepted)
                 emulator.revokeAllTokens()
                 #expect(await client.sendMail(mailbox: F.mailbox, message: .bytes(F.message()), logger: logger).isAccepted)
                 let token = try await client.tokenProvider.accessToken(logger: logger)
-                #expect(!store.all.joined().contains(token.value))
+                #expect(!store.lines.joined().contains(token.value))
                 #expect(!"\(token)".contains(token.value))
             }
             let credential = GraphCredential.certificate(certificate: .file(F.pki.serverCertificate), privateKey: .file(F.pki.serverKey))
@@ -601,8 +600,8 @@ struct GraphClientLoopbackTests {
                 _ = await client.sendMail(mailbox: F.mailbox, message: .bytes(F.message()), logger: logger)
             }
         }
-        let logs = store.all.joined(separator: "\n")
-        #expect(store.all.count > 5)
+        let logs = store.lines.joined(separator: "\n")
+        #expect(store.lines.count > 5)
         #expect(logs.contains("sendMail accepted"))
         #expect(logs.contains("graph.request-id"))
         #expect(!logs.contains(F.secret))

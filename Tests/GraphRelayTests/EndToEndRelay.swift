@@ -30,7 +30,7 @@ final class EndToEndRelay: Sendable {
     static func run<T: Sendable>(_ setup: EndToEndSetup = EndToEndSetup(),
                                  _ body: (EndToEndRelay) async throws -> T) async throws -> T {
         let logs = EndToEndLogStore()
-        let emulator = try await GraphEmulator.start(configuration: emulatorConfiguration(setup), logger: logs.logger(label: "e2e.emulator"))
+        let emulator = try await GraphEmulator.start(configuration: emulatorConfiguration(setup), logger: logs.logger("e2e.emulator", level: .debug))
         do {
             return try await run(setup, graphURL: emulator.baseURL, emulator: emulator, logs: logs, body)
         } catch {
@@ -68,7 +68,7 @@ final class EndToEndRelay: Sendable {
         for index in relayConfiguration.smtp.listeners.indices {
             relayConfiguration.smtp.listeners[index].address.port = 0
         }
-        let relay = RelayService(configuration: relayConfiguration, logger: logs.logger(label: "e2e.relay"))
+        let relay = RelayService(configuration: relayConfiguration, logger: logs.logger("e2e.relay", level: .debug))
         let bound: [BoundListener]
         do {
             bound = try await relay.start().map { BoundListener(tls: $0.configuration.tls.rawValue, port: $0.port) }
@@ -144,7 +144,7 @@ final class EndToEndRelay: Sendable {
     /// deterministic.
     func waitForStartupToken(timeout: Duration = .seconds(10)) async throws {
         let deadline = ContinuousClock.now + timeout
-        while !logs.all.contains(where: { $0.contains("application credentials verified") || $0.contains("application cannot get a token") }) {
+        while !logs.lines.contains(where: { $0.contains("application credentials verified") || $0.contains("application cannot get a token") }) {
             guard ContinuousClock.now < deadline else { throw EndToEndError("the relay's start-up token check did not finish within \(timeout)") }
             try await Task.sleep(for: .milliseconds(10))
         }

@@ -46,74 +46,8 @@ enum QueueTestRoutes {
 
 // MARK: Log capture
 
-/// Collects log records with their time, level and merged metadata.
-final class QueueLogCapture: @unchecked Sendable {
-    struct Entry: Sendable, CustomStringConvertible {
-        var date: Date
-        var level: Logger.Level
-        var message: String
-        var metadata: [String: String]
-
-        var description: String {
-            "\(level) \(message) \(metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))"
-        }
-    }
-
-    private let lock = NSLock()
-    private var storage: [Entry] = []
-
-    func append(_ entry: Entry) {
-        lock.lock()
-        storage.append(entry)
-        lock.unlock()
-    }
-
-    var entries: [Entry] {
-        lock.lock()
-        defer { lock.unlock() }
-        return storage
-    }
-
-    /// Entries whose message contains `text` (and, if given, with `key` = `value` in the metadata).
-    func entries(containing text: String, metadata key: String? = nil, value: String? = nil) -> [Entry] {
-        entries.filter { entry in
-            entry.message.contains(text) && (key.map { entry.metadata[$0] == value } ?? true)
-        }
-    }
-
-    /// The last `count` entries, one per line, for failure messages.
-    func tail(_ count: Int = 40) -> String {
-        entries.suffix(count).map(\.description).joined(separator: "\n")
-    }
-
-    func logger(_ label: String, level: Logger.Level = .info) -> Logger {
-        Logger(label: label) { _ in QueueCapturingHandler(capture: self, logLevel: level) }
-    }
-}
-
-struct QueueCapturingHandler: LogHandler {
-    let capture: QueueLogCapture
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level
-
-    init(capture: QueueLogCapture, logLevel: Logger.Level) {
-        self.capture = capture
-        self.logLevel = logLevel
-    }
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-        capture.append(QueueLogCapture.Entry(
-            date: Date(), level: event.level, message: "\(event.message)",
-            metadata: merged.mapValues { "\($0)" }
-        ))
-    }
-}
+/// The queue tests' log capture is the shared one.
+typealias QueueLogCapture = LogCapture
 
 // MARK: Waiting
 
