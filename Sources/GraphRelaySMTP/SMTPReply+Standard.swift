@@ -85,7 +85,8 @@ extension SMTPReply {
     static func messageLineTooLong(_ limit: Int) -> SMTPReply {
         SMTPReply(554, "5.6.0", "Error: message has a line longer than \(limit) octets")
     }
-    static let storageFailed = SMTPReply(451, "4.3.0", "Error: queue file write error")
+    /// The message could not be stored (spool or temporary file): the client keeps it and retries.
+    public static let storageFailed = SMTPReply(451, "4.3.0", "Error: queue file write error")
 
     // MARK: TLS
 

@@ -20,7 +20,6 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let serverHostname: String?
     private var logger: Logger
     private var bufferedWrites: CircularBuffer<(ByteBuffer, EventLoopPromise<Void>?)> = []
-    private var flushPending = false
     private var handshakeTimer: Scheduled<Void>?
 
     /// What the handshake negotiated, once it completed.
@@ -114,7 +113,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             outcome = .failed(TLSError(.handshakeFailed, role: connection.role, peer: peer(context), reasons: reasons))
         }
         switch stateMachine.handshakeStepped(outcome) {
-        case .completed:
+        case .completed(let flushBufferedWrites):
             handshakeTimer?.cancel()
             handshakeTimer = nil
             flushNetworkOutput(context: context)
@@ -124,7 +123,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 "tls.peer": "\(peer(context))", "tls.version": "\(info.version)", "tls.cipher": "\(info.cipher)",
             ])
             context.fireUserInboundEventTriggered(TLSUserEvent.handshakeCompleted(info))
-            sendBufferedWrites(context: context)
+            sendBufferedWrites(context: context, flush: flushBufferedWrites)
             // Application data may have arrived in the same read as the last handshake flight.
             if stateMachine.isActive {
                 readApplicationData(context: context)
@@ -181,10 +180,9 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     public func flush(context: ChannelHandlerContext) {
-        if stateMachine.isActive {
-            context.flush()
-        } else {
-            flushPending = true
+        switch stateMachine.flushRequested() {
+        case .flush: context.flush()
+        case .deferUntilHandshake: break
         }
     }
 
@@ -220,12 +218,11 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func sendBufferedWrites(context: ChannelHandlerContext) {
+    private func sendBufferedWrites(context: ChannelHandlerContext, flush: Bool) {
         while stateMachine.isActive, let (bytes, promise) = bufferedWrites.popFirst() {
             encryptAndWrite(bytes, promise: promise, context: context)
         }
-        if flushPending && stateMachine.isActive {
-            flushPending = false
+        if flush && stateMachine.isActive {
             context.flush()
         }
     }

@@ -18,6 +18,8 @@ struct TLSHandlerStateMachine {
     }
 
     private var state: State = .idle
+    /// The application flushed before the handshake completed.
+    private var flushPending = false
     let role: TLSRole
 
     init(role: TLSRole) {
@@ -72,9 +74,10 @@ struct TLSHandlerStateMachine {
     }
 
     enum HandshakeAction {
-        /// Cancel the timer, announce the handshake, send buffered writes, then read any
-        /// application data that arrived with the last handshake flight.
-        case completed
+        /// Cancel the timer, announce the handshake, send buffered writes (and flush them if the
+        /// application flushed meanwhile), then read any application data that arrived with the
+        /// last handshake flight.
+        case completed(flushBufferedWrites: Bool)
         /// Send what OpenSSL produced and wait for more bytes.
         case waitForMore
         /// Send any alert OpenSSL produced, fail buffered writes, report the error and close.
@@ -87,7 +90,8 @@ struct TLSHandlerStateMachine {
         switch outcome {
         case .complete:
             state = .active
-            return .completed
+            defer { flushPending = false }
+            return .completed(flushBufferedWrites: flushPending)
         case .wantMore:
             return .waitForMore
         case .failed(let error):
@@ -136,6 +140,23 @@ struct TLSHandlerStateMachine {
         case .idle, .handshaking: .buffer
         case .active: .encrypt
         case .closing, .closed: .fail
+        }
+    }
+
+    enum FlushAction: Equatable {
+        /// Flush the channel now.
+        case flush
+        /// Remember the flush; it happens once the buffered writes go out after the handshake.
+        case deferUntilHandshake
+    }
+
+    mutating func flushRequested() -> FlushAction {
+        switch state {
+        case .idle, .handshaking:
+            flushPending = true
+            return .deferUntilHandshake
+        case .active, .closing, .closed:
+            return .flush
         }
     }
 

@@ -20,7 +20,10 @@ struct TLSHandlerStateMachineTests {
         #expect(machine.bytesReceived() == .continueHandshake)
         #expect(machine.writeRequested() == .buffer)
         guard case .waitForMore = machine.handshakeStepped(.wantMore) else { Issue.record("expected waitForMore"); return }
-        guard case .completed = machine.handshakeStepped(.complete) else { Issue.record("expected completed"); return }
+        #expect(machine.flushRequested() == .deferUntilHandshake)
+        guard case .completed(let flush) = machine.handshakeStepped(.complete) else { Issue.record("expected completed"); return }
+        #expect(flush)  // the application flushed during the handshake
+        #expect(machine.flushRequested() == .flush)
         #expect(machine.writeRequested() == .encrypt)
         #expect(machine.bytesReceived() == .readApplicationData)
     }
@@ -37,6 +40,14 @@ struct TLSHandlerStateMachineTests {
         #expect(machine.writeRequested() == .fail)
         #expect(machine.handshakeTimerFired() == .none)
         #expect(machine.closeRequested() == .forward)
+    }
+
+    @Test("no flush is owed when the application did not flush during the handshake")
+    func noFlushOwed() {
+        var machine = TLSHandlerStateMachine(role: .client)
+        _ = machine.channelActive()
+        guard case .completed(let flush) = machine.handshakeStepped(.complete) else { Issue.record("expected completed"); return }
+        #expect(!flush)
     }
 
     @Test("close: close_notify when active, immediate during the handshake, forwarded afterwards")

@@ -184,6 +184,15 @@ struct ConfigurationReader {
         }
     }
 
+    /// `value` if it lies in `range`, else an error naming the bounds.
+    private mutating func within<T: Comparable>(_ range: ClosedRange<T>, _ value: T, _ path: String, _ node: Node, unit: String = "") -> T? {
+        guard range.contains(value) else {
+            error(path, "must be between \(range.lowerBound) and \(range.upperBound)\(unit), found \(value)", node)
+            return nil
+        }
+        return value
+    }
+
     mutating func int(_ node: Node, _ path: String, range: ClosedRange<Int>) -> Int? {
         guard let text = string(node, path) else { return nil }
         let trimmed = text.trimmingASCIIWhitespace().replacingOccurrences(of: "_", with: "")
@@ -191,11 +200,7 @@ struct ConfigurationReader {
             error(path, "expected a whole number, found '\(text)'", node)
             return nil
         }
-        guard range.contains(value) else {
-            error(path, "must be between \(range.lowerBound) and \(range.upperBound), found \(value)", node)
-            return nil
-        }
-        return value
+        return within(range, value, path, node)
     }
 
     mutating func double(_ node: Node, _ path: String, range: ClosedRange<Double>) -> Double? {
@@ -204,11 +209,7 @@ struct ConfigurationReader {
             error(path, "expected a number, found '\(text)'", node)
             return nil
         }
-        guard range.contains(value) else {
-            error(path, "must be between \(range.lowerBound) and \(range.upperBound), found \(value)", node)
-            return nil
-        }
-        return value
+        return within(range, value, path, node)
     }
 
     mutating func byteSize(_ node: Node, _ path: String, range: ClosedRange<Int>) -> Int? {
@@ -217,11 +218,7 @@ struct ConfigurationReader {
             error(path, "'\(text)' is not a size; use bytes or a unit: 500KB, 3MB, 35MB, 1GiB (KB/MB/GB are 1000-based, KiB/MiB/GiB 1024-based)", node)
             return nil
         }
-        guard range.contains(value) else {
-            error(path, "must be between \(range.lowerBound) and \(range.upperBound) bytes, found \(value)", node)
-            return nil
-        }
-        return value
+        return within(range, value, path, node, unit: " bytes")
     }
 
     mutating func duration(_ node: Node, _ path: String, minimum: Duration = .zero, maximum: Duration? = nil) -> Duration? {

@@ -1,5 +1,6 @@
 import Foundation
 import GraphRelayTLS
+import NIOCore
 
 extension RelayConfiguration {
     /// `smtp`: the SMTP listener side.
@@ -113,8 +114,7 @@ extension RelayConfiguration {
             configuration.allowLegacyProtocols = allowLegacyProtocols
             configuration.cipherList = cipherList
             configuration.cipherSuites = cipherSuites
-            configuration.handshakeTimeout = .nanoseconds(Int64(handshakeTimeout.components.seconds) * 1_000_000_000
-                + handshakeTimeout.components.attoseconds / 1_000_000_000)
+            configuration.handshakeTimeout = TimeAmount(handshakeTimeout)
             return configuration
         }
     }

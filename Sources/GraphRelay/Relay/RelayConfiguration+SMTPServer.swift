@@ -24,10 +24,3 @@ extension RelayConfiguration {
         return SMTPServerConfiguration(hostname: smtp.hostname, listeners: listeners, limits: limits, tls: tls)
     }
 }
-
-extension TimeAmount {
-    init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-    }
-}

@@ -25,7 +25,7 @@ struct SpoolDispatcher: RelayDispatcher {
             writer = try spool.makeWriter()
         } catch {
             logger.error("cannot queue the message: \(error)")
-            return SMTPReply(451, "4.3.0", "Error: cannot queue the message, try again later")
+            return .storageFailed
         }
         var session: [String: String] = [
             "smtp-id": message.envelope.id, "session": message.session.id, "client": message.session.clientAddress,
@@ -50,7 +50,7 @@ struct SpoolDispatcher: RelayDispatcher {
         } catch {
             await writer.abort()
             logger.error("cannot queue the message: \(error)")
-            return SMTPReply(451, "4.3.0", "Error: cannot queue the message, try again later")
+            return .storageFailed
         }
     }
 }
