@@ -108,7 +108,7 @@ extension GraphEmulatorEngine {
             }
         }
         state.withValues { $0.messages.append(message) }
-        logger.info("sendMail accepted", metadata: [
+        logger.debug("sendMail accepted", metadata: [
             "emulator.mailbox": "\(mailbox)", "emulator.request-id": "\(plan.requestID)", "emulator.bytes": "\(mime.count)",
             "emulator.recipients": "\(recipients.count)", "emulator.outbox-file": "\(message.outboxPath ?? "-")",
         ])

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 
@@ -118,11 +119,19 @@ final class GraphEmulatorEngine: Sendable {
         return ByteBuffer(bytes: data)
     }
 
+    /// `Date` header value; formatted once per second (a DateFormatter per response cost more
+    /// than the rest of a sendMail reply).
     static func httpDate(_ date: Date) -> String {
+        let second = Int64(date.timeIntervalSince1970.rounded(.down))
+        if let cached = httpDateCache.withLockedValue({ $0.second == second ? $0.text : nil }) { return cached }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return formatter.string(from: date)
+        let text = formatter.string(from: Date(timeIntervalSince1970: Double(second)))
+        httpDateCache.withLockedValue { $0 = (second, text) }
+        return text
     }
+
+    private static let httpDateCache = NIOLockedValueBox<(second: Int64, text: String)>((-1, ""))
 }

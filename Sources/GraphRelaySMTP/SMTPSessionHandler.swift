@@ -328,14 +328,15 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
                         messageLogger.error("cannot store message", metadata: ["smtp.error": "\(error)"])
                         return .storageFailed
                     }
-                    messageLogger.info("message received", metadata: [
+                    let reply = await policy.deliver(SMTPIncomingMessage(envelope: envelope, session: session, content: content))
+                    // One line per message: what came in and what the device was told.
+                    messageLogger.info("message answered", metadata: [
                         "smtp.sender": "\(envelope.sender)", "smtp.recipients": "\(envelope.recipients.count)",
-                        "smtp.size": "\(content.byteCount)",
+                        "smtp.size": "\(content.byteCount)", "smtp.reply": "\(reply.code) \(reply.text)",
                     ])
-                    return await policy.deliver(SMTPIncomingMessage(envelope: envelope, session: session, content: content))
+                    return reply
                 }) { reply in
-                    messageLogger.info("delivery answered", metadata: ["smtp.reply": "\(reply.code) \(reply.text)"])
-                    return self.machine.delivered(reply)
+                    self.machine.delivered(reply)
                 }
             case .discardSink:
                 discardSink()

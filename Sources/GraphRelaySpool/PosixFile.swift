@@ -96,6 +96,29 @@ enum Posix {
         }
     }
 
+    /// fdatasync: the file's data and what is needed to read it back (its size), not its
+    /// timestamps.
+    static func fdatasync(_ fd: Int32, path: String) throws(SpoolError) {
+        while Glibc_fdatasync(fd) != 0 {
+            if errno == EINTR { continue }
+            throw fail("fdatasync", path)
+        }
+    }
+
+    static func truncate(_ path: String, to size: Int64) throws(SpoolError) {
+        while Glibc_truncate(path, off_t(size)) != 0 {
+            if errno == EINTR { continue }
+            throw fail("truncate", path)
+        }
+    }
+
+    static func truncate(_ fd: Int32, to size: Int64, path: String) throws(SpoolError) {
+        while Glibc_ftruncate(fd, off_t(size)) != 0 {
+            if errno == EINTR { continue }
+            throw fail("ftruncate", path)
+        }
+    }
+
     /// Reads a whole small file (metadata). `nil` when it does not exist.
     static func readFile(_ path: String, limit: Int = 4 << 20) throws(SpoolError) -> [UInt8]? {
         let fd: Int32
@@ -127,6 +150,16 @@ enum Posix {
             throw error
         }
         close(fd)
+    }
+
+    /// Writes `bytes` as the whole content of `path`, which may exist (a spare being reused: it is
+    /// overwritten and cut to the new size) or not (created), and fdatasyncs it.
+    static func overwriteFile(_ path: String, _ bytes: [UInt8]) throws(SpoolError) {
+        let fd = try open(path, O_WRONLY | O_CREAT)
+        defer { close(fd) }
+        try writeAll(fd, bytes, path: path)
+        try truncate(fd, to: Int64(bytes.count), path: path)
+        try fdatasync(fd, path: path)
     }
 
     static func rename(_ from: String, _ to: String) throws(SpoolError) {
@@ -217,6 +250,9 @@ private func Glibc_close(_ fd: Int32) -> Int32 { close(fd) }
 private func Glibc_write(_ fd: Int32, _ buf: UnsafeRawPointer, _ count: Int) -> Int { write(fd, buf, count) }
 private func Glibc_read(_ fd: Int32, _ buf: UnsafeMutableRawPointer, _ count: Int) -> Int { read(fd, buf, count) }
 private func Glibc_fsync(_ fd: Int32) -> Int32 { fsync(fd) }
+private func Glibc_fdatasync(_ fd: Int32) -> Int32 { fdatasync(fd) }
+private func Glibc_truncate(_ path: String, _ size: off_t) -> Int32 { truncate(path, size) }
+private func Glibc_ftruncate(_ fd: Int32, _ size: off_t) -> Int32 { ftruncate(fd, size) }
 private func Glibc_rename(_ from: String, _ to: String) -> Int32 { rename(from, to) }
 private func Glibc_unlink(_ path: String) -> Int32 { unlink(path) }
 private func Glibc_stat(_ path: String, _ info: inout stat) -> Int32 { stat(path, &info) }

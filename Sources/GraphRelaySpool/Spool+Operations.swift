@@ -104,6 +104,17 @@ extension Spool {
             try self.withMessageLock(id) { () throws -> (SpoolRecord?, Bool, Bool) in
                 // The attempt started by beginDelivery is counted on disk only now.
                 let attempt = journal.finish(id)
+                if case .delivered = result {
+                    // Nothing to record: the message leaves. The metadata first (a lone .eml is an
+                    // incomplete message); both files are kept in tmp/ for new messages to
+                    // overwrite when the pool has room.
+                    let metadataPath = paths.metadata(id, in: .queue)
+                    let messagePath = paths.message(id, in: .queue)
+                    guard let size = try Posix.fileSize(messagePath), Posix.exists(metadataPath) else { throw SpoolError.notFound(id) }
+                    try filePool.recycle(metadataPath, size: 0, spareName: id.rawValue + ".json")
+                    try filePool.recycle(messagePath, size: size, spareName: id.rawValue + ".eml")
+                    return (nil, true, false)
+                }
                 guard var record = try SpoolFiles.readRecord(id, in: .queue, paths: paths) else { throw SpoolError.notFound(id) }
                 if let attempt, attempt.attempt > record.attempts {
                     record.attempts = attempt.attempt
@@ -127,9 +138,7 @@ extension Spool {
                     try SpoolFiles.replaceMetadata(record, in: .queue, paths: paths, faults: faults)
                     return (record, false, false)
                 case .delivered:
-                    try Posix.unlink(paths.metadata(id, in: .queue))
-                    try Posix.unlink(paths.message(id, in: .queue))
-                    return (nil, true, false)
+                    return (nil, true, false)  // handled above
                 case .failed(let reason, let status, let requestId, let bounceId, let bounceSuppressed):
                     record.state = .failed
                     record.failedAt = now

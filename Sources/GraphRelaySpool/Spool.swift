@@ -9,7 +9,8 @@ import NIOPosix
 /// ```
 /// <directory>/server.lock      flock held by the running server (contains its pid)
 /// <directory>/attempts.log     delivery attempts started (one line each; see SpoolAttemptJournal)
-/// <directory>/tmp/             writes in progress; emptied when a server opens the spool
+/// <directory>/tmp/             writes in progress (removed when a server opens the spool) and
+///                              spares: files of delivered messages kept for reuse (SpoolFilePool)
 /// <directory>/queue/<id>.eml   the message bytes (immutable once committed)
 /// <directory>/queue/<id>.json  the metadata (replaced atomically by rename)
 /// <directory>/failed/<id>.*    messages given up on, with the reason in the JSON
@@ -51,6 +52,8 @@ public final class Spool: Sendable {
     /// Delivery attempts under way (`attempts.log`), instead of rewriting the metadata at the
     /// start of each attempt.
     let attemptJournal: SpoolAttemptJournal
+    /// Files of delivered messages reused by new ones (server mode; empty in tool mode).
+    let filePool: SpoolFilePool
     /// The open `server.lock` (server mode) until ``close()``; the kernel drops the flock with it.
     private let serverLockFD: LockedBox<Int32?>
     private let observers = LockedBox<[UUID: @Sendable (SpoolRecord) -> Void]>([:])
@@ -101,6 +104,12 @@ public final class Spool: Sendable {
         }
         self.serverLockFD = LockedBox(lockFD)
         self.attemptJournal = SpoolAttemptJournal(paths: paths)
+        let filePool = SpoolFilePool(
+            directory: paths.tmp,
+            capacity: mode == .server ? configuration.recycledFiles : 0,
+            maxFileSize: Int64(configuration.maxRecycledFileSize)
+        )
+        self.filePool = filePool
 
         let pool = NIOThreadPool(numberOfThreads: max(1, configuration.ioThreads))
         pool.start()
@@ -121,7 +130,9 @@ public final class Spool: Sendable {
                 faults: configuration.faults
             )
             if mode == .server {
-                self.recoveryReport = try SpoolRecovery(paths: paths, logger: logger, now: now).run()
+                let (report, spares) = try SpoolRecovery(paths: paths, logger: logger, now: now).run()
+                self.recoveryReport = report
+                filePool.adopt(spares)
             } else {
                 self.recoveryReport = SpoolRecoveryReport()
             }
@@ -240,6 +251,7 @@ struct SpoolPaths: Sendable {
     func message(_ id: QueueID, in area: Spool.Area) -> String { self.area(area) + "/" + id.rawValue + ".eml" }
     func metadata(_ id: QueueID, in area: Spool.Area) -> String { self.area(area) + "/" + id.rawValue + ".json" }
     func temporaryMessage(_ id: QueueID) -> String { tmp + "/" + id.rawValue + ".eml" }
+    func temporaryMetadata(_ id: QueueID) -> String { tmp + "/" + id.rawValue + ".json" }
     func metadataUpdate(_ id: QueueID) -> String { tmp + "/" + id.rawValue + ".update.json" }
     /// The journal of delivery attempts under way (``SpoolAttemptJournal``).
     var attemptJournal: String { directory + "/attempts.log" }

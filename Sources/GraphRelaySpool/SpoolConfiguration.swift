@@ -22,6 +22,16 @@ public struct SpoolConfiguration: Sendable {
     /// Largest header block returned by `readHeaderBlock` (the rest is cut). Default 1 MiB.
     public var maxHeaderBlockSize: Int = 1024 * 1024
 
+    /// Files of delivered messages kept in `tmp/` and overwritten by new messages instead of
+    /// deleting them and creating new ones (``SpoolFilePool``: on ext4 creating files soon after
+    /// deleting many costs far more than reusing them). Two files per message, so the default
+    /// 16384 covers a backlog of 8192 messages; 0 turns reuse off.
+    public var recycledFiles: Int = 16384
+    /// Files larger than this are emptied (cut to zero length) before they are kept, as are all
+    /// spares beyond the first 1024: idle spares hold at most 1024 × this many bytes. Default
+    /// 64 KiB (64 MiB at most).
+    public var maxRecycledFileSize: Int = 64 * 1024
+
     /// Test hook: returns an errno to make the named step fail as if the system call had.
     var faults: SpoolFaultInjector?
 

@@ -158,8 +158,43 @@ enum SpoolJSON {
     }
 
     static func parseDate(_ string: String) -> Date? {
+        if let date = parseStoredDate(string) { return date }
         if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(string) { return date }
         return try? Date.ISO8601FormatStyle().parse(string)
+    }
+
+    /// The form ``formatDate(_:)`` writes, parsed without a formatter (records are read on every
+    /// delivery attempt; Foundation's ISO 8601 parser costs tens of microseconds a date).
+    static func parseStoredDate(_ string: String) -> Date? {
+        let utf8 = string.utf8
+        return utf8.withContiguousStorageIfAvailable { bytes -> Date? in
+            // YYYY-MM-DDTHH:MM:SS.mmmZ
+            guard bytes.count == 24, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
+                bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"), bytes[19] == UInt8(ascii: "."), bytes[23] == UInt8(ascii: "Z")
+            else { return nil }
+            func number(_ start: Int, _ length: Int) -> Int? {
+                var value = 0
+                for index in start..<(start + length) {
+                    let digit = Int(bytes[index]) - 48
+                    guard (0...9).contains(digit) else { return nil }
+                    value = value * 10 + digit
+                }
+                return value
+            }
+            guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2), let hour = number(11, 2),
+                let minute = number(14, 2), let second = number(17, 2), let millis = number(20, 3),
+                (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+            else { return nil }
+            var parts = tm()
+            parts.tm_year = Int32(year - 1900)
+            parts.tm_mon = Int32(month - 1)
+            parts.tm_mday = Int32(day)
+            parts.tm_hour = Int32(hour)
+            parts.tm_min = Int32(minute)
+            parts.tm_sec = Int32(second)
+            let seconds = timegm(&parts)
+            return Date(timeIntervalSince1970: (Double(Int64(seconds) * 1000 + Int64(millis))) / 1000)
+        } ?? nil
     }
 
     private static func describe(_ error: any Error) -> String {

@@ -25,10 +25,17 @@ struct SpoolRecovery {
     let logger: Logger
     let now: Date
 
-    func run() throws -> SpoolRecoveryReport {
+    /// Recovers the spool; returns the report and the names of the spares found in `tmp/`
+    /// (files kept for reuse, ``SpoolFilePool``), which are not interrupted writes.
+    func run() throws -> (report: SpoolRecoveryReport, spares: [String]) {
         var report = SpoolRecoveryReport()
+        var spares: [String] = []
         let attemptsUnderWay = try SpoolAttemptJournal.read(paths.attemptJournal)
         for name in try Posix.list(paths.tmp) {
+            if SpoolFilePool.isSpare(name) {
+                spares.append(name)
+                continue
+            }
             try Posix.unlink(paths.tmp + "/" + name)
             report.removedTemporaryFiles += 1
         }
@@ -84,7 +91,7 @@ struct SpoolRecovery {
                 ]
             )
         }
-        return report
+        return (report, spares)
     }
 
     private func recover(_ id: QueueID, in area: Spool.Area, attempt: SpoolAttemptJournal.Entry?, report: inout SpoolRecoveryReport) throws {

@@ -5,12 +5,14 @@ import NIOCore
 /// ``commit(_:)`` (only after it returns may the SMTP side answer 250) or ``abort()``.
 ///
 /// Bytes are collected in memory up to ``SpoolConfiguration/writeBufferSize`` and then written to
-/// `tmp/<id>.eml` on the I/O threads while the client keeps sending; `append` suspends only when
+/// a file in `tmp/` (a spare from ``SpoolFilePool``, overwritten from the start, or a new
+/// `tmp/<id>.eml`) on the I/O threads while the client keeps sending; `append` suspends only when
 /// more than ``SpoolConfiguration/maxPendingWriteBytes`` wait for the disk. Commit writes the
-/// rest, fsyncs the file, writes and fsyncs `queue/<id>.json` directly (alone it is an incomplete
-/// message: invisible), renames the message into `queue/` (now it exists) and waits for a
-/// (shared) fsync of `queue/`. Any failure throws a ``SpoolError`` and
-/// removes every file of the message. A writer dropped without commit or abort removes its file.
+/// rest, cuts the file to the message's size and fdatasyncs it, writes the metadata the same way
+/// into another file of `tmp/` and renames it to `queue/<id>.json` (alone it is an incomplete
+/// message: invisible), renames the message to `queue/<id>.eml` (now it exists) and waits for a
+/// (shared) fsync of `queue/`. Any failure throws a ``SpoolError`` and removes every file of the
+/// message. A writer dropped without commit or abort removes its file.
 ///
 /// Call `append`/`commit`/`abort` in order from one task (or one event loop): they are not meant
 /// to race each other, though the writer stays consistent if they do.
@@ -40,13 +42,22 @@ public final class SpoolWriter: @unchecked Sendable {
 
     private let spool: Spool
     private let state = LockedBox(State())
+    /// The file in `tmp/` the bytes go to: a spare being reused, or `tmp/<id>.eml`.
     private let temporaryPath: String
+    /// Whether `temporaryPath` is a spare (exists, holds an old message's bytes).
+    private let reusesSpare: Bool
     private static let probeLimit = 64 * 1024
 
     init(spool: Spool, id: QueueID) {
         self.spool = spool
         self.id = id
-        self.temporaryPath = spool.paths.temporaryMessage(id)
+        if let spare = spool.filePool.take() {
+            self.temporaryPath = spare
+            self.reusesSpare = true
+        } else {
+            self.temporaryPath = spool.paths.temporaryMessage(id)
+            self.reusesSpare = false
+        }
     }
 
     deinit {
@@ -214,7 +225,8 @@ public final class SpoolWriter: @unchecked Sendable {
     }
 
     private func openTemporaryFile() throws -> Int32 {
-        let fd = try Posix.open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL)
+        // A spare is overwritten from offset 0 (and cut to size at commit); a new file must be new.
+        let fd = try Posix.open(temporaryPath, reusesSpare ? O_WRONLY : O_WRONLY | O_CREAT | O_EXCL)
         state.withLockedValue { $0.fd = fd }
         return fd
     }
@@ -244,8 +256,11 @@ public final class SpoolWriter: @unchecked Sendable {
         let fd = try existingFD >= 0 ? existingFD : openTemporaryFile()
         do {
             _ = try write(batch, to: fd)
+            if reusesSpare {
+                try Posix.truncate(fd, to: size, path: temporaryPath)
+            }
             try faults.check(.syncMessage, temporaryPath)
-            try Posix.fsync(fd, path: temporaryPath)
+            try Posix.fdatasync(fd, path: temporaryPath)
         } catch {
             state.withLockedValue { $0.fd = -1 }
             Posix.close(fd)
@@ -255,12 +270,21 @@ public final class SpoolWriter: @unchecked Sendable {
         Posix.close(fd)
 
         let record = SpoolRecord(id: id, envelope: envelope, size: size, messageId: MessageHeaders(probe).value(of: "Message-ID"))
-        // The metadata goes straight into queue/ (no temporary file, no rename): alone there it is
-        // an incomplete message, invisible to readers and removed by recovery. The rename of the
-        // message file, after the metadata is fsynced, is what makes the message exist.
+        // The metadata first (alone in queue/ it is an incomplete message, invisible to readers
+        // and removed by recovery), then the message file: its rename is what makes the message
+        // exist. Both are written in tmp/ (into spares when there are some) and renamed.
         let metadataPath = paths.metadata(id, in: .queue)
-        try faults.check(.writeMetadata, metadataPath)
-        try Posix.writeNewFile(metadataPath, try SpoolJSON.encode(record))
+        let metadataSpare = spool.filePool.take()
+        let metadataTemporary = metadataSpare ?? paths.temporaryMetadata(id)
+        do {
+            try faults.check(.writeMetadata, metadataTemporary)
+            try Posix.overwriteFile(metadataTemporary, try SpoolJSON.encode(record))
+            try faults.check(.renameMetadata, metadataTemporary)
+            try Posix.rename(metadataTemporary, metadataPath)
+        } catch {
+            Posix.unlinkIfPresent(metadataTemporary)
+            throw error
+        }
         do {
             try faults.check(.renameMessage, temporaryPath)
             try Posix.rename(temporaryPath, paths.message(id, in: .queue))

@@ -241,7 +241,11 @@ struct DeliveryAgentTests {
             #expect(try await spool.list().first?.transientFailures == 0)
             clock.advance(by: 30)
             // Each message gets one 429 (the script): the first is delivered, the second paused…
-            #expect(await eventually { await agent.metrics.throttled == 2 && graph.attemptCount == 3 })
+            // (and the delivered one has left the spool: its result is recorded after the attempt)
+            #expect(await eventually {
+                let remaining = (try? await spool.list().count) ?? -1
+                return await agent.metrics.throttled == 2 && graph.attemptCount == 3 && remaining == 2
+            })
             #expect(graph.attempts(of: try await spool.list().first!.id) == 1)
             clock.advance(by: 29)
             try await Task.sleep(nanoseconds: 50_000_000)

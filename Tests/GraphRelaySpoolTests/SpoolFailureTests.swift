@@ -13,8 +13,7 @@ struct SpoolFailureTests {
 
     @Test(
         "a failure at any step of commit throws a clear error and leaves nothing behind",
-        // (Commit no longer renames the metadata: it is written straight into queue/.)
-        arguments: [SpoolFaultPoint.writeMessage, .syncMessage, .writeMetadata, .renameMessage, .syncDirectory]
+        arguments: [SpoolFaultPoint.writeMessage, .syncMessage, .writeMetadata, .renameMetadata, .renameMessage, .syncDirectory]
     )
     func injectedFailure(_ point: SpoolFaultPoint) async throws {
         var configuration = SpoolConfiguration()

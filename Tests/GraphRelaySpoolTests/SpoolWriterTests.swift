@@ -200,6 +200,19 @@ struct MetadataDateTests {
         #expect(SpoolJSON.parseDate("2025-06-15T15:06:40Z") == Date(timeIntervalSince1970: 1_750_000_000))
         #expect(SpoolJSON.parseDate("yesterday") == nil)
     }
+
+    @Test("the fast parser of the stored form agrees with Foundation's ISO 8601 parser and refuses anything else")
+    func fastParserAgrees() throws {
+        for _ in 0..<500 {
+            let text = SpoolJSON.formatDate(Date(timeIntervalSince1970: Double.random(in: 0...4_000_000_000)))
+            let fast = try #require(SpoolJSON.parseStoredDate(text))
+            let foundation = try Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
+            #expect(abs(fast.timeIntervalSince(foundation)) < 1e-6, "\(text)")
+        }
+        for text in ["2025-06-15T15:06:40Z", "2025-06-15 15:06:40.250Z", "2025-13-15T15:06:40.250Z", "2025-06-15T15:06:40.25xZ", ""] {
+            #expect(SpoolJSON.parseStoredDate(text) == nil, "\(text)")
+        }
+    }
 }
 
 @Suite("Queue ids")

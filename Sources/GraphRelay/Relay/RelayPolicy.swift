@@ -39,7 +39,8 @@ struct RelayPolicy: SMTPPolicy {
             logger.notice("no route for sender: \(routing)", metadata: ["relay.sender": "\(sender)"])
             return .reject(SMTPReply(reply))
         }
-        logger.info("route decision: \(match)", metadata: ["relay.sender": "\(sender)", "relay.grant": "\(grant)"])
+        // Debug here; the line that queues or delivers the message names the route at info.
+        logger.debug("route decision: \(match)", metadata: ["relay.sender": "\(sender)", "relay.grant": "\(grant)"])
         return .accept
     }
 

@@ -44,7 +44,7 @@ struct SpoolDispatcher: RelayDispatcher {
             logger.info("queued", metadata: [
                 "relay.spool-id": "\(record.id)", "graph.mailbox": "\(route.mailbox)",
                 "relay.size": "\(record.size)", "relay.recipients": "\(envelope.recipients.count)",
-                "relay.bcc-added": "\(outgoing.rewrite.recipients.addedToBcc.count)",
+                "relay.bcc-added": "\(outgoing.rewrite.recipients.addedToBcc.count)", "relay.route": "\(route)",
             ])
             return .queued(as: record.id.rawValue)
         } catch {

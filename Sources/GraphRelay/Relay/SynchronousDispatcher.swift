@@ -33,6 +33,7 @@ struct SynchronousDispatcher: RelayDispatcher {
             logger.info("delivered to Microsoft Graph", metadata: [
                 "graph.mailbox": "\(route.mailbox)", "graph.request-id": "\(receipt.requestID ?? "-")",
                 "relay.size": "\(outgoing.source.byteCount)", "relay.recipients": "\(message.envelope.recipients.count)",
+                "relay.route": "\(route)",
             ])
             return SMTPReply(250, "2.0.0", "Ok: delivered as \(message.envelope.id)"
                 + (receipt.requestID.map { " (graph request-id \($0))" } ?? ""))

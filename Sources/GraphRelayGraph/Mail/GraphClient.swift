@@ -115,7 +115,8 @@ public final class GraphClient: Sendable {
         let elapsed = (ContinuousClock.now - started).milliseconds
         switch outcome {
         case .accepted(let receipt):
-            logger.info("sendMail accepted", metadata: [
+            // Debug: the caller logs the delivery (with the request-id) at info.
+            logger.debug("sendMail accepted", metadata: [
                 "graph.request-id": "\(receipt.requestID ?? "-")", "graph.client-request-id": "\(receipt.clientRequestID)",
                 "graph.bytes": "\(message.byteCount)", "graph.attempts": "\(receipt.attempts)", "graph.duration-ms": "\(elapsed)",
             ])

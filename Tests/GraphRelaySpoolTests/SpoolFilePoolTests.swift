@@ -1,0 +1,131 @@
+import Foundation
+import NIOCore
+import Testing
+
+@testable import GraphRelaySpool
+
+@Suite("Spool file reuse")
+struct SpoolFilePoolTests {
+    private func deliver(_ spool: Spool, _ id: QueueID) async throws {
+        _ = try await spool.beginDelivery(id)
+        #expect(try await spool.recordAttempt(id, .delivered(requestId: nil)) == nil)
+    }
+
+    private func inode(_ path: String) -> UInt64? {
+        var info = stat()
+        return stat(path, &info) == 0 ? UInt64(info.st_ino) : nil
+    }
+
+    @Test("delivered messages' files become spares that new messages overwrite, cut to their own size")
+    func reusesDeliveredFiles() async throws {
+        try await withSpool { spool, directory in
+            let big = try await spoolMessage(spool, sampleMessage(seed: 1, size: 20_000))
+            let bigInode = try #require(inode("\(directory.path)/queue/\(big.id).eml"))
+            try await deliver(spool, big.id)
+            #expect(directory.files("queue").isEmpty)
+            #expect(directory.files("tmp").sorted() == ["\(big.id).eml.spare", "\(big.id).json.spare"])
+
+            // The next message is smaller than the spare's old content: nothing of it may remain.
+            let small = try await spoolMessage(spool, sampleMessage(seed: 2, size: 700))
+            #expect(directory.files("tmp").isEmpty)
+            #expect(spool.filePool.statistics.reused == 2)
+            let emlPath = "\(directory.path)/queue/\(small.id).eml"
+            #expect(inode(emlPath) != nil)
+            let reusedInodes = [inode(emlPath), inode("\(directory.path)/queue/\(small.id).json")]
+            #expect(reusedInodes.contains(bigInode))
+            #expect(try Posix.fileSize(emlPath) == 700)
+            #expect(try await readAll(spool.message(small.id)) == sampleMessage(seed: 2, size: 700))
+            let listed = try await spool.list()
+            #expect(listed.map(\.id) == [small.id])
+            #expect(listed.first?.size == 700)
+        }
+    }
+
+    @Test("spares survive a restart and are reused; they are not counted as interrupted writes")
+    func sparesSurviveRestart() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var spool: Spool? = try Spool(directory: directory.path, logger: quietLogger)
+        var delivered: [QueueID] = []
+        for seed in 0..<3 {
+            delivered.append(try await spoolMessage(spool!, sampleMessage(seed: seed, size: 1500)).id)
+        }
+        for id in delivered { try await deliver(spool!, id) }
+        let kept = try await spoolMessage(spool!, sampleMessage(seed: 9, size: 4000))
+        #expect(directory.files("tmp").count == 4)  // 6 spares, 2 of them reused by `kept`
+        await spool!.close()
+        spool = nil
+
+        let reopened = try Spool(directory: directory.path, logger: quietLogger)
+        #expect(reopened.recoveryReport.removedTemporaryFiles == 0)
+        #expect(reopened.recoveryReport.queued == 1)
+        #expect(reopened.filePool.statistics.spares == 4)
+        let next = try await spoolMessage(reopened, sampleMessage(seed: 10, size: 300))
+        #expect(reopened.filePool.statistics.reused == 2)
+        #expect(try await readAll(reopened.message(next.id)) == sampleMessage(seed: 10, size: 300))
+        #expect(try await readAll(reopened.message(kept.id)) == sampleMessage(seed: 9, size: 4000))
+        await reopened.close()
+    }
+
+    @Test("beyond the capacity files are deleted; large ones are kept empty")
+    func capacityAndSizeLimit() async throws {
+        var configuration = SpoolConfiguration()
+        configuration.recycledFiles = 3
+        configuration.maxRecycledFileSize = 10_000
+        try await withSpool(configuration: configuration) { spool, directory in
+            var ids: [QueueID] = []
+            for seed in 0..<4 {
+                ids.append(try await spoolMessage(spool, sampleMessage(seed: seed, size: 500)).id)
+            }
+            let large = try await spoolMessage(spool, sampleMessage(seed: 7, size: 30_000))
+            try await deliver(spool, large.id)
+            // The large message's file is kept, but emptied: a spare holds no large content.
+            #expect(directory.files("tmp") == ["\(large.id).eml.spare", "\(large.id).json.spare"])
+            #expect(try Posix.fileSize("\(directory.path)/tmp/\(large.id).eml.spare") == 0)
+            for id in ids { try await deliver(spool, id) }
+            #expect(directory.files("tmp").count == 3)
+            #expect(directory.files("queue").isEmpty)
+            #expect(spool.filePool.statistics.spares == 3)
+            // An emptied spare serves like any other.
+            let next = try await spoolMessage(spool, sampleMessage(seed: 8, size: 12_000))
+            #expect(try await readAll(spool.message(next.id)) == sampleMessage(seed: 8, size: 12_000))
+        }
+    }
+
+    @Test("reuse off (recycledFiles: 0): delivered messages' files are deleted")
+    func reuseOff() async throws {
+        var configuration = SpoolConfiguration()
+        configuration.recycledFiles = 0
+        try await withSpool(configuration: configuration) { spool, directory in
+            let record = try await spoolMessage(spool, sampleMessage(seed: 1, size: 500))
+            try await deliver(spool, record.id)
+            #expect(directory.files("tmp").isEmpty)
+            #expect(directory.files("queue").isEmpty)
+        }
+    }
+
+    @Test("a commit that fails while overwriting a spare leaves nothing behind and loses no other message")
+    func failureWhileReusing() async throws {
+        let failNext = LockedBox(false)
+        var configuration = SpoolConfiguration()
+        configuration.faults = SpoolFaultInjector { point, _ in
+            point == .syncMessage && failNext.withLockedValue { $0 } ? EIO : nil
+        }
+        try await withSpool(configuration: configuration) { spool, directory in
+            let first = try await spoolMessage(spool, sampleMessage(seed: 1, size: 2000))
+            let other = try await spoolMessage(spool, sampleMessage(seed: 2, size: 2000))
+            try await deliver(spool, first.id)
+            failNext.withLockedValue { $0 = true }
+            await #expect(throws: SpoolError.self) {
+                try await spoolMessage(spool, sampleMessage(seed: 3, size: 900))
+            }
+            failNext.withLockedValue { $0 = false }
+            #expect(try await spool.list().map(\.id) == [other.id])
+            #expect(try await readAll(spool.message(other.id)) == sampleMessage(seed: 2, size: 2000))
+            // The failed message's file (a spare) is gone; the other spare is still usable.
+            #expect(directory.files("tmp").count == 1)
+            let next = try await spoolMessage(spool, sampleMessage(seed: 4, size: 100))
+            #expect(try await readAll(spool.message(next.id)) == sampleMessage(seed: 4, size: 100))
+        }
+    }
+}
