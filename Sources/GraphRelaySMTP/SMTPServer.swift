@@ -42,7 +42,8 @@ public final class SMTPServer: Sendable {
         self.services = SMTPSessionHandler.Services(
             policy: policy ?? SMTPDenyAllPolicy(),
             authenticator: authenticator,
-            messageStore: messageStore ?? SMTPSpillingMessageStore()
+            messageStore: messageStore ?? SMTPSpillingMessageStore(),
+            hooksOnEventLoop: true
         )
         self.logger = logger
         self.limiter = SMTPConnectionLimiter(

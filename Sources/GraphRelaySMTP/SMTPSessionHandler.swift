@@ -26,7 +26,18 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
         var policy: any SMTPPolicy
         var authenticator: (any SMTPAuthenticator)?
         var messageStore: any SMTPMessageStore
+        /// Run the hooks and the delivery of messages up to ``smallMessageSize`` as tasks on the
+        /// connection's event loop (``EventLoopTaskExecutor``) instead of Swift's global executor:
+        /// a hook that does not suspend then costs no thread switch. ``SMTPServer`` sets it;
+        /// handler tests on test event loops leave it off.
+        var hooksOnEventLoop = false
     }
+
+    /// Messages up to this size are delivered by a task on the event loop (when
+    /// `hooksOnEventLoop`); the sink keeps them in memory, so reading them back never blocks.
+    static let smallMessageSize = 256 * 1024
+    /// Message bytes collected on the event loop before they go to the sink in one append.
+    static let sinkBatchSize = 64 * 1024
 
     private typealias Action = SMTPSessionStateMachine.Action
 
@@ -43,6 +54,10 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     private var sink: (any SMTPMessageSink)?
     /// The last sink operation, so appends and the discard run strictly in order.
     private var lastSinkOperation: Task<Void, Never>?
+    /// Message bytes not yet handed to the sink (up to ``sinkBatchSize``), and all bytes so far.
+    private var sinkBatch = ByteBuffer()
+    private var sinkBytes = 0
+    private var eventLoopExecutor: EventLoopTaskExecutor?
     private var queuedActions = CircularBuffer<Action>(initialCapacity: 2)
     private var driving = false
     private var readHeld = false
@@ -70,6 +85,9 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        if services.hooksOnEventLoop {
+            eventLoopExecutor = EventLoopTaskExecutor(eventLoop: context.eventLoop)
+        }
         if context.channel.isActive {
             start()
         }
@@ -264,6 +282,8 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
                     return
                 }
             case .openSink(let envelope, let session):
+                sinkBatch = ByteBuffer()
+                sinkBytes = 0
                 let store = services.messageStore
                 run({ () -> Result<any SMTPMessageSink, any Error> in
                     do {
@@ -285,10 +305,23 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
                         return self.machine.sinkOpened(success: false)
                     }
                 }
-            case .appendToSink(let bytes):
+            case .appendToSink(var bytes):
                 guard let sink else {
                     action = machine.sinkAppended(success: false)
                     continue
+                }
+                sinkBytes += bytes.readableBytes
+                // Small pieces are collected here and handed over in batches (or at the end of the
+                // message), not one task per read.
+                if sinkBatch.readableBytes + bytes.readableBytes < Self.sinkBatchSize {
+                    sinkBatch.writeBuffer(&bytes)
+                    action = machine.sinkAppended(success: true)
+                    continue
+                }
+                if sinkBatch.readableBytes > 0 {
+                    sinkBatch.writeBuffer(&bytes)
+                    bytes = sinkBatch
+                    sinkBatch = ByteBuffer()
                 }
                 let previous = lastSinkOperation
                 let promise = context.eventLoop.makePromise(of: String?.self)
@@ -317,12 +350,19 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
                 self.sink = nil
                 let previous = lastSinkOperation
                 lastSinkOperation = nil
+                let rest = sinkBatch
+                sinkBatch = ByteBuffer()
+                let onEventLoop = sinkBytes <= Self.smallMessageSize
+                sinkBytes = 0
                 let policy = services.policy
                 let messageLogger = logger.with(metadataKey: "relay.queue-id", value: "\(envelope.id)")
-                run({ () -> SMTPReply in
+                run(onEventLoop: onEventLoop, { () -> SMTPReply in
                     await previous?.value
                     let content: any SMTPStoredMessage
                     do {
+                        if rest.readableBytes > 0 {
+                            try await sink.append(rest)
+                        }
                         content = try await sink.finish()
                     } catch {
                         messageLogger.error("cannot store message", metadata: ["smtp.error": "\(error)"])
@@ -362,13 +402,22 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     }
 
     /// Runs `operation` off the event loop and feeds its result back to the machine on the loop.
+    ///
+    /// With `hooksOnEventLoop` (and `onEventLoop`) the task prefers the connection's event loop.
     private func run<Value: Sendable>(
+        onEventLoop: Bool = true,
         _ operation: @escaping @Sendable () async -> Value,
         then handle: @escaping (Value) -> Action
     ) {
         guard let context else { return }
         let promise = context.eventLoop.makePromise(of: Value.self)
-        promise.completeWithTask(operation)
+        if onEventLoop, let executor = eventLoopExecutor {
+            Task(executorPreference: executor) {
+                promise.succeed(await operation())
+            }
+        } else {
+            promise.completeWithTask(operation)
+        }
         promise.futureResult.assumeIsolated().whenSuccess { value in
             let action = handle(value)
             guard !self.closed else { return }
@@ -377,6 +426,8 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     }
 
     private func discardSink() {
+        sinkBatch = ByteBuffer()
+        sinkBytes = 0
         guard let sink else { return }
         self.sink = nil
         let previous = lastSinkOperation

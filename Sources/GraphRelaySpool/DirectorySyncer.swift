@@ -12,7 +12,7 @@ import NIOPosix
 /// commits still shares fsyncs. With `grouped == false` each call does its own fsync.
 final class DirectorySyncer: Sendable {
     private struct State {
-        var waiters: [CheckedContinuation<Void, any Error>] = []
+        var waiters: [@Sendable (Result<Void, any Error>) -> Void] = []
         var leaders = 0
         var syncs = 0
         var requests = 0
@@ -70,14 +70,7 @@ final class DirectorySyncer: Sendable {
             return
         }
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let startLeader = state.withLockedValue { state -> Bool in
-                state.requests += 1
-                state.waiters.append(continuation)
-                if state.leaders >= maxConcurrent { return false }
-                state.leaders += 1
-                return true
-            }
-            if startLeader {
+            if join({ continuation.resume(with: $0) }) {
                 pool.submit { [self] workState in
                     guard case .active = workState else {
                         self.failAll(SpoolError.closed)
@@ -89,9 +82,58 @@ final class DirectorySyncer: Sendable {
         }
     }
 
+    /// Runs `work` (which renames files into the directory) on the I/O pool, then waits for an
+    /// fsync of the directory as ``sync()`` does — in one trip to the pool: if no fsync is free
+    /// to start, the thread that ran `work` leads the next one itself. Errors of `work` are
+    /// thrown as they are, without syncing.
+    func sync<T: Sendable>(after work: @escaping @Sendable () throws -> T) async throws -> T {
+        if !grouped {
+            let function = syncFunction
+            return try await runBlocking(on: pool) { () throws -> T in
+                let value = try work()
+                self.state.withLockedValue {
+                    $0.syncs += 1
+                    $0.requests += 1
+                }
+                try function()
+                return value
+            }
+        }
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            pool.submit { [self] workState in
+                guard case .active = workState else {
+                    continuation.resume(throwing: SpoolError.closed)
+                    return
+                }
+                let value: T
+                do {
+                    value = try work()
+                } catch {
+                    continuation.resume(throwing: error)
+                    return
+                }
+                if self.join({ continuation.resume(with: $0.map { value }) }) {
+                    self.leaderLoop()
+                }
+            }
+        }
+    }
+
+    /// Adds a waiter; returns true when the caller must run ``leaderLoop()`` (fewer than
+    /// `maxConcurrent` fsyncs are running).
+    private func join(_ waiter: @escaping @Sendable (Result<Void, any Error>) -> Void) -> Bool {
+        state.withLockedValue { state -> Bool in
+            state.requests += 1
+            state.waiters.append(waiter)
+            if state.leaders >= maxConcurrent { return false }
+            state.leaders += 1
+            return true
+        }
+    }
+
     private func leaderLoop() {
         while true {
-            let batch = state.withLockedValue { state -> [CheckedContinuation<Void, any Error>] in
+            let batch = state.withLockedValue { state -> [@Sendable (Result<Void, any Error>) -> Void] in
                 let batch = state.waiters
                 state.waiters = []
                 if batch.isEmpty {
@@ -103,18 +145,18 @@ final class DirectorySyncer: Sendable {
             }
             if batch.isEmpty { return }
             let result = Result { try syncFunction() }
-            for waiter in batch { waiter.resume(with: result) }
+            for waiter in batch { waiter(result) }
         }
     }
 
     private func failAll(_ error: any Error) {
-        let batch = state.withLockedValue { state -> [CheckedContinuation<Void, any Error>] in
+        let batch = state.withLockedValue { state -> [@Sendable (Result<Void, any Error>) -> Void] in
             let batch = state.waiters
             state.waiters = []
             state.leaders = 0
             return batch
         }
-        for waiter in batch { waiter.resume(throwing: error) }
+        for waiter in batch { waiter(.failure(error)) }
     }
 
     private func runOnPool(_ body: @escaping @Sendable () throws -> Void) async throws {

@@ -119,18 +119,9 @@ public final class SpoolWriter: @unchecked Sendable {
         let spool = self.spool
         let id = self.id
         do {
-            let record = try await spool.io { [self] () throws -> SpoolRecord in
+            // The file work and the shared fsync of queue/ in one trip to the I/O threads.
+            let record = try await spool.queueSyncer.sync { [self] () throws -> SpoolRecord in
                 try self.finishFile(envelope: envelope)
-            }
-            do {
-                try await spool.queueSyncer.sync()
-            } catch {
-                // Not durable: the client gets 451 and will send again, so this copy must go.
-                try? await spool.io { () throws in
-                    Posix.unlinkIfPresent(spool.paths.metadata(id, in: .queue))
-                    Posix.unlinkIfPresent(spool.paths.message(id, in: .queue))
-                }
-                throw error
             }
             state.withLockedValue { $0.phase = .committed }
             spool.logger.debug("message spooled", metadata: ["relay.queue-id": "\(id)", "relay.size": "\(record.size)"])
@@ -138,8 +129,12 @@ public final class SpoolWriter: @unchecked Sendable {
             return record
         } catch {
             state.withLockedValue { $0.phase = .aborted }
+            // Whatever step failed, nothing of the message may stay: not durable means the client
+            // gets 451 and sends it again. (The paths are this message's own: its id is unique.)
             try? await spool.io { [temporaryPath] () throws in
                 Posix.unlinkIfPresent(temporaryPath)
+                Posix.unlinkIfPresent(spool.paths.metadata(id, in: .queue))
+                Posix.unlinkIfPresent(spool.paths.message(id, in: .queue))
             }
             spool.logger.warning("message could not be spooled", metadata: ["relay.queue-id": "\(id)", "relay.error": "\(error)"])
             throw error

@@ -27,6 +27,37 @@ struct SMTPServerTests {
         }
     }
 
+    @Test("hooks and small messages run on the connection's event loop; large ones elsewhere; bytes arrive intact in batches")
+    func hooksOnEventLoop() async throws {
+        try await withSMTPServer { fixture in
+            // 600 kB sent in small writes: batched for the sink, spilled to a file, delivered
+            // off the event loop. 20 kB: in memory, delivered on the loop.
+            for size in [20_000, 600_000] {
+                let client = try await fixture.connect()
+                _ = try await client.readReply()
+                try await client.send("EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n")
+                #expect(try await client.statuses(4) == ["250", "250 2.1.0", "250 2.1.5", "354"])
+                let line = String(repeating: "x", count: 98) + "\r\n"
+                var body = "Subject: size \(size)\r\n\r\n"
+                while body.utf8.count < size { body += line }
+                let bytes = Array(body.utf8)
+                for start in stride(from: 0, to: bytes.count, by: 1000) {
+                    try await client.send(String(decoding: bytes[start..<min(start + 1000, bytes.count)], as: UTF8.self))
+                }
+                try await client.send(".\r\nQUIT\r\n")
+                #expect(try await client.statuses(2) == ["250 2.0.0", "221 2.0.0"])
+                await client.close()
+                let delivery = try #require(fixture.policy.deliveries.last)
+                // The listener prepends its Received: header; the rest is the message as sent.
+                let received = try #require(delivery.content.range(of: "Subject: size"))
+                #expect(delivery.content[..<received.lowerBound].hasPrefix("Received: "))
+                #expect(delivery.content[received.lowerBound...] == body[...])
+                #expect(delivery.onEventLoop == (size < SMTPSessionHandler.smallMessageSize))
+            }
+            #expect(fixture.policy.senderOnEventLoop == [true, true])
+        }
+    }
+
     @Test("smuggling over the wire: one message, the smuggled commands never run", arguments: SMTPInboundDecoderTests.smugglingVariants)
     func smuggling(variant: SmugglingVariant) async throws {
         let rejectedWhenStrict = variant.hasBareLineEnding

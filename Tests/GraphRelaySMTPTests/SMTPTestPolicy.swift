@@ -1,6 +1,7 @@
 import NIOConcurrencyHelpers
 import Foundation
 import NIOCore
+import NIOPosix
 @testable import GraphRelaySMTP
 
 /// A gate a policy call can wait at until the test opens it.
@@ -34,6 +35,8 @@ final class TestPolicy: SMTPPolicy {
         var chunkSizes: [Int]
         /// The stored message's type name (memory or temporary file).
         var storage: String
+        /// Whether `deliver` ran on an event loop thread.
+        var onEventLoop: Bool
     }
 
     private struct State {
@@ -41,6 +44,8 @@ final class TestPolicy: SMTPPolicy {
         var senders: [String] = []
         var recipients: [String] = []
         var connections = 0
+        /// For each `acceptSender` call: whether it ran on an event loop thread.
+        var senderOnEventLoop: [Bool] = []
     }
 
     private let state = NIOLockedValueBox(State())
@@ -71,7 +76,11 @@ final class TestPolicy: SMTPPolicy {
     }
 
     func acceptSender(_ sender: SMTPReversePath, parameters: SMTPMailParameters, session: SMTPSessionInfo) async -> SMTPDecision {
-        state.withLockedValue { $0.senders.append(sender.address) }
+        let onEventLoop = MultiThreadedEventLoopGroup.currentEventLoop != nil
+        state.withLockedValue {
+            $0.senders.append(sender.address)
+            $0.senderOnEventLoop.append(onEventLoop)
+        }
         await senderGate?.wait()
         return .accept
     }
@@ -82,6 +91,7 @@ final class TestPolicy: SMTPPolicy {
     }
 
     func deliver(_ message: SMTPIncomingMessage) async -> SMTPReply {
+        let onEventLoop = MultiThreadedEventLoopGroup.currentEventLoop != nil
         await deliveryGate?.wait()
         do {
             var content: [UInt8] = []
@@ -94,7 +104,7 @@ final class TestPolicy: SMTPPolicy {
             let delivery = Delivery(
                 envelope: message.envelope, session: message.session, content: String(decoding: content, as: UTF8.self),
                 byteCount: message.content.byteCount, header: String(decoding: header.readableBytesView, as: UTF8.self), chunkSizes: sizes,
-                storage: String(describing: type(of: message.content))
+                storage: String(describing: type(of: message.content)), onEventLoop: onEventLoop
             )
             state.withLockedValue { $0.deliveries.append(delivery) }
         } catch {
@@ -105,6 +115,7 @@ final class TestPolicy: SMTPPolicy {
 
     var deliveries: [Delivery] { state.withLockedValue { $0.deliveries } }
     var senders: [String] { state.withLockedValue { $0.senders } }
+    var senderOnEventLoop: [Bool] { state.withLockedValue { $0.senderOnEventLoop } }
     var recipients: [String] { state.withLockedValue { $0.recipients } }
     var connections: Int { state.withLockedValue { $0.connections } }
 }

@@ -35,6 +35,42 @@ struct GroupCommitTests {
         #expect(syncer.statistics.syncs == 2)
     }
 
+    @Test("sync(after:) runs the work first, shares the fsync, returns the work's value; a failing work is not synced")
+    func syncAfterWork() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let pool = NIOThreadPool.singleton
+        let gate = DispatchSemaphore(value: 0)
+        let calls = LockedBox(0)
+        let workDone = LockedBox(0)
+        let syncer = try DirectorySyncer(path: directory.path, pool: pool, grouped: true, faults: nil) {
+            let call = calls.withLockedValue { calls -> Int in
+                calls += 1
+                return calls
+            }
+            if call == 1 { gate.wait() }
+        }
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            group.addTask { try await syncer.sync { workDone.withLockedValue { $0 += 1 }; return 0 } }
+            #expect(await eventually { calls.withLockedValue { $0 } == 1 })
+            for value in 1...6 {
+                group.addTask { try await syncer.sync { workDone.withLockedValue { $0 += 1 }; return value } }
+            }
+            // Every work ran before its fsync; those arriving during the held fsync share the next.
+            #expect(await eventually { workDone.withLockedValue { $0 } == 7 && syncer.statistics.requests == 7 })
+            gate.signal()
+            var values: [Int] = []
+            for try await value in group { values.append(value) }
+            #expect(values.sorted() == Array(0...6))
+        }
+        #expect(syncer.statistics.syncs == 2)
+        await #expect(throws: SpoolError.self) {
+            try await syncer.sync { () throws -> Int in throw SpoolError.closed }
+        }
+        #expect(syncer.statistics.requests == 7)
+        #expect(calls.withLockedValue { $0 } == 2)
+    }
+
     @Test("without grouping every caller does its own fsync")
     func ungrouped() async throws {
         let directory = TemporaryDirectory()
