@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 
 /// How a delivery attempt ended, as recorded in the spool.
 public enum SpoolAttemptResult: Sendable, Equatable {
@@ -80,17 +81,39 @@ extension Spool {
     public func beginDelivery(_ id: QueueID, now: Date = Date()) async throws -> SpooledMessage {
         let paths = self.paths
         let journal = self.attemptJournal
-        let record = try await io { [self] () throws -> SpoolRecord in
+        let preloadLimit = Int64(configuration.deliveryPreloadSize)
+        let (record, contents) = try await io { [self] () throws -> (SpoolRecord, ByteBuffer?) in
             try self.withMessageLock(id) {
                 guard var record = try SpoolFiles.readRecord(id, in: .queue, paths: paths) else { throw SpoolError.notFound(id) }
                 record.state = .delivering
                 record.attempts += 1
                 record.lastAttemptAt = SpoolJSON.stored(now)
+                // A small message is read here, on this trip to the I/O threads, rather than
+                // chunk by chunk later (and before the attempt is journalled: a damaged file
+                // starts no attempt).
+                let contents = record.size <= preloadLimit ? try Self.readWhole(paths.message(id, in: .queue), size: record.size) : nil
                 try journal.begin(id, SpoolAttemptJournal.Entry(attempt: record.attempts, startedAt: now))
-                return record
+                return (record, contents)
             }
         }
-        return makeMessage(record, area: .queue)
+        var message = makeMessage(record, area: .queue)
+        message.contents = contents
+        return message
+    }
+
+    /// The whole file, which must be `size` bytes (else ``SpoolError/corrupt(path:reason:)``).
+    static func readWhole(_ path: String, size: Int64) throws -> ByteBuffer {
+        let reader = try SpoolMessageReader(path: path, expectedSize: size)
+        defer { reader.close() }
+        var buffer = ByteBufferAllocator().buffer(capacity: Int(size))
+        while var chunk = try reader.read(maxLength: max(1, Int(size) - buffer.readableBytes + 1)) {
+            buffer.writeBuffer(&chunk)
+            if Int64(buffer.readableBytes) > size { break }
+        }
+        guard Int64(buffer.readableBytes) == size else {
+            throw SpoolError.corrupt(path: path, reason: "\(buffer.readableBytes) bytes instead of \(size)")
+        }
+        return buffer
     }
 
     /// Records how an attempt ended. Returns the updated record (nil once delivered and removed).
@@ -100,8 +123,8 @@ extension Spool {
         let paths = self.paths
         let faults = configuration.faults
         let journal = self.attemptJournal
-        let (record, syncQueue, syncFailed) = try await io { [self] () throws -> (SpoolRecord?, Bool, Bool) in
-            try self.withMessageLock(id) { () throws -> (SpoolRecord?, Bool, Bool) in
+        let work = { @Sendable [self] () throws -> SpoolRecord? in
+            try self.withMessageLock(id) { () throws -> SpoolRecord? in
                 // The attempt started by beginDelivery is counted on disk only now.
                 let attempt = journal.finish(id)
                 if case .delivered = result {
@@ -113,7 +136,7 @@ extension Spool {
                     guard let size = try Posix.fileSize(messagePath), Posix.exists(metadataPath) else { throw SpoolError.notFound(id) }
                     try filePool.recycle(metadataPath, size: 0, spareName: id.rawValue + ".json")
                     try filePool.recycle(messagePath, size: size, spareName: id.rawValue + ".eml")
-                    return (nil, true, false)
+                    return nil
                 }
                 guard var record = try SpoolFiles.readRecord(id, in: .queue, paths: paths) else { throw SpoolError.notFound(id) }
                 if let attempt, attempt.attempt > record.attempts {
@@ -129,16 +152,16 @@ extension Spool {
                     if transient { record.transientFailures += 1 }
                     if ambiguous { record.ambiguousAttempts += 1 }
                     try SpoolFiles.replaceMetadata(record, in: .queue, paths: paths, faults: faults)
-                    return (record, false, false)
+                    return record
                 case .released:
                     record.state = .queued
                     record.nextAttemptAt = now
                     // Cut short while Graph may already have had the request (docs/spool.md).
                     record.ambiguousAttempts += 1
                     try SpoolFiles.replaceMetadata(record, in: .queue, paths: paths, faults: faults)
-                    return (record, false, false)
+                    return record
                 case .delivered:
-                    return (nil, true, false)  // handled above
+                    return nil  // handled above
                 case .failed(let reason, let status, let requestId, let bounceId, let bounceSuppressed):
                     record.state = .failed
                     record.failedAt = now
@@ -149,13 +172,21 @@ extension Spool {
                     record.bounceId = bounceId
                     record.bounceSuppressed = bounceSuppressed
                     try Self.move(record, from: .queue, to: .failed, paths: paths, faults: faults)
-                    return (record, true, true)
+                    return record
                 }
             }
         }
-        if syncFailed { try await failedSyncer.sync() }
-        if syncQueue { try await queueSyncer.sync() }
-        return record
+        // The file work and the directory fsync it needs in one trip to the I/O threads.
+        switch result {
+        case .delivered:
+            return try await queueSyncer.sync(after: work)
+        case .failed:
+            let record = try await failedSyncer.sync(after: work)
+            try await queueSyncer.sync()
+            return record
+        case .deferred, .released:
+            return try await io(work)
+        }
     }
 
     /// Moves a message between areas, crash-safely: the new `.json` first (a lone half, ignored),

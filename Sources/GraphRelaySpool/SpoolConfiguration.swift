@@ -17,6 +17,9 @@ public struct SpoolConfiguration: Sendable {
     /// Bytes a writer may have waiting for the disk before `append` suspends (back-pressure for a
     /// client that sends faster than the disk writes). Default 1 MiB.
     public var maxPendingWriteBytes: Int = 1024 * 1024
+    /// Messages up to this size are read whole when their delivery begins (one trip to the I/O
+    /// threads instead of one per chunk). Default 256 KiB.
+    public var deliveryPreloadSize: Int = 256 * 1024
     /// Chunk size when a message is read back. Default 64 KiB.
     public var readChunkSize: Int = 64 * 1024
     /// Largest header block returned by `readHeaderBlock` (the rest is cut). Default 1 MiB.

@@ -11,6 +11,9 @@ public struct SpooledMessage: Sendable {
     public let path: String
     let pool: NIOThreadPool
     let configuration: SpoolConfiguration
+    /// The whole message, when ``Spool/beginDelivery(_:now:)`` read it with the metadata (at most
+    /// ``SpoolConfiguration/deliveryPreloadSize`` bytes); nil otherwise: read ``bodyChunks(chunkSize:)``.
+    public internal(set) var contents: ByteBuffer?
 
     public var id: QueueID { record.id }
     public var envelope: SpoolEnvelope { record.envelope }

@@ -8,6 +8,31 @@ import Testing
 struct SpoolOperationsTests {
     let t0 = Date(timeIntervalSince1970: 1_750_000_000)
 
+    @Test("a delivery of a small message gets its bytes with the metadata; a large one reads chunks; a damaged file is refused")
+    func preloadsSmallMessages() async throws {
+        var configuration = SpoolConfiguration()
+        configuration.deliveryPreloadSize = 5000
+        try await withSpool(configuration: configuration) { spool, directory in
+            let small = try await spoolMessage(spool, sampleMessage(seed: 1, size: 5000))
+            let large = try await spoolMessage(spool, sampleMessage(seed: 2, size: 5001))
+            let damaged = try await spoolMessage(spool, sampleMessage(seed: 3, size: 3000))
+
+            let first = try await spool.beginDelivery(small.id)
+            #expect(first.contents.map { Array($0.readableBytesView) } == sampleMessage(seed: 1, size: 5000))
+            let second = try await spool.beginDelivery(large.id)
+            #expect(second.contents == nil)
+            #expect(try await readAll(second) == sampleMessage(seed: 2, size: 5001))
+
+            #expect(truncate("\(directory.path)/queue/\(damaged.id).eml", 2999) == 0)
+            await #expect {
+                try await spool.beginDelivery(damaged.id)
+            } throws: { error in
+                guard case .corrupt(_, let reason) = error as? SpoolError else { return false }
+                return reason.contains("2999 bytes instead of 3000")
+            }
+        }
+    }
+
     @Test("delivery bookkeeping: begin, defer, release, deliver")
     func bookkeeping() async throws {
         try await withSpool { spool, directory in

@@ -16,7 +16,8 @@ struct SpoolDelivery: Sendable {
         guard let client = clients.client(for: message.envelope.route.application) else {
             return .permanent(reason: "application '\(message.envelope.route.application)' is no longer configured", status: "5.3.5")
         }
-        let source = GraphMessageSource.sequence(byteCount: Int(message.record.size)) { message.bodyChunks() }
+        let source = message.contents.map { GraphMessageSource.bytes($0) }
+            ?? GraphMessageSource.sequence(byteCount: Int(message.record.size)) { message.bodyChunks() }
         let outcome = await client.sendMail(mailbox: message.envelope.route.mailbox, message: source, logger: logger)
         return Self.outcome(outcome)
     }
