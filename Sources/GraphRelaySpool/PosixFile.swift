@@ -183,6 +183,12 @@ enum Posix {
         return Glibc_stat(path, &info) == 0
     }
 
+    /// `stat` of `path`, nil if it fails.
+    static func status(_ path: String) -> stat? {
+        var info = stat()
+        return Glibc_stat(path, &info) == 0 ? info : nil
+    }
+
     static func fileSize(_ path: String) throws(SpoolError) -> Int64? {
         var info = stat()
         if Glibc_stat(path, &info) == 0 { return Int64(info.st_size) }

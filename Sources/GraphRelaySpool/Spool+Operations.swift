@@ -84,7 +84,7 @@ extension Spool {
         let preloadLimit = Int64(configuration.deliveryPreloadSize)
         let (record, contents) = try await io { [self] () throws -> (SpoolRecord, ByteBuffer?) in
             try self.withMessageLock(id) {
-                guard var record = try SpoolFiles.readRecord(id, in: .queue, paths: paths) else { throw SpoolError.notFound(id) }
+                guard var record = try self.queuedRecord(id) else { throw SpoolError.notFound(id) }
                 record.state = .delivering
                 record.attempts += 1
                 record.lastAttemptAt = SpoolJSON.stored(now)
@@ -99,6 +99,19 @@ extension Spool {
         var message = makeMessage(record, area: .queue)
         message.contents = contents
         return message
+    }
+
+    /// A queued message's record: from the cache while its metadata file is unchanged, else read
+    /// (and cached). Nil when the message is not (or no longer) in the queue. Call it holding the
+    /// message's lock.
+    func queuedRecord(_ id: QueueID) throws -> SpoolRecord? {
+        let metadataPath = paths.metadata(id, in: .queue)
+        if Posix.exists(paths.message(id, in: .queue)), let cached = recordCache.record(id, metadataPath: metadataPath) {
+            return cached
+        }
+        guard let record = try SpoolFiles.readRecord(id, in: .queue, paths: paths) else { return nil }
+        recordCache.remember(record, metadataPath: metadataPath)
+        return record
     }
 
     /// The whole file, which must be `size` bytes (else ``SpoolError/corrupt(path:reason:)``).
@@ -134,11 +147,12 @@ extension Spool {
                     let metadataPath = paths.metadata(id, in: .queue)
                     let messagePath = paths.message(id, in: .queue)
                     guard let size = try Posix.fileSize(messagePath), Posix.exists(metadataPath) else { throw SpoolError.notFound(id) }
+                    recordCache.forget(id)
                     try filePool.recycle(metadataPath, size: 0, spareName: id.rawValue + ".json")
                     try filePool.recycle(messagePath, size: size, spareName: id.rawValue + ".eml")
                     return nil
                 }
-                guard var record = try SpoolFiles.readRecord(id, in: .queue, paths: paths) else { throw SpoolError.notFound(id) }
+                guard var record = try self.queuedRecord(id) else { throw SpoolError.notFound(id) }
                 if let attempt, attempt.attempt > record.attempts {
                     record.attempts = attempt.attempt
                     record.lastAttemptAt = SpoolJSON.stored(attempt.startedAt)
@@ -152,6 +166,7 @@ extension Spool {
                     if transient { record.transientFailures += 1 }
                     if ambiguous { record.ambiguousAttempts += 1 }
                     try SpoolFiles.replaceMetadata(record, in: .queue, paths: paths, faults: faults)
+                    recordCache.remember(record, metadataPath: paths.metadata(id, in: .queue))
                     return record
                 case .released:
                     record.state = .queued
@@ -159,6 +174,7 @@ extension Spool {
                     // Cut short while Graph may already have had the request (docs/spool.md).
                     record.ambiguousAttempts += 1
                     try SpoolFiles.replaceMetadata(record, in: .queue, paths: paths, faults: faults)
+                    recordCache.remember(record, metadataPath: paths.metadata(id, in: .queue))
                     return record
                 case .delivered:
                     return nil  // handled above
@@ -171,6 +187,7 @@ extension Spool {
                     if let requestId { record.lastRequestId = requestId }
                     record.bounceId = bounceId
                     record.bounceSuppressed = bounceSuppressed
+                    recordCache.forget(id)
                     try Self.move(record, from: .queue, to: .failed, paths: paths, faults: faults)
                     return record
                 }
@@ -263,6 +280,7 @@ extension Spool {
         let area = try await io { [self] () throws -> Area in
             try self.withMessageLock(id) { () throws -> Area in
                 for area in Area.allCases where try SpoolFiles.readRecord(id, in: area, paths: paths) != nil {
+                    self.recordCache.forget(id)
                     try Posix.unlink(paths.metadata(id, in: area))
                     try Posix.unlink(paths.message(id, in: area))
                     return area

@@ -54,6 +54,8 @@ public final class Spool: Sendable {
     let attemptJournal: SpoolAttemptJournal
     /// Files of delivered messages reused by new ones (server mode; empty in tool mode).
     let filePool: SpoolFilePool
+    /// Records of queued messages, valid while their metadata file is unchanged (server mode).
+    let recordCache: SpoolRecordCache
     /// The open `server.lock` (server mode) until ``close()``; the kernel drops the flock with it.
     private let serverLockFD: LockedBox<Int32?>
     private let observers = LockedBox<[UUID: @Sendable (SpoolRecord) -> Void]>([:])
@@ -110,6 +112,7 @@ public final class Spool: Sendable {
             maxFileSize: Int64(configuration.maxRecycledFileSize)
         )
         self.filePool = filePool
+        self.recordCache = SpoolRecordCache(capacity: mode == .server ? 10_000 : 0)
 
         let pool = NIOThreadPool(numberOfThreads: max(1, configuration.ioThreads))
         pool.start()

@@ -31,8 +31,9 @@ public struct SpoolConfiguration: Sendable {
     /// 16384 covers a backlog of 8192 messages; 0 turns reuse off.
     public var recycledFiles: Int = 16384
     /// Files larger than this are emptied (cut to zero length) before they are kept, as are all
-    /// spares beyond the first 1024: idle spares hold at most 1024 × this many bytes. Default
-    /// 64 KiB (64 MiB at most).
+    /// spares of more than 4 KiB beyond the first 4096: idle spares hold at most 4096 × this many
+    /// bytes plus 4 KiB for each other spare. Default 64 KiB (at most 256 MiB + 48 MiB; with
+    /// 10 kB messages about 70 MB).
     public var maxRecycledFileSize: Int = 64 * 1024
 
     /// Test hook: returns an errno to make the named step fail as if the system call had.

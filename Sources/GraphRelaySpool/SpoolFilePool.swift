@@ -12,8 +12,9 @@ import Foundation
 /// A spare is named `tmp/<old id>.<eml|json>.spare`; its content is meaningless (the writer
 /// overwrites it from offset 0 and cuts it to the new size before the fsync). The first
 /// ``contentKeptFor`` spares keep their disk blocks (so a similar message overwrites them in
-/// place); beyond that, and for files above `maxFileSize`, a spare is cut to zero length first,
-/// so idle spares hold at most `contentKeptFor` × `maxFileSize` bytes. Recovery keeps spares
+/// place); beyond that, and for files above `maxFileSize`, a spare of more than one block
+/// (``smallFileSize``) is cut to zero length first, so idle spares hold at most
+/// `contentKeptFor` × `maxFileSize` bytes plus a block for each of the others. Recovery keeps spares
 /// (they are not interrupted writes) and the pool adopts them when a server opens the spool.
 /// Only the server recycles; queue tooling deletes.
 final class SpoolFilePool: Sendable {
@@ -26,8 +27,11 @@ final class SpoolFilePool: Sendable {
     }
 
     static let suffix = ".spare"
-    /// Spares that keep their content (disk blocks); the others are empty.
-    static let contentKeptFor = 1024
+    /// Spares that keep their content (disk blocks); the others are emptied.
+    static let contentKeptFor = 4096
+    /// Files up to this size (one filesystem block: metadata files) are never emptied; freeing
+    /// one block costs more than it saves.
+    static let smallFileSize: Int64 = 4096
 
     private let directory: String
     private let capacity: Int
@@ -79,6 +83,7 @@ final class SpoolFilePool: Sendable {
             let held = state.spares.count + state.reserved
             guard held < capacity else { return .delete }
             state.reserved += 1
+            guard size > Self.smallFileSize else { return .keep }
             return size > maxFileSize || held >= Self.contentKeptFor ? .empty : .keep
         }
         if decision == .delete {

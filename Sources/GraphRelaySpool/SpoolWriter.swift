@@ -129,6 +129,7 @@ public final class SpoolWriter: @unchecked Sendable {
             return record
         } catch {
             state.withLockedValue { $0.phase = .aborted }
+            spool.recordCache.forget(id)
             // Whatever step failed, nothing of the message may stay: not durable means the client
             // gets 451 and sends it again. (The paths are this message's own: its id is unique.)
             try? await spool.io { [temporaryPath] () throws in
@@ -276,6 +277,7 @@ public final class SpoolWriter: @unchecked Sendable {
             try Posix.overwriteFile(metadataTemporary, try SpoolJSON.encode(record))
             try faults.check(.renameMetadata, metadataTemporary)
             try Posix.rename(metadataTemporary, metadataPath)
+            spool.recordCache.remember(record, metadataPath: metadataPath)
         } catch {
             Posix.unlinkIfPresent(metadataTemporary)
             throw error

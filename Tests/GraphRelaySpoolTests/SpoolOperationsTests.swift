@@ -8,6 +8,29 @@ import Testing
 struct SpoolOperationsTests {
     let t0 = Date(timeIntervalSince1970: 1_750_000_000)
 
+    @Test("records cached by the server are used only while their metadata file is unchanged: tooling's changes are seen")
+    func recordCacheFollowsTooling() async throws {
+        try await withSpool { spool, directory in
+            let record = try await spoolMessage(spool, sampleMessage(seed: 1, size: 800))
+            #expect(spool.recordCache.count == 1)
+            let tool = try Spool(directory: directory.path, mode: .tool, logger: quietLogger)
+            let due = Date(timeIntervalSince1970: 1_900_000_000)
+            try await tool.retry(record.id, now: due)
+            await tool.close()
+            let first = try await spool.beginDelivery(record.id)
+            #expect(first.record.nextAttemptAt == due)
+            #expect(first.record.attempts == 1)
+            let later = Date(timeIntervalSince1970: 1_900_000_100)
+            try await spool.recordAttempt(record.id, .deferred(nextAttemptAt: later, error: "503", requestId: nil, transientFailure: true, ambiguous: false))
+            let second = try await spool.beginDelivery(record.id)
+            #expect(second.record.attempts == 2)
+            #expect(second.record.transientFailures == 1)
+            #expect(second.record.nextAttemptAt == later)
+            try await spool.recordAttempt(record.id, .delivered(requestId: nil))
+            #expect(spool.recordCache.count == 0)
+        }
+    }
+
     @Test("a delivery of a small message gets its bytes with the metadata; a large one reads chunks; a damaged file is refused")
     func preloadsSmallMessages() async throws {
         var configuration = SpoolConfiguration()

@@ -1,0 +1,50 @@
+/// The metadata records this server read or wrote, each with the identity of its `.json` file
+/// (inode, size, modification and change times), so that starting a delivery costs a `stat`
+/// instead of reading and decoding the JSON. A file changed by anyone else — queue tooling
+/// rewrites metadata through a new file and a rename — has another identity, and is read again.
+/// Bounded: beyond ``capacity`` records, new ones are simply not cached.
+final class SpoolRecordCache: Sendable {
+    struct FileIdentity: Equatable, Sendable {
+        var inode: UInt64
+        var size: Int64
+        var modified: Int64
+        var changed: Int64
+
+        /// The identity of the file at `path`, nil when it cannot be stat'ed.
+        init?(path: String) {
+            guard let info = Posix.status(path) else { return nil }
+            inode = UInt64(info.st_ino)
+            size = Int64(info.st_size)
+            modified = Int64(info.st_mtim.tv_sec) &* 1_000_000_000 &+ Int64(info.st_mtim.tv_nsec)
+            changed = Int64(info.st_ctim.tv_sec) &* 1_000_000_000 &+ Int64(info.st_ctim.tv_nsec)
+        }
+    }
+
+    private let entries = LockedBox<[QueueID: (record: SpoolRecord, identity: FileIdentity)]>([:])
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    /// The cached record of `id` if its metadata file at `path` is still the one it came from.
+    func record(_ id: QueueID, metadataPath path: String) -> SpoolRecord? {
+        guard let entry = entries.withLockedValue({ $0[id] }) else { return nil }
+        return FileIdentity(path: path) == entry.identity ? entry.record : nil
+    }
+
+    /// Remembers `record`, just read from or written to `path`.
+    func remember(_ record: SpoolRecord, metadataPath path: String) {
+        guard capacity > 0, let identity = FileIdentity(path: path) else { return }
+        entries.withLockedValue { entries in
+            guard entries[record.id] != nil || entries.count < capacity else { return }
+            entries[record.id] = (record, identity)
+        }
+    }
+
+    func forget(_ id: QueueID) {
+        entries.withLockedValue { _ = $0.removeValue(forKey: id) }
+    }
+
+    var count: Int { entries.withLockedValue { $0.count } }
+}
