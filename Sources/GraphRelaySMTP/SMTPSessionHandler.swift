@@ -61,6 +61,8 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     private var queuedActions = CircularBuffer<Action>(initialCapacity: 2)
     private var driving = false
     private var readHeld = false
+    /// Input arrived while the session awaited its own asynchronous work (see ``read(context:)``).
+    private var inputWhileAwaiting = false
     private var pausedForWritability = false
     private var flushNeeded = false
     private var started = false
@@ -129,6 +131,9 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = unwrapInboundIn(data)
+        if machine.awaitsApplication {
+            inputWhileAwaiting = true
+        }
         if machine.inputPhase == .message {
             deadlines.contentReceived(bytes.readableBytes, now: context.eventLoop.now)
         }
@@ -184,11 +189,20 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     /// Reads stop while the session waits for its own asynchronous work (not for the connection
     /// policy, so input before the greeting is seen, and never for a TLS handshake) or for the peer
     /// to read its replies.
+    ///
+    /// With `hooksOnEventLoop` the stop is lazy: a hook on the event loop usually answers within
+    /// the same loop iteration, and a client that waits for its reply sends nothing meanwhile, so
+    /// reads stop only once input has actually arrived during the wait (at most one more read's
+    /// worth is then buffered). Turning read interest off and on again around every command would
+    /// cost two `epoll_ctl` calls each time for nothing.
     private var readsPaused: Bool {
-        pausedForWritability || machine.awaitsApplication
+        if pausedForWritability { return true }
+        guard machine.awaitsApplication else { return false }
+        return !services.hooksOnEventLoop || inputWhileAwaiting
     }
 
     private func resumeReadsIfHeld() {
+        if !machine.awaitsApplication { inputWhileAwaiting = false }
         guard readHeld, !readsPaused, let context else { return }
         readHeld = false
         context.read()

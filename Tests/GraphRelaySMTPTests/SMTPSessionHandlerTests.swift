@@ -95,7 +95,8 @@ struct SMTPSessionHandlerTests {
         limits: SMTPLimits = SMTPLimits(),
         policy: TestPolicy = TestPolicy(),
         store: any SMTPMessageStore = SMTPSpillingMessageStore(memoryThreshold: 64),
-        rejection: SMTPReply? = nil
+        rejection: SMTPReply? = nil,
+        hooksOnEventLoop: Bool = false
     ) async throws -> Fixture {
         let channel = NIOAsyncTestingChannel()
         let reads = ReadCounter()
@@ -104,7 +105,9 @@ struct SMTPSessionHandlerTests {
             startTLSAvailable: false, authenticationAvailable: true
         )
         let session = SMTPSessionInfo(id: "H1", listenerName: listener.name, clientAddress: "192.0.2.10", clientPort: 40000)
-        let services = SMTPSessionHandler.Services(policy: policy, authenticator: TestAuthenticator(), messageStore: store)
+        let services = SMTPSessionHandler.Services(
+            policy: policy, authenticator: TestAuthenticator(), messageStore: store, hooksOnEventLoop: hooksOnEventLoop
+        )
         try await channel.pipeline.addHandler(reads)
         try await channel.testingEventLoop.executeInContext {
             try channel.pipeline.syncOperations.addHandler(SMTPSessionHandler(
@@ -153,6 +156,38 @@ struct SMTPSessionHandlerTests {
         await gate.open()
         #expect(try await fixture.reply().status == "250 2.1.0")
         try await eventually("the held read") { fixture.reads.count.withLockedValue { $0 } == before + 1 }
+    }
+
+    @Test("hooks on the event loop: reads go on while a hook is pending, and stop once input arrives meanwhile")
+    func lazyBackPressure() async throws {
+        let gate = TestGate()
+        let fixture = try await makeFixture(policy: TestPolicy(senderGate: gate), hooksOnEventLoop: true)
+        // Tasks on the test event loop run when it is run.
+        let loop = fixture.channel.testingEventLoop
+        _ = try await fixture.reply()
+        try await fixture.send("EHLO c\r\nMAIL FROM:<a@b.example>\r\n")
+        try await eventually("the sender check") {
+            await loop.run()
+            return await gate.arrivals == 1
+        }
+        _ = try await fixture.reply()
+        // Nothing arrived during the wait: the read passes (no read-interest toggling).
+        var before = fixture.reads.count.withLockedValue { $0 }
+        fixture.channel.read()
+        await loop.run()
+        #expect(fixture.reads.count.withLockedValue { $0 } == before + 1, "read passed while nothing arrived")
+        // A pipelining client sends on: that input is kept, and from now on reads are held.
+        try await fixture.send("RCPT TO:<c@d.example>\r\n")
+        before = fixture.reads.count.withLockedValue { $0 }
+        fixture.channel.read()
+        await loop.run()
+        #expect(fixture.reads.count.withLockedValue { $0 } == before, "read held once input arrived during the wait")
+        await gate.open()
+        try await eventually("the answers and the held read") {
+            await loop.run()
+            return fixture.reads.count.withLockedValue { $0 } == before + 1
+        }
+        #expect(try await fixture.statuses(2) == ["250 2.1.0", "250 2.1.5"])
     }
 
     @Test("idle timeout: 421 4.4.2 and close")

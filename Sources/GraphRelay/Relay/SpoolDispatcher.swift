@@ -41,7 +41,9 @@ struct SpoolDispatcher: RelayDispatcher {
         do {
             try await outgoing.source.forEachChunk { chunk in try await writer.append(chunk) }
             let record = try await writer.commit(envelope)
-            logger.info("queued", metadata: [
+            // Debug: the listener logs the message and its reply (`queued as ID`) at info, and the
+            // delivery agent the mailbox and application when it is delivered.
+            logger.debug("queued", metadata: [
                 "relay.spool-id": "\(record.id)", "graph.mailbox": "\(route.mailbox)",
                 "relay.size": "\(record.size)", "relay.recipients": "\(envelope.recipients.count)",
                 "relay.bcc-added": "\(outgoing.rewrite.recipients.addedToBcc.count)", "relay.route": "\(route)",
