@@ -43,6 +43,9 @@ public actor DeliveryAgent {
     private var lastKick: String?
     private var lastRescan = Date.distantPast
     private var counters = DeliveryMetrics()
+    /// Messages committed by this process and not yet taken in: a burst of commits wakes the
+    /// agent once, not once per message.
+    private nonisolated let committedInbox = LockedBox<(records: [SpoolRecord], drainScheduled: Bool)>(([], false))
 
     public init(
         spool: Spool,
@@ -73,7 +76,15 @@ public actor DeliveryAgent {
         state = .running
         observer = spool.addCommitObserver { [weak self] record in
             guard let self else { return }
-            Task { await self.committed(record) }
+            let schedule = self.committedInbox.withLockedValue { inbox -> Bool in
+                inbox.records.append(record)
+                if inbox.drainScheduled { return false }
+                inbox.drainScheduled = true
+                return true
+            }
+            if schedule {
+                Task { await self.takeCommitted() }
+            }
         }
         lastKick = spool.kickStamp()
         let records: [SpoolRecord]
@@ -173,9 +184,19 @@ public actor DeliveryAgent {
 
     // MARK: Events
 
-    private func committed(_ record: SpoolRecord) {
+    private func takeCommitted() {
+        let records = committedInbox.withLockedValue { inbox -> [SpoolRecord] in
+            defer {
+                inbox.records = []
+                inbox.drainScheduled = false
+            }
+            return inbox.records
+        }
         guard state == .running else { return }
-        perform(scheduler.enqueue(DeliveryScheduler.Message(record), now: clock.now()))
+        let now = clock.now()
+        for record in records {
+            perform(scheduler.enqueue(DeliveryScheduler.Message(record), now: now))
+        }
     }
 
     private func timerFired(_ deadline: Date) {
@@ -295,7 +316,10 @@ public actor DeliveryAgent {
         }
         guard state == .running else { return }
         if let wake {
-            if timer?.deadline != wake {
+            // A running timer that fires no later than needed is kept: when it fires, the tick
+            // finds the next wake-up. (Replacing it on every commit would create and cancel a
+            // task per message.)
+            if timer.map({ $0.deadline > wake }) ?? true {
                 timer?.task.cancel()
                 let clock = self.clock
                 timer = (wake, Task { [weak self] in
