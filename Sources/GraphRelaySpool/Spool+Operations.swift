@@ -136,22 +136,14 @@ extension Spool {
         let paths = self.paths
         let faults = configuration.faults
         let journal = self.attemptJournal
+        if case .delivered = result {
+            try await removeDelivered(id)
+            return nil
+        }
         let work = { @Sendable [self] () throws -> SpoolRecord? in
             try self.withMessageLock(id) { () throws -> SpoolRecord? in
                 // The attempt started by beginDelivery is counted on disk only now.
                 let attempt = journal.finish(id)
-                if case .delivered = result {
-                    // Nothing to record: the message leaves. The metadata first (a lone .eml is an
-                    // incomplete message); both files are kept in tmp/ for new messages to
-                    // overwrite when the pool has room.
-                    let metadataPath = paths.metadata(id, in: .queue)
-                    let messagePath = paths.message(id, in: .queue)
-                    guard let size = try Posix.fileSize(messagePath), Posix.exists(metadataPath) else { throw SpoolError.notFound(id) }
-                    recordCache.forget(id)
-                    try filePool.recycle(metadataPath, size: 0, spareName: id.rawValue + ".json")
-                    try filePool.recycle(messagePath, size: size, spareName: id.rawValue + ".eml")
-                    return nil
-                }
                 guard var record = try self.queuedRecord(id) else { throw SpoolError.notFound(id) }
                 if let attempt, attempt.attempt > record.attempts {
                     record.attempts = attempt.attempt
@@ -196,7 +188,7 @@ extension Spool {
         // The file work and the directory fsync it needs in one trip to the I/O threads.
         switch result {
         case .delivered:
-            return try await queueSyncer.sync(after: work)
+            return nil  // handled above
         case .failed:
             let record = try await failedSyncer.sync(after: work)
             try await queueSyncer.sync()
@@ -204,6 +196,36 @@ extension Spool {
         case .deferred, .released:
             return try await io(work)
         }
+    }
+
+    /// A delivered message leaves the queue: its files become spares (``SpoolFilePool``) — the
+    /// metadata first, as a lone `.eml` is an incomplete message — or are deleted when the pool is
+    /// full; then `queue/` is fsynced, and only then may new messages overwrite the spares.
+    private func removeDelivered(_ id: QueueID) async throws {
+        let paths = self.paths
+        let journal = self.attemptJournal
+        let recycled = LockedBox<[String]>([])
+        do {
+            try await queueSyncer.sync { [self] () throws in
+                try self.withMessageLock(id) { () throws in
+                    _ = journal.finish(id)
+                    let metadataPath = paths.metadata(id, in: .queue)
+                    let messagePath = paths.message(id, in: .queue)
+                    guard let size = try Posix.fileSize(messagePath), Posix.exists(metadataPath) else { throw SpoolError.notFound(id) }
+                    recordCache.forget(id)
+                    if let spare = try filePool.recycle(metadataPath, size: 0, spareName: id.rawValue + ".json") {
+                        recycled.withLockedValue { $0.append(spare) }
+                    }
+                    if let spare = try filePool.recycle(messagePath, size: size, spareName: id.rawValue + ".eml") {
+                        recycled.withLockedValue { $0.append(spare) }
+                    }
+                }
+            }
+        } catch {
+            filePool.abandon(recycled.withLockedValue { $0 })
+            throw error
+        }
+        filePool.publish(recycled.withLockedValue { $0 })
     }
 
     /// Moves a message between areas, crash-safely: the new `.json` first (a lone half, ignored),

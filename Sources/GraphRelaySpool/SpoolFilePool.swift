@@ -63,12 +63,22 @@ final class SpoolFilePool: Sendable {
     }
 
     /// Takes over spares found in `tmp/` when the spool was opened; deletes those beyond the
-    /// capacity.
+    /// capacity, and any that has another name too (after a power failure a file system check
+    /// may leave a message's file both in the queue and here: overwriting it would change the
+    /// queued message).
     func adopt(_ names: [String]) {
+        let usable = names.filter { name in
+            let path = directory + "/" + name
+            guard let info = Posix.status(path), info.st_nlink == 1 else {
+                Posix.unlinkIfPresent(path)
+                return false
+            }
+            return true
+        }
         let excess = state.withLockedValue { state -> ArraySlice<String> in
             let room = max(0, capacity - state.spares.count - state.reserved)
-            state.spares += names.prefix(room).map { directory + "/" + $0 }
-            return names.dropFirst(room)
+            state.spares += usable.prefix(room).map { directory + "/" + $0 }
+            return usable.dropFirst(room)
         }
         for name in excess { Posix.unlinkIfPresent(directory + "/" + name) }
     }
@@ -77,7 +87,11 @@ final class SpoolFilePool: Sendable {
     /// as a spare (emptied first when it is large or many spares already keep their content),
     /// or deleted when the pool is full. `spareName` is unique (derived from the message id).
     /// Call it holding the message's lock.
-    func recycle(_ path: String, size: Int64, spareName: String) throws(SpoolError) {
+    ///
+    /// Returns the spare's path, which the caller must ``publish(_:)`` only after an fsync of the
+    /// directory the file left: until the removal is durable, overwriting the file could, after
+    /// a power failure, change a message that is back in the queue. (Or ``abandon(_:)`` it.)
+    func recycle(_ path: String, size: Int64, spareName: String) throws(SpoolError) -> String? {
         enum Decision { case keep, empty, delete }
         let decision = state.withLockedValue { state -> Decision in
             let held = state.spares.count + state.reserved
@@ -88,7 +102,7 @@ final class SpoolFilePool: Sendable {
         }
         if decision == .delete {
             try Posix.unlink(path)
-            return
+            return nil
         }
         let spare = directory + "/" + spareName + Self.suffix
         do {
@@ -100,11 +114,24 @@ final class SpoolFilePool: Sendable {
             state.withLockedValue { $0.reserved -= 1 }
             throw error
         }
+        return spare
+    }
+
+    /// Makes recycled files available (their old directory has been fsynced since).
+    func publish(_ spares: [String]) {
+        guard !spares.isEmpty else { return }
         state.withLockedValue { state in
-            state.reserved -= 1
-            state.spares.append(spare)
-            state.recycled += 1
+            state.reserved -= spares.count
+            state.spares += spares
+            state.recycled += spares.count
         }
+    }
+
+    /// Gives up recycled files that cannot be published (the fsync failed): they stay in `tmp/`
+    /// and are looked at again when a server next opens the spool.
+    func abandon(_ spares: [String]) {
+        guard !spares.isEmpty else { return }
+        state.withLockedValue { $0.reserved -= spares.count }
     }
 
     /// (spares now, files reused, files recycled) — for tests and measurements.

@@ -128,4 +128,49 @@ struct SpoolFilePoolTests {
             #expect(try await readAll(spool.message(next.id)) == sampleMessage(seed: 4, size: 100))
         }
     }
+    @Test("spares become usable only after the queue directory is fsynced; a failed fsync keeps them out")
+    func publishedAfterSync() async throws {
+        let failSync = LockedBox(false)
+        var configuration = SpoolConfiguration()
+        configuration.faults = SpoolFaultInjector { point, _ in
+            point == .syncDirectory && failSync.withLockedValue { $0 } ? EIO : nil
+        }
+        try await withSpool(configuration: configuration) { spool, directory in
+            let record = try await spoolMessage(spool, sampleMessage(seed: 1, size: 900))
+            _ = try await spool.beginDelivery(record.id)
+            failSync.withLockedValue { $0 = true }
+            await #expect(throws: SpoolError.self) {
+                try await spool.recordAttempt(record.id, .delivered(requestId: nil))
+            }
+            failSync.withLockedValue { $0 = false }
+            // The files left the queue, but nobody may overwrite them in this run.
+            #expect(directory.files("tmp").count == 2)
+            #expect(spool.filePool.statistics.spares == 0)
+            let next = try await spoolMessage(spool, sampleMessage(seed: 2, size: 100))
+            #expect(spool.filePool.statistics.reused == 0)
+            #expect(directory.files("tmp").count == 2)
+            #expect(try await readAll(spool.message(next.id)) == sampleMessage(seed: 2, size: 100))
+        }
+    }
+
+    @Test("at start, a spare that also has another name (left by a file system check) is deleted, not reused")
+    func linkedSpareNotAdopted() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var spool: Spool? = try Spool(directory: directory.path, logger: quietLogger)
+        var ids: [QueueID] = []
+        for seed in 0..<2 { ids.append(try await spoolMessage(spool!, sampleMessage(seed: seed, size: 700)).id) }
+        for id in ids { try await deliver(spool!, id) }
+        await spool!.close()
+        spool = nil
+        // Simulate a queue file and a spare sharing an inode.
+        let spare = "\(directory.path)/tmp/\(ids[0]).eml.spare"
+        let elsewhere = "\(directory.path)/linked-copy"
+        #expect(link(spare, elsewhere) == 0)
+        let reopened = try Spool(directory: directory.path, logger: quietLogger)
+        #expect(reopened.filePool.statistics.spares == 3)
+        #expect(!FileManager.default.fileExists(atPath: spare))
+        #expect(FileManager.default.fileExists(atPath: elsewhere))
+        await reopened.close()
+    }
 }
