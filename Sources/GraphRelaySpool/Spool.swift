@@ -174,9 +174,12 @@ public final class Spool: Sendable {
     // MARK: Writing
 
     /// Starts a new message. Append its bytes as they arrive, then commit or abort.
-    public func makeWriter(now: Date = Date()) throws -> SpoolWriter {
+    ///
+    /// `messageId`: the message's `Message-ID` when the caller knows it (the relay has parsed the
+    /// header block already); otherwise the writer finds it in the bytes.
+    public func makeWriter(now: Date = Date(), messageId: String? = nil) throws -> SpoolWriter {
         if isClosed.withLockedValue({ $0 }) { throw SpoolError.closed }
-        return SpoolWriter(spool: self, id: QueueID.make(now: now))
+        return SpoolWriter(spool: self, id: QueueID.make(now: now), messageId: messageId)
     }
 
     /// Writes a whole message held in memory (used for delivery status notifications).

@@ -48,9 +48,13 @@ public final class SpoolWriter: @unchecked Sendable {
     private let reusesSpare: Bool
     private static let probeLimit = 64 * 1024
 
-    init(spool: Spool, id: QueueID) {
+    /// The Message-ID given by the creator; nil: found in the first bytes (`probe`).
+    private let knownMessageId: String?
+
+    init(spool: Spool, id: QueueID, messageId: String? = nil) {
         self.spool = spool
         self.id = id
+        self.knownMessageId = messageId
         if let spare = spool.filePool.take() {
             self.temporaryPath = spare
             self.reusesSpare = true
@@ -81,7 +85,7 @@ public final class SpoolWriter: @unchecked Sendable {
             state.pending.append(chunk)
             state.pendingBytes += chunk.readableBytes
             state.size += Int64(chunk.readableBytes)
-            if state.probe.count < Self.probeLimit {
+            if knownMessageId == nil && state.probe.count < Self.probeLimit {
                 let take = min(Self.probeLimit - state.probe.count, chunk.readableBytes)
                 state.probe += chunk.getBytes(at: chunk.readerIndex, length: take) ?? []
             }
@@ -265,7 +269,7 @@ public final class SpoolWriter: @unchecked Sendable {
         state.withLockedValue { $0.fd = -1 }
         Posix.close(fd)
 
-        let record = SpoolRecord(id: id, envelope: envelope, size: size, messageId: MessageHeaders(probe).value(of: "Message-ID"))
+        let record = SpoolRecord(id: id, envelope: envelope, size: size, messageId: knownMessageId ?? MessageHeaders(probe).value(of: "Message-ID"))
         // The metadata first (alone in queue/ it is an incomplete message, invisible to readers
         // and removed by recovery), then the message file: its rename is what makes the message
         // exist. Both are written in tmp/ (into spares when there are some) and renamed.

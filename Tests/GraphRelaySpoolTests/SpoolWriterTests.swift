@@ -147,6 +147,17 @@ struct SpoolWriterTests {
         }
     }
 
+    @Test("a Message-ID given by the writer's creator is recorded as given (the bytes are not searched)")
+    func knownMessageId() async throws {
+        try await withSpool { spool, _ in
+            let writer = try spool.makeWriter(messageId: "<added-by-relay@relay.test>")
+            try await writer.append(ByteBuffer(string: "Subject: no id of its own\r\n\r\nbody\r\n"))
+            let record = try await writer.commit(envelope())
+            #expect(record.messageId == "<added-by-relay@relay.test>")
+            #expect(try await spool.list().first?.messageId == "<added-by-relay@relay.test>")
+        }
+    }
+
     @Test("many concurrent commits all land, with unique time-sortable ids, sharing directory fsyncs")
     func concurrentCommits() async throws {
         try await withSpool { spool, _ in

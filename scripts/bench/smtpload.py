@@ -224,26 +224,73 @@ class SMTPFailure(Exception):
         return f"{self.stage} {self.code}"
 
 
+class Watchdog:
+    """Enforces --command-timeout for every session with one timer for all of them: a session
+    waiting longer than that for a reply is aborted and reports a timeout. (A timeout context per
+    reply — a timer armed and cancelled seven times per message — cost the load generator a fifth
+    of its CPU, which the servers under test should get.)"""
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+        self.sessions: set = set()
+        self.task: asyncio.Task | None = None
+
+    def start(self):
+        self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self):
+        if self.task:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+
+    async def _run(self):
+        period = min(0.5, max(0.05, self.timeout / 4))
+        while True:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            for session in list(self.sessions):
+                since = session.waiting_since
+                if since is not None and now - since > self.timeout and session.writer is not None:
+                    session.timed_out = True
+                    session.writer.transport.abort()
+
+
 class Session:
-    def __init__(self, spec: LoadSpec, result: LoadResult, tls_context: ssl.SSLContext | None):
+    def __init__(self, spec: LoadSpec, result: LoadResult, tls_context: ssl.SSLContext | None,
+                 watchdog: Watchdog | None = None):
         self.spec, self.result, self.tls_context = spec, result, tls_context
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
         self.extensions: dict[str, str] = {}
+        self.watchdog = watchdog
+        self.waiting_since: float | None = None     # when the current wait for a reply began
+        self.timed_out = False
 
     async def reply(self, stage: str) -> tuple[int, str]:
         lines = []
+        self.waiting_since = time.monotonic()
+        try:
+            return await self._reply(stage, lines)
+        finally:
+            self.waiting_since = None
+
+    async def _reply(self, stage: str, lines: list) -> tuple[int, str]:
         while True:
             try:
-                # asyncio.timeout, not wait_for: wait_for costs a task per call (3.11), which
-                # made the load generator eat CPU the servers should get.
-                async with asyncio.timeout(self.spec.command_timeout):
+                if self.watchdog is None:
+                    async with asyncio.timeout(self.spec.command_timeout):
+                        line = await self.reader.readline()
+                else:
                     line = await self.reader.readline()
             except TimeoutError:
                 raise SMTPFailure(stage, "timeout", f"no reply within {self.spec.command_timeout}s")
             except (ConnectionError, OSError) as e:
+                if self.timed_out:
+                    raise SMTPFailure(stage, "timeout", f"no reply within {self.spec.command_timeout}s")
                 raise SMTPFailure(stage, "connection-error", str(e))
             if not line:
+                if self.timed_out:
+                    raise SMTPFailure(stage, "timeout", f"no reply within {self.spec.command_timeout}s")
                 raise SMTPFailure(stage, "closed", "server closed the connection")
             if len(line) < 4 or not line[:3].isdigit():
                 raise SMTPFailure(stage, "bad-reply", line[:80].decode("latin-1").strip())
@@ -351,13 +398,15 @@ def _record_error(result: LoadResult, failure: SMTPFailure):
     result.first_error_text.setdefault(failure.key, failure.text[:200])
 
 
-async def _worker(spec, result, factory, counter, tls_context, deadline):
+async def _worker(spec, result, factory, counter, tls_context, deadline, watchdog=None):
     while True:
         if time.monotonic() >= deadline:
             return
         if counter[0] >= spec.messages:
             return
-        session = Session(spec, result, tls_context)
+        session = Session(spec, result, tls_context, watchdog)
+        if watchdog is not None:
+            watchdog.sessions.add(session)
         polite = True
         try:
             await session.open()
@@ -398,6 +447,8 @@ async def _worker(spec, result, factory, counter, tls_context, deadline):
             await asyncio.sleep(0.05)   # do not spin on a dead server
         finally:
             await session.close(polite)
+            if watchdog is not None:
+                watchdog.sessions.discard(session)
 
 
 async def run_load_async(spec: LoadSpec) -> LoadResult:
@@ -415,7 +466,9 @@ async def run_load_async(spec: LoadSpec) -> LoadResult:
     cpu0 = time.process_time()
     result.start = time.monotonic()
     deadline = result.start + spec.timeout
-    workers = [asyncio.create_task(_worker(spec, result, factory, counter, tls_context, deadline))
+    watchdog = Watchdog(spec.command_timeout)
+    watchdog.start()
+    workers = [asyncio.create_task(_worker(spec, result, factory, counter, tls_context, deadline, watchdog))
                for _ in range(min(spec.concurrency, max(1, spec.messages)))]
     try:
         await asyncio.wait_for(asyncio.gather(*workers), spec.timeout + spec.command_timeout + 10)
@@ -423,6 +476,7 @@ async def run_load_async(spec: LoadSpec) -> LoadResult:
         for w in workers:
             w.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
+    await watchdog.stop()
     result.end = time.monotonic()
     result.timed_out = result.end >= deadline and result.attempted < spec.messages
     if result.timed_out:

@@ -22,7 +22,7 @@ struct SpoolDispatcher: RelayDispatcher {
         }
         let writer: SpoolWriter
         do {
-            writer = try spool.makeWriter()
+            writer = try spool.makeWriter(messageId: outgoing.rewrite.messageID)
         } catch {
             logger.error("cannot queue the message: \(error)")
             return .storageFailed
