@@ -32,6 +32,11 @@ public struct GraphEmulatorConfiguration: Sendable {
     public var invalidRecipients: [String] = []
     /// Tolerance for `nbf`/`exp` of client assertions, in seconds. Default 300.
     public var clockSkew: Int = 300
+    /// Accepted messages kept in memory for inspection (``GraphEmulator/messages``): at least the
+    /// last this many (the oldest are dropped in batches once there are twice as many). Default
+    /// nil: all (tests). The relay's embedded emulator and the `graph-emulator` executable, which
+    /// run for long, keep 1000.
+    public var retainedMessages: Int?
 
     public init() {}
 

@@ -107,7 +107,14 @@ extension GraphEmulatorEngine {
                 logger.error("cannot write to the outbox", metadata: ["emulator.outbox": "\(directory)", "emulator.error": "\(error)"])
             }
         }
-        state.withValues { $0.messages.append(message) }
+        let retained = configuration.retainedMessages
+        state.withValues { state in
+            state.messages.append(message)
+            // Trimmed in batches: between `retained` and twice as many are kept.
+            if let retained, state.messages.count > 2 * max(retained, 1) {
+                state.messages.removeFirst(state.messages.count - retained)
+            }
+        }
         logger.debug("sendMail accepted", metadata: [
             "emulator.mailbox": "\(mailbox)", "emulator.request-id": "\(plan.requestID)", "emulator.bytes": "\(mime.count)",
             "emulator.recipients": "\(recipients.count)", "emulator.outbox-file": "\(message.outboxPath ?? "-")",

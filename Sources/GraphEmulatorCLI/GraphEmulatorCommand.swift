@@ -120,6 +120,7 @@ struct GraphEmulatorCommand: AsyncParsableCommand {
         configuration.tokenLifetime = tokenLifetime
         configuration.expectedScope = scope
         configuration.enforceSendAs = !allowAnyFrom
+        configuration.retainedMessages = 1000
         let certificates = try clientCertificate.map { path in
             do {
                 return try String(contentsOfFile: path, encoding: .utf8)

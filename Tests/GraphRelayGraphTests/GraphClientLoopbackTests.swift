@@ -14,6 +14,26 @@ struct GraphClientLoopbackTests {
 
     // MARK: Credentials
 
+    @Test("an emulator that runs for long keeps only its recent messages")
+    func emulatorRetention() async throws {
+        try await F.withEmulator({ $0.retainedMessages = 3 }) { emulator in
+            try await F.withClient(F.application(emulator)) { client in
+                var requestIDs: [String] = []
+                for _ in 0..<10 {
+                    let outcome = await client.sendMail(mailbox: F.mailbox, message: .bytes(F.message()), logger: F.logger)
+                    guard case .accepted(let receipt) = outcome else {
+                        Issue.record("not accepted: \(outcome)")
+                        return
+                    }
+                    requestIDs.append(receipt.requestID ?? "")
+                }
+                let kept = emulator.acceptedMessages.map(\.requestID)
+                #expect(kept.count >= 3 && kept.count <= 6, "\(kept.count) kept")
+                #expect(Array(kept.suffix(3)) == Array(requestIDs.suffix(3)))
+            }
+        }
+    }
+
     @Test func sendsWithClientSecret() async throws {
         try await F.withEmulator { emulator in
             try await F.withClient(F.application(emulator)) { client in

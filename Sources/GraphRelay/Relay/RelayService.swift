@@ -210,6 +210,7 @@ public final class RelayService: Sendable {
         emulatorConfiguration.tls = .server(certificateChain: .pem(certificate.certificatePEM), privateKey: .pem(certificate.privateKeyPEM))
         emulatorConfiguration.outboxDirectory = settings.outbox
         emulatorConfiguration.enforceSendAs = settings.enforceSendAs
+        emulatorConfiguration.retainedMessages = 1000
         var mailboxes = settings.mailboxes
         for route in configuration.routes {
             if case .address(let address) = route.mailbox { mailboxes.append(address) }
