@@ -34,7 +34,8 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     }
 
     /// Messages up to this size are delivered by a task on the event loop (when
-    /// `hooksOnEventLoop`); the sink keeps them in memory, so reading them back never blocks.
+    /// `hooksOnEventLoop`); the default store (``SMTPSpillingMessageStore``, 256 KiB in memory)
+    /// keeps them in memory, so reading them back never blocks.
     static let smallMessageSize = 256 * 1024
     /// Message bytes collected on the event loop before they go to the sink in one append.
     static let sinkBatchSize = 64 * 1024
