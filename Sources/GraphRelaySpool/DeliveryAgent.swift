@@ -40,7 +40,7 @@ public actor DeliveryAgent {
     private var timer: (deadline: Date, task: Task<Void, Never>)?
     private var poller: Task<Void, Never>?
     private var observer: UUID?
-    private var lastKick: String?
+    private var lastKick: Posix.FileIdentity?
     private var lastRescan = Date.distantPast
     private var counters = DeliveryMetrics()
     /// Messages committed by this process and not yet taken in: a burst of commits wakes the

@@ -189,6 +189,25 @@ enum Posix {
         return Glibc_stat(path, &info) == 0 ? info : nil
     }
 
+    /// What tells one version of a file from another without reading it: inode, size,
+    /// modification and change times (nanoseconds). A file replaced by a rename, or written to,
+    /// has another identity.
+    struct FileIdentity: Equatable, Sendable {
+        var inode: UInt64
+        var size: Int64
+        var modified: Int64
+        var changed: Int64
+
+        /// The identity of the file at `path`, nil when it cannot be stat'ed.
+        init?(path: String) {
+            guard let info = Posix.status(path) else { return nil }
+            inode = UInt64(info.st_ino)
+            size = Int64(info.st_size)
+            modified = Int64(info.st_mtim.tv_sec) &* 1_000_000_000 &+ Int64(info.st_mtim.tv_nsec)
+            changed = Int64(info.st_ctim.tv_sec) &* 1_000_000_000 &+ Int64(info.st_ctim.tv_nsec)
+        }
+    }
+
     static func fileSize(_ path: String) throws(SpoolError) -> Int64? {
         var info = stat()
         if Glibc_stat(path, &info) == 0 { return Int64(info.st_size) }
@@ -196,13 +215,6 @@ enum Posix {
         throw fail("stat", path)
     }
 
-    /// Modification time in nanoseconds and inode: a cheap change stamp for metadata files.
-    static func changeStamp(_ path: String) -> (UInt64, UInt64)? {
-        var info = stat()
-        guard Glibc_stat(path, &info) == 0 else { return nil }
-        let nanos = UInt64(info.st_mtim.tv_sec) &* 1_000_000_000 &+ UInt64(info.st_mtim.tv_nsec)
-        return (nanos, UInt64(info.st_ino))
-    }
 
     static func makeDirectory(_ path: String) throws(SpoolError) {
         if Glibc_mkdir(path, 0o750) == 0 || errno == EEXIST { return }

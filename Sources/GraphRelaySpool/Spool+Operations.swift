@@ -119,12 +119,13 @@ extension Spool {
         let reader = try SpoolMessageReader(path: path, expectedSize: size)
         defer { reader.close() }
         var buffer = ByteBufferAllocator().buffer(capacity: Int(size))
-        while var chunk = try reader.read(maxLength: max(1, Int(size) - buffer.readableBytes + 1)) {
-            buffer.writeBuffer(&chunk)
-            if Int64(buffer.readableBytes) > size { break }
-        }
-        guard Int64(buffer.readableBytes) == size else {
-            throw SpoolError.corrupt(path: path, reason: "\(buffer.readableBytes) bytes instead of \(size)")
+        // The reader throws at the end when the file is shorter than `size`; a longer one is
+        // refused here, before it is read whole.
+        while let chunk = try reader.read(maxLength: Int(size) - buffer.readableBytes + 1) {
+            guard Int64(buffer.readableBytes + chunk.readableBytes) <= size else {
+                throw SpoolError.corrupt(path: path, reason: "more than \(size) bytes")
+            }
+            buffer.writeImmutableBuffer(chunk)
         }
         return buffer
     }
@@ -186,16 +187,10 @@ extension Spool {
             }
         }
         // The file work and the directory fsync it needs in one trip to the I/O threads.
-        switch result {
-        case .delivered:
-            return nil  // handled above
-        case .failed:
-            let record = try await failedSyncer.sync(after: work)
-            try await queueSyncer.sync()
-            return record
-        case .deferred, .released:
-            return try await io(work)
-        }
+        guard case .failed = result else { return try await io(work) }
+        let record = try await failedSyncer.sync(after: work)
+        try await queueSyncer.sync()
+        return record
     }
 
     /// A delivered message leaves the queue: its files become spares (``SpoolFilePool``) — the
@@ -329,7 +324,7 @@ extension Spool {
     }
 
     /// A stamp that changes whenever ``touchKick()`` runs (nil before the first).
-    func kickStamp() -> String? {
-        Posix.changeStamp(directory + "/kick").map { "\($0.0)-\($0.1)" }
+    func kickStamp() -> Posix.FileIdentity? {
+        Posix.FileIdentity(path: directory + "/kick")
     }
 }

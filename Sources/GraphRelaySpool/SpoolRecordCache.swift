@@ -4,23 +4,7 @@
 /// rewrites metadata through a new file and a rename — has another identity, and is read again.
 /// Bounded: beyond ``capacity`` records, new ones are simply not cached.
 final class SpoolRecordCache: Sendable {
-    struct FileIdentity: Equatable, Sendable {
-        var inode: UInt64
-        var size: Int64
-        var modified: Int64
-        var changed: Int64
-
-        /// The identity of the file at `path`, nil when it cannot be stat'ed.
-        init?(path: String) {
-            guard let info = Posix.status(path) else { return nil }
-            inode = UInt64(info.st_ino)
-            size = Int64(info.st_size)
-            modified = Int64(info.st_mtim.tv_sec) &* 1_000_000_000 &+ Int64(info.st_mtim.tv_nsec)
-            changed = Int64(info.st_ctim.tv_sec) &* 1_000_000_000 &+ Int64(info.st_ctim.tv_nsec)
-        }
-    }
-
-    private let entries = LockedBox<[QueueID: (record: SpoolRecord, identity: FileIdentity)]>([:])
+    private let entries = LockedBox<[QueueID: (record: SpoolRecord, identity: Posix.FileIdentity)]>([:])
     let capacity: Int
 
     init(capacity: Int) {
@@ -30,12 +14,12 @@ final class SpoolRecordCache: Sendable {
     /// The cached record of `id` if its metadata file at `path` is still the one it came from.
     func record(_ id: QueueID, metadataPath path: String) -> SpoolRecord? {
         guard let entry = entries.withLockedValue({ $0[id] }) else { return nil }
-        return FileIdentity(path: path) == entry.identity ? entry.record : nil
+        return Posix.FileIdentity(path: path) == entry.identity ? entry.record : nil
     }
 
     /// Remembers `record`, just read from or written to `path`.
     func remember(_ record: SpoolRecord, metadataPath path: String) {
-        guard capacity > 0, let identity = FileIdentity(path: path) else { return }
+        guard capacity > 0, let identity = Posix.FileIdentity(path: path) else { return }
         entries.withLockedValue { entries in
             guard entries[record.id] != nil || entries.count < capacity else { return }
             entries[record.id] = (record, identity)

@@ -225,8 +225,9 @@ public final class SpoolWriter: @unchecked Sendable {
     }
 
     private func openTemporaryFile() throws -> Int32 {
-        // A spare is overwritten from offset 0 (and cut to size at commit); a new file must be new.
-        let fd = try Posix.open(temporaryPath, reusesSpare ? O_WRONLY : O_WRONLY | O_CREAT | O_EXCL)
+        // A spare is overwritten from offset 0 (and cut to size at commit) — or created, should
+        // someone have removed it from tmp/; a new file must be new.
+        let fd = try Posix.open(temporaryPath, reusesSpare ? O_WRONLY | O_CREAT : O_WRONLY | O_CREAT | O_EXCL)
         state.withLockedValue { $0.fd = fd }
         return fd
     }
@@ -274,8 +275,7 @@ public final class SpoolWriter: @unchecked Sendable {
         // and removed by recovery), then the message file: its rename is what makes the message
         // exist. Both are written in tmp/ (into spares when there are some) and renamed.
         let metadataPath = paths.metadata(id, in: .queue)
-        let metadataSpare = spool.filePool.take()
-        let metadataTemporary = metadataSpare ?? paths.temporaryMetadata(id)
+        let metadataTemporary = spool.filePool.take() ?? paths.temporaryMetadata(id)
         do {
             try faults.check(.writeMetadata, metadataTemporary)
             try Posix.overwriteFile(metadataTemporary, try SpoolJSON.encode(record))

@@ -173,4 +173,18 @@ struct SpoolFilePoolTests {
         #expect(FileManager.default.fileExists(atPath: elsewhere))
         await reopened.close()
     }
+
+    @Test("a spare removed from tmp/ behind the server's back is created anew, not a failed commit")
+    func missingSpare() async throws {
+        try await withSpool { spool, directory in
+            let record = try await spoolMessage(spool, sampleMessage(seed: 1, size: 600))
+            try await deliver(spool, record.id)
+            for name in directory.files("tmp") {
+                try FileManager.default.removeItem(atPath: "\(directory.path)/tmp/\(name)")
+            }
+            let next = try await spoolMessage(spool, sampleMessage(seed: 2, size: 300))
+            #expect(spool.filePool.statistics.reused == 2)
+            #expect(try await readAll(spool.message(next.id)) == sampleMessage(seed: 2, size: 300))
+        }
+    }
 }
