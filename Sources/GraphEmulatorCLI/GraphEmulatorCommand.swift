@@ -139,7 +139,7 @@ struct GraphEmulatorCommand: AsyncParsableCommand {
           mailboxes: \(mailbox.joined(separator: ", "))\(outbox.map { "   outbox: \($0)" } ?? "")\(generatedCertificate.map { "\n  trust (caFile): \($0)" } ?? "")
 
         """
-        FileHandle.standardOutput.write(Data(banner.utf8))
+        try? FileHandle.standardOutput.write(contentsOf: Data(banner.utf8))
         while true {
             try await Task.sleep(for: .seconds(3600))
         }

@@ -21,7 +21,7 @@ struct CheckConfigCommand: ParsableCommand {
 }
 
 func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text + "\n").utf8))
+    try? FileHandle.standardError.write(contentsOf: Data((text + "\n").utf8))
 }
 
 extension RelayConfiguration {

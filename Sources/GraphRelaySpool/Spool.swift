@@ -65,8 +65,9 @@ public final class Spool: Sendable {
 
     /// Opens (and creates if needed) the spool at `directory`.
     ///
-    /// In server mode this takes the server lock (throws ``SpoolError/locked(directory:holder:)``
-    /// if another server has it) and recovers: temporary files are removed, incomplete messages
+    /// In server mode this takes the server lock (waiting up to
+    /// ``SpoolConfiguration/serverLockWait``; throws ``SpoolError/locked(directory:holder:)`` if
+    /// another server still has it) and recovers: temporary files are removed, incomplete messages
     /// discarded, attempts under way when a server died (`attempts.log`) are counted as
     /// ambiguous and their messages are due again.
     public init(
@@ -92,7 +93,7 @@ public final class Spool: Sendable {
         if mode == .server {
             let lockPath = directory + "/server.lock"
             let fd = try Posix.open(lockPath, O_RDWR | O_CREAT)
-            guard try Posix.tryLockExclusive(fd, path: lockPath) else {
+            guard try Self.lockServer(fd, path: lockPath, waiting: configuration.serverLockWait, logger: logger) else {
                 let holder = (try? Posix.readFile(lockPath)).flatMap { $0 }.map {
                     "pid " + String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
                 } ?? "unknown process"
@@ -148,6 +149,21 @@ public final class Spool: Sendable {
 
     deinit {
         releaseServerLock()
+    }
+
+    /// Takes the server lock on `fd`, retrying for up to `wait`. A lock still held is not always
+    /// another server: a process forked by this one (or by a server that is stopping) holds a copy
+    /// of the lock file's descriptor until it executes its program, and with it the `flock`.
+    private static func lockServer(_ fd: Int32, path: String, waiting wait: Duration, logger: Logger) throws(SpoolError) -> Bool {
+        if try Posix.tryLockExclusive(fd, path: path) { return true }
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: wait)
+        logger.debug("spool lock held; waiting", metadata: ["relay.wait": "\(wait)"])
+        while clock.now < deadline {
+            usleep(10_000)
+            if try Posix.tryLockExclusive(fd, path: path) { return true }
+        }
+        return false
     }
 
     /// Closes `server.lock` (once), which releases the flock: another server may open the spool.

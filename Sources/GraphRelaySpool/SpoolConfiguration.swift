@@ -36,6 +36,11 @@ public struct SpoolConfiguration: Sendable {
     /// 10 kB messages about 70 MB).
     public var maxRecycledFileSize: Int = 64 * 1024
 
+    /// How long a starting server waits for `server.lock` before it reports the spool in use.
+    /// Default 3 s: the lock can be held for a moment by a server that is stopping, or by a child
+    /// process between its fork and its exec (it inherits the lock file's descriptor until then).
+    public var serverLockWait: Duration = .seconds(3)
+
     /// Test hook: returns an errno to make the named step fail as if the system call had.
     var faults: SpoolFaultInjector?
 

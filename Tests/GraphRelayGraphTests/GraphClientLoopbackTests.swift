@@ -556,14 +556,15 @@ struct GraphClientLoopbackTests {
     }
 
     @Test func connectionRefusedIsTransientAndSafe() async throws {
-        let closedPort = try await F.withEmulator { $0.port }
+        let closed = try RefusingPort()
         let application = GraphApplication(name: "t", tenantID: F.tenant, clientID: F.clientID, credential: .clientSecret("x"),
-                                           graphEndpoint: "https://127.0.0.1:\(closedPort)", caFile: F.pki.caCertificate)
+                                           graphEndpoint: "https://127.0.0.1:\(closed.port)", caFile: F.pki.caCertificate)
         let http = try HTTPClient(configuration: F.clientConfiguration().http)
         let client = try GraphClient(application: application, configuration: F.clientConfiguration(),
                                      tokenProvider: StaticTokenProvider("t"), httpClient: http)
         let outcome = await client.sendMail(mailbox: F.mailbox, message: .bytes(F.message()), logger: F.logger)
         await http.shutdown()
+        withExtendedLifetime(closed) {}
         let failure = try #require(outcome.failure)
         #expect(failure.transportError?.kind == .connectFailed)
         #expect(!failure.ambiguous)

@@ -172,8 +172,10 @@ struct SpoolRecoveryTests {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
         let first = try Spool(directory: directory.path, logger: quietLogger)
+        var briefWait = SpoolConfiguration()
+        briefWait.serverLockWait = .milliseconds(100)
         #expect {
-            _ = try Spool(directory: directory.path, logger: quietLogger)
+            _ = try Spool(directory: directory.path, configuration: briefWait, logger: quietLogger)
         } throws: { error in
             guard case SpoolError.locked(let path, let holder) = error else { return false }
             return path == directory.path && holder == "pid \(getpid())"
@@ -182,6 +184,24 @@ struct SpoolRecoveryTests {
         #expect(tool.recoveryReport == SpoolRecoveryReport())
         await tool.close()
         await first.close()
+    }
+
+    @Test("a server lock held for a moment (a forked child before its exec, a server stopping) is waited for")
+    func serverLockWait() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        // Another open file description of server.lock holds the flock, as a child process's
+        // inherited descriptor does until it executes its program.
+        let holder = open("\(directory.path)/server.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+        try #require(holder >= 0)
+        try #require(flock(holder, LOCK_EX | LOCK_NB) == 0)
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(300)) { close(holder) }
+
+        let started = ContinuousClock.now
+        let spool = try Spool(directory: directory.path, logger: quietLogger)
+        #expect(ContinuousClock.now - started >= .milliseconds(250))
+        #expect(try String(contentsOfFile: "\(directory.path)/server.lock", encoding: .utf8) == "\(getpid())\n")
+        await spool.close()
     }
 
     @Test("a reader notices a message file whose size is not the recorded one")

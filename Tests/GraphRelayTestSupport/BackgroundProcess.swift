@@ -44,9 +44,11 @@ public final class BackgroundProcess: @unchecked Sendable {
 
     public var isRunning: Bool { process.isRunning }
 
-    /// Writes to the program's standard input.
-    public func send(_ text: String) {
-        stdinPipe.fileHandleForWriting.write(Data(text.utf8))
+    /// Writes to the program's standard input. Returns false when the program no longer reads it
+    /// (it has exited or closed its input).
+    @discardableResult
+    public func send(_ text: String) -> Bool {
+        (try? stdinPipe.fileHandleForWriting.write(contentsOf: Data(text.utf8))) != nil
     }
 
     /// Waits until the output contains `needle`; returns the whole output, or nil on timeout.

@@ -91,7 +91,9 @@ public enum ProcessRunner {
         let outReader = PipeReader(stdout.fileHandleForReading)
         let errReader = PipeReader(stderr.fileHandleForReading)
         if let input {
-            stdin.fileHandleForWriting.write(input)
+            // A program may exit without reading all of its input (a refused handshake): the write
+            // then fails with EPIPE, which is the program's answer, not the runner's failure.
+            try? stdin.fileHandleForWriting.write(contentsOf: input)
         }
         try? stdin.fileHandleForWriting.close()
 
