@@ -236,11 +236,16 @@ enum Posix {
                 if errno != 0 { throw fail("readdir", path) }
                 return names
             }
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
+            let name = entryName(entry)
             if name != "." && name != ".." { names.append(name) }
         }
+    }
+
+    /// The name of a directory entry, read in place. `entry.pointee` would copy a whole `dirent`,
+    /// but readdir's entries are only as long as their name (`d_reclen`): copying the last one of
+    /// its buffer reads past the buffer's end and can cross into an unmapped page.
+    static func entryName(_ entry: UnsafePointer<dirent>) -> String {
+        String(cString: UnsafeRawPointer(entry).advanced(by: direntNameOffset).assumingMemoryBound(to: CChar.self))
     }
 
     /// Blocks until an exclusive `flock` on `fd` is held.
@@ -278,4 +283,6 @@ private func Glibc_mkdir(_ path: String, _ mode: mode_t) -> Int32 { mkdir(path, 
 private func Glibc_opendir(_ path: String) -> OpaquePointer? { opendir(path) }
 private func Glibc_closedir(_ dir: OpaquePointer) { _ = closedir(dir) }
 private func Glibc_readdir(_ dir: OpaquePointer) -> UnsafeMutablePointer<dirent>? { readdir(dir) }
+/// Where `d_name` starts in a `dirent`.
+private let direntNameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
 private func Glibc_flock(_ fd: Int32, _ operation: Int32) -> Int32 { flock(fd, operation) }
