@@ -1,6 +1,7 @@
 import COpenSSL
 import COpenSSLShims
 import Foundation
+import GraphRelayTLS
 
 /// Verifies client-assertion JWTs the way Entra ID does for certificate credentials: the header
 /// names the certificate by thumbprint (`x5t#S256`, or `x5t` = SHA-1), the signature (PS256 or
@@ -17,7 +18,7 @@ struct ClientAssertionVerifier {
             defer { BIO_free(bio) }
             let bytes = Array(pem.utf8)
             _ = bytes.withUnsafeBytes { BIO_write(bio, $0.baseAddress, Int32($0.count)) }
-            guard let x509 = PEM_read_bio_X509(bio, nil, nil, nil) else {
+            guard let x509 = PEMReader.certificate(bio) else {
                 ERR_clear_error()
                 throw VerificationError("registered certificate is not PEM")
             }

@@ -17,7 +17,9 @@ extension SelfSignedCertificate {
         let certificate = (directory as NSString).appendingPathComponent("emulator.pem")
         let privateKey = (directory as NSString).appendingPathComponent("emulator.key")
         try certificatePEM.write(toFile: certificate, atomically: true, encoding: .utf8)
-        FileManager.default.createFile(atPath: privateKey, contents: Data(privateKeyPEM.utf8), attributes: [.posixPermissions: 0o600])
+        guard FileManager.default.createFile(atPath: privateKey, contents: Data(privateKeyPEM.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: privateKey])
+        }
         return (certificate, privateKey)
     }
 }

@@ -18,6 +18,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds open sessions get to finish on shutdown before 421 4.3.2.")
     var shutdownGrace: Int = 30
 
+    func validate() throws {
+        guard (0...86_400).contains(shutdownGrace) else {
+            throw ValidationError("--shutdown-grace must be between 0 and 86400 seconds, not \(shutdownGrace)")
+        }
+    }
+
     func run() async throws {
         let configuration = try options.loadConfiguration()
         let level = configuration.logging.level

@@ -93,7 +93,14 @@ public final class Spool: Sendable {
         if mode == .server {
             let lockPath = directory + "/server.lock"
             let fd = try Posix.open(lockPath, O_RDWR | O_CREAT)
-            guard try Self.lockServer(fd, path: lockPath, waiting: configuration.serverLockWait, logger: logger) else {
+            let locked: Bool
+            do {
+                locked = try Self.lockServer(fd, path: lockPath, waiting: configuration.serverLockWait, logger: logger)
+            } catch {
+                Posix.close(fd)
+                throw error
+            }
+            guard locked else {
                 let holder = (try? Posix.readFile(lockPath)).flatMap { $0 }.map {
                     "pid " + String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
                 } ?? "unknown process"

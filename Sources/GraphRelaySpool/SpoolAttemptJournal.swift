@@ -64,7 +64,9 @@ final class SpoolAttemptJournal: Sendable {
             state.size += Int64(line.count)
             state.inFlight[id] = entry
             if state.size > Self.compactionThreshold {
-                try compact(&state)
+                // Housekeeping: the attempt is recorded already. A compaction that fails leaves
+                // the file and its descriptor as they were, and is tried again at the next start.
+                try? compact(&state)
             }
         }
     }
@@ -79,9 +81,23 @@ final class SpoolAttemptJournal: Sendable {
         let text = state.inFlight.sorted { $0.key < $1.key }.map { Self.line($0.key, $0.value) }.joined()
         Posix.unlinkIfPresent(temporaryPath)
         try Posix.writeNewFile(temporaryPath, Array(text.utf8))
-        try Posix.rename(temporaryPath, path)
+        // Opened before the rename (the descriptor follows the file), so that no failure can
+        // leave `state.fd` naming a closed descriptor.
+        let fd: Int32
+        do {
+            fd = try Posix.open(temporaryPath, O_WRONLY | O_APPEND)
+            do {
+                try Posix.rename(temporaryPath, path)
+            } catch {
+                Posix.close(fd)
+                throw error
+            }
+        } catch {
+            Posix.unlinkIfPresent(temporaryPath)
+            throw error
+        }
         if state.fd >= 0 { Posix.close(state.fd) }
-        state.fd = try Posix.open(path, O_WRONLY | O_APPEND | O_CREAT)
+        state.fd = fd
         state.size = Int64(text.utf8.count)
     }
 

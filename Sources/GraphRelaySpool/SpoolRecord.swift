@@ -85,6 +85,9 @@ public struct SpoolRecord: Codable, Sendable, Equatable {
         receivedAt = try c.decode(Date.self, forKey: .receivedAt)
         attributes = try c.decodeIfPresent([String: String].self, forKey: .attributes) ?? [:]
         size = try c.decode(Int64.self, forKey: .size)
+        guard size >= 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .size, in: c, debugDescription: "a negative size (\(size))")
+        }
         messageId = try c.decodeIfPresent(String.self, forKey: .messageId)
         attempts = try c.decodeIfPresent(Int.self, forKey: .attempts) ?? 0
         transientFailures = try c.decodeIfPresent(Int.self, forKey: .transientFailures) ?? 0

@@ -157,7 +157,7 @@ public final class TLSContext: @unchecked Sendable {
 
     private func loadCertificateChain(_ source: PEMSource) throws {
         try withBIO(source, what: "certificate") { bio in
-            guard let leaf = PEM_read_bio_X509(bio, nil, nil, nil) else {
+            guard let leaf = PEMReader.certificate(bio) else {
                 throw fail("no PEM certificate in \(describe(source))")
             }
             defer { X509_free(leaf) }
@@ -165,7 +165,7 @@ public final class TLSContext: @unchecked Sendable {
                 throw fail("cannot use certificate from \(describe(source))")
             }
             _ = grs_SSL_CTX_clear_chain_certs(context)
-            while let intermediate = PEM_read_bio_X509(bio, nil, nil, nil) {
+            while let intermediate = PEMReader.certificate(bio) {
                 // add0 takes ownership on success.
                 if grs_SSL_CTX_add0_chain_cert(context, intermediate) != 1 {
                     X509_free(intermediate)
@@ -179,8 +179,8 @@ public final class TLSContext: @unchecked Sendable {
 
     private func loadPrivateKey(_ source: PEMSource) throws {
         try withBIO(source, what: "private key") { bio in
-            guard let key = PEM_read_bio_PrivateKey(bio, nil, nil, nil) else {
-                throw fail("no PEM private key in \(describe(source))")
+            guard let key = PEMReader.privateKey(bio) else {
+                throw fail("no unencrypted PEM private key in \(describe(source))")
             }
             defer { EVP_PKEY_free(key) }
             guard SSL_CTX_use_PrivateKey(context, key) == 1 else {
@@ -193,7 +193,7 @@ public final class TLSContext: @unchecked Sendable {
         guard let store = SSL_CTX_get_cert_store(context) else { throw fail("no certificate store") }
         try withBIO(source, what: "CA") { bio in
             var count = 0
-            while let certificate = PEM_read_bio_X509(bio, nil, nil, nil) {
+            while let certificate = PEMReader.certificate(bio) {
                 defer { X509_free(certificate) }
                 guard X509_STORE_add_cert(store, certificate) == 1 else {
                     throw fail("cannot add CA certificate from \(describe(source))")

@@ -111,5 +111,8 @@ struct ClientAssertionTests {
         #expect {
             try ClientAssertionSigner(certificate: .file("/nonexistent/cert.pem"), privateKey: .file(pki.serverKey))
         } throws: { error in "\(error)".contains("/nonexistent/cert.pem") }
+        #expect {
+            try ClientAssertionSigner(certificate: .file(pki.serverCertificate), privateKey: .file(pki.encryptedServerKey))
+        } throws: { error in "\(error)".contains("no unencrypted PEM private key in \(pki.encryptedServerKey)") }
     }
 }

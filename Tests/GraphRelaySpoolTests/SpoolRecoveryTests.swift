@@ -204,6 +204,24 @@ struct SpoolRecoveryTests {
         await spool.close()
     }
 
+    @Test("metadata rewritten with a negative size is refused as damaged, not trusted")
+    func negativeSize() async throws {
+        try await withSpool { spool, directory in
+            let record = try await spoolMessage(spool, sampleMessage(seed: 9, size: 1000))
+            let path = "\(directory.path)/queue/\(record.id).json"
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            let rewritten = text.replacingOccurrences(of: #""size"\s*:\s*1000"#, with: "\"size\": -1000", options: .regularExpression)
+            try #require(rewritten != text)
+            write(path, rewritten)
+            await #expect {
+                _ = try await spool.beginDelivery(record.id)
+            } throws: { error in
+                guard case SpoolError.corrupt(let damaged, let reason) = error else { return false }
+                return damaged == path && reason.contains("negative size")
+            }
+        }
+    }
+
     @Test("a reader notices a message file whose size is not the recorded one")
     func readerChecksSize() async throws {
         try await withSpool { spool, directory in

@@ -18,6 +18,10 @@ public struct TestPKI: Sendable {
     /// A certificate whose validity ended in the past.
     public var expiredCertificate: String { directory + "/expired.pem" }
     public var expiredKey: String { directory + "/expired.key" }
+    /// `serverKey` protected by the passphrase `secret`: PKCS#8 (`BEGIN ENCRYPTED PRIVATE KEY`)
+    /// and the traditional form (`Proc-Type: 4,ENCRYPTED`).
+    public var encryptedServerKey: String { directory + "/server-encrypted.key" }
+    public var traditionalEncryptedServerKey: String { directory + "/server-encrypted-traditional.key" }
     /// A CA unrelated to every certificate here.
     public var otherCACertificate: String { directory + "/other-ca.pem" }
 
@@ -65,6 +69,8 @@ public struct TestPKI: Sendable {
         try openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", serverKey])
         try openssl(["req", "-new", "-key", serverKey, "-subj", "/CN=localhost", "-out", d + "/server.csr"])
         try sign(csr: d + "/server.csr", out: serverCertificate, days: 30, extraArgs: [])
+        try openssl(["pkey", "-in", serverKey, "-aes256", "-passout", "pass:secret", "-out", encryptedServerKey])
+        try openssl(["rsa", "-in", serverKey, "-aes256", "-passout", "pass:secret", "-traditional", "-out", traditionalEncryptedServerKey])
 
         try openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", ecServerKey])
         try openssl(["req", "-new", "-key", ecServerKey, "-subj", "/CN=localhost", "-out", d + "/server-ec.csr"])
@@ -96,7 +102,7 @@ public struct TestPKI: Sendable {
     private func makeExpiredWithCA(start: String, end: String) throws {
         let d = directory
         try FileManager.default.createDirectory(atPath: d + "/ca-db", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: d + "/ca-db/index.txt", contents: Data())
+        _ = FileManager.default.createFile(atPath: d + "/ca-db/index.txt", contents: Data())
         try "1000\n".write(toFile: d + "/ca-db/serial", atomically: true, encoding: .utf8)
         let config = """
         [ ca ]

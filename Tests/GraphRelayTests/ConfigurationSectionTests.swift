@@ -139,6 +139,11 @@ struct ConfigurationSectionTests {
         ])
         #expect(configurationIssues(withApplication(ids + "\ncertificate: { certificate: \(pki.serverCertificate) }"))
             == ["applications[0].certificate: missing required key 'privateKey' (PEM private key)"])
+        for encrypted in [pki.encryptedServerKey, pki.traditionalEncryptedServerKey] {
+            #expect(configurationIssues(withApplication(ids + "\ncertificate: { certificate: \(pki.serverCertificate), privateKey: \(encrypted) }")) == [
+                "applications[0].certificate.privateKey: '\(encrypted)' holds a passphrase-protected private key; graph-relay reads unencrypted keys only (decrypt it with `openssl pkey -in KEY -out PLAIN` and protect the file by its permissions)",
+            ])
+        }
         let pem = try String(contentsOfFile: pki.serverCertificate, encoding: .utf8)
         let fromEnvironment = try loadConfiguration(withApplication(ids + "\ncertificate: { certificate: { env: CERT }, privateKey: \(pki.serverKey) }"),
                                                     environment: ["CERT": pem])

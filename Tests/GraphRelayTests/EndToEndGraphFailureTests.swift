@@ -151,11 +151,12 @@ struct EndToEndGraphFailureTests {
     @Test("graph.requestTimeout bounds token requests: a login endpoint slower than it gives 451 4.7.0")
     func slowLogin() async throws {
         var setup = EndToEndSetup()
-        setup.extraYAML = "graph: { connectTimeout: 5s, requestTimeout: 1s }"
+        // 3 s: the sendMail that finds the token revoked must finish within it on a loaded machine.
+        setup.extraYAML = "graph: { connectTimeout: 5s, requestTimeout: 3s }"
         try await EndToEndRelay.run(setup) { harness in
             try await harness.waitForStartupToken()
             harness.emulator.revokeAllTokens()
-            harness.emulator.injectTokenFault(.delay(.seconds(6)), count: 2)
+            harness.emulator.injectTokenFault(.delay(.seconds(10)), count: 2)
             let mailbox = "alice@\(EndToEnd.domain)"
             let results = try await EndToEndClients.smtplib(.starttls, port: harness.starttlsPort, messages: [
                 EndToEndMessage(from: mailbox, to: ["bob@example.net"], text: "From: \(mailbox)\r\nTo: bob@example.net\r\nSubject: slow\r\n\r\nx\r\n"),

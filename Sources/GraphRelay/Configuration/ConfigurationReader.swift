@@ -443,6 +443,10 @@ struct ConfigurationReader {
             error(path, "\(origin) contains no PEM \(kind.label)", node)
             return false
         }
+        if kind == .privateKey && (text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") || text.contains("Proc-Type: 4,ENCRYPTED")) {
+            error(path, "\(origin) holds a passphrase-protected private key; graph-relay reads unencrypted keys only (decrypt it with `openssl pkey -in KEY -out PLAIN` and protect the file by its permissions)", node)
+            return false
+        }
         return true
     }
 }

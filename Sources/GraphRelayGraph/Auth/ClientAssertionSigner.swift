@@ -19,12 +19,14 @@ public struct ClientAssertionSigner: Sendable {
     public init(certificate: PEMSource, privateKey: PEMSource) throws(PEMMaterialError) {
         self.certificate = certificate
         self.privateKey = privateKey
-        _ = try load()
+        try load().release()
     }
 
     /// base64url SHA-256 thumbprint of the certificate as it is now on disk.
     public func thumbprintSHA256() throws(PEMMaterialError) -> String {
-        try load().thumbprint
+        let material = try load()
+        defer { material.release() }
+        return material.thumbprint
     }
 
     /// A signed assertion for `clientID` addressed to `audience` (the token endpoint URL).
@@ -47,6 +49,7 @@ public struct ClientAssertionSigner: Sendable {
         return signingInput + "." + Base64URL.encode(signature)
     }
 
+    /// The loaded key (the caller releases it) and the certificate's thumbprint.
     private struct Material {
         let key: OpaquePointer
         let thumbprint: String

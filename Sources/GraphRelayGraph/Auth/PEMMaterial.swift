@@ -41,7 +41,7 @@ enum PEMMaterial {
     static func certificate(_ source: PEMSource) throws -> OpaquePointer {
         let text = try text(of: source)
         return try withBIO(text) { bio in
-            guard let certificate = PEM_read_bio_X509(bio, nil, nil, nil) else {
+            guard let certificate = PEMReader.certificate(bio) else {
                 ERR_clear_error()
                 throw LoadError(description: "no PEM certificate in \(name(of: source))")
             }
@@ -53,7 +53,7 @@ enum PEMMaterial {
     static func privateKey(_ source: PEMSource) throws -> OpaquePointer {
         let text = try text(of: source)
         return try withBIO(text) { bio in
-            guard let key = PEM_read_bio_PrivateKey(bio, nil, nil, nil) else {
+            guard let key = PEMReader.privateKey(bio) else {
                 ERR_clear_error()
                 throw LoadError(description: "no unencrypted PEM private key in \(name(of: source))")
             }
