@@ -14,10 +14,8 @@ struct ClientAssertionVerifier {
         let publicKey: OpaquePointer
 
         init(pem: String) throws {
-            guard let bio = BIO_new(BIO_s_mem()) else { throw VerificationError("out of memory") }
+            guard let bio = PEMReader.memoryBIO(pem) else { throw VerificationError("cannot buffer the registered certificate") }
             defer { BIO_free(bio) }
-            let bytes = Array(pem.utf8)
-            _ = bytes.withUnsafeBytes { BIO_write(bio, $0.baseAddress, Int32($0.count)) }
             guard let x509 = PEMReader.certificate(bio) else {
                 ERR_clear_error()
                 throw VerificationError("registered certificate is not PEM")

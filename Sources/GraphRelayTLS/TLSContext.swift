@@ -139,10 +139,8 @@ public final class TLSContext: @unchecked Sendable {
             bio = BIO_new_file(path, "r")
             guard bio != nil else { throw fail("cannot read \(what) file \(path)") }
         case .pem(let text):
-            bio = BIO_new(BIO_s_mem())
-            guard let bio else { throw fail("cannot buffer \(what)") }
-            let bytes = Array(text.utf8)
-            _ = bytes.withUnsafeBytes { BIO_write(bio, $0.baseAddress, Int32($0.count)) }
+            bio = PEMReader.memoryBIO(text)
+            guard bio != nil else { throw fail("cannot buffer \(what)") }
         }
         defer { BIO_free(bio) }
         return try body(bio!)

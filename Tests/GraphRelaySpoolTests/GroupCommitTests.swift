@@ -10,7 +10,11 @@ struct GroupCommitTests {
     func sharedSync() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        let pool = NIOThreadPool.singleton
+        // A pool of this test's own: a fsync held by the test must not also wait behind other
+        // tests' work on a shared pool (the singleton).
+        let pool = NIOThreadPool(numberOfThreads: 2)
+        pool.start()
+        defer { pool.shutdownGracefully { _ in } }
         let gate = DispatchSemaphore(value: 0)
         let calls = LockedBox(0)
         let syncer = try DirectorySyncer(path: directory.path, pool: pool, grouped: true, faults: nil) {
@@ -39,7 +43,9 @@ struct GroupCommitTests {
     func syncAfterWork() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        let pool = NIOThreadPool.singleton
+        let pool = NIOThreadPool(numberOfThreads: 2)
+        pool.start()
+        defer { pool.shutdownGracefully { _ in } }
         let gate = DispatchSemaphore(value: 0)
         let calls = LockedBox(0)
         let workDone = LockedBox(0)
@@ -75,7 +81,9 @@ struct GroupCommitTests {
     func ungrouped() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        let pool = NIOThreadPool.singleton
+        let pool = NIOThreadPool(numberOfThreads: 2)
+        pool.start()
+        defer { pool.shutdownGracefully { _ in } }
         let calls = LockedBox(0)
         let syncer = try DirectorySyncer(path: directory.path, pool: pool, grouped: false, faults: nil) {
             calls.withLockedValue { $0 += 1 }
@@ -91,7 +99,9 @@ struct GroupCommitTests {
     func errorReachesAll() async throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        let pool = NIOThreadPool.singleton
+        let pool = NIOThreadPool(numberOfThreads: 2)
+        pool.start()
+        defer { pool.shutdownGracefully { _ in } }
         let syncer = try DirectorySyncer(path: directory.path, pool: pool, grouped: true, faults: nil) {
             throw SpoolError.io(operation: "fsync", path: directory.path, errno: EIO)
         }

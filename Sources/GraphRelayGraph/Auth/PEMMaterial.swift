@@ -30,10 +30,8 @@ enum PEMMaterial {
 
     /// Runs `body` with a memory BIO holding the PEM text.
     static func withBIO<T>(_ text: String, _ body: (OpaquePointer) throws -> T) throws -> T {
-        guard let bio = BIO_new(BIO_s_mem()) else { throw LoadError(description: "out of memory") }
+        guard let bio = PEMReader.memoryBIO(text) else { throw LoadError(description: "cannot buffer \(text.utf8.count) bytes of PEM") }
         defer { BIO_free(bio) }
-        let bytes = Array(text.utf8)
-        _ = bytes.withUnsafeBytes { BIO_write(bio, $0.baseAddress, Int32($0.count)) }
         return try body(bio)
     }
 
