@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Certificates for tests, generated once per test process with the `openssl` command line tool
 /// into a temporary directory: a CA, a server certificate for `localhost`/`127.0.0.1` (RSA and
@@ -25,10 +26,17 @@ public struct TestPKI: Sendable {
     /// A CA unrelated to every certificate here.
     public var otherCACertificate: String { directory + "/other-ca.pem" }
 
-    /// The process-wide instance (generated on first use).
+    /// The process-wide instance (generated on first use; its directory is removed at exit).
     public static let shared: TestPKI = {
         do {
-            return try TestPKI.generate()
+            let pki = try TestPKI.generate()
+            sharedDirectory.withLock { $0 = pki.directory }
+            atexit {
+                if let directory = sharedDirectory.withLock({ $0 }) {
+                    try? FileManager.default.removeItem(atPath: directory)
+                }
+            }
+            return pki
         } catch {
             fatalError("cannot generate test certificates: \(error)")
         }
@@ -138,3 +146,6 @@ public struct TestPKI: Sendable {
         return result
     }
 }
+
+/// The shared PKI's directory, for the clean-up at exit (a C callback cannot capture it).
+private let sharedDirectory = Mutex<String?>(nil)
