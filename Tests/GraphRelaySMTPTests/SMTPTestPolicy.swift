@@ -138,7 +138,7 @@ enum TestTimeout: Error, CustomStringConvertible {
 }
 
 /// Polls `condition` until it holds, at most `seconds` (a safety net against hangs, not a timing assertion).
-func eventually(_ what: String, seconds: Double = 10, _ condition: () async throws -> Bool) async throws {
+func eventually(_ what: String, seconds: Double = 30, _ condition: () async throws -> Bool) async throws {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if try await condition() { return }

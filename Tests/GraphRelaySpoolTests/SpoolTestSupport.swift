@@ -107,7 +107,7 @@ func readAll(_ message: SpooledMessage) async throws -> [UInt8] {
 }
 
 /// Waits (at most `timeout` seconds of real time) until `condition` holds.
-func eventually(timeout: Double = 10, _ condition: () async throws -> Bool) async rethrows -> Bool {
+func eventually(timeout: Double = 30, _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
         if try await condition() { return true }

@@ -91,7 +91,7 @@ public final class SMTPTestClient: Sendable {
     }
 
     /// The next complete reply.
-    public func readReply(timeout: TimeAmount = .seconds(10)) async throws -> SMTPTestReply {
+    public func readReply(timeout: TimeAmount = .seconds(30)) async throws -> SMTPTestReply {
         let collector = self.collector
         return try await channel.eventLoop.flatSubmit {
             collector.value.nextReply(timeout: timeout)
@@ -99,14 +99,14 @@ public final class SMTPTestClient: Sendable {
     }
 
     /// Sends `command` + CRLF and reads the reply.
-    public func command(_ command: String, timeout: TimeAmount = .seconds(10)) async throws -> SMTPTestReply {
+    public func command(_ command: String, timeout: TimeAmount = .seconds(30)) async throws -> SMTPTestReply {
         try await send(command + "\r\n")
         return try await readReply(timeout: timeout)
     }
 
     /// Inserts a client TLS handler and waits for the handshake.
     @discardableResult
-    public func startTLS(context: TLSContext, serverHostname: String? = "localhost", timeout: TimeAmount = .seconds(10)) async throws -> TLSConnectionInfo {
+    public func startTLS(context: TLSContext, serverHostname: String? = "localhost", timeout: TimeAmount = .seconds(30)) async throws -> TLSConnectionInfo {
         let collector = self.collector
         let channel = self.channel
         return try await channel.eventLoop.flatSubmit {
@@ -122,7 +122,7 @@ public final class SMTPTestClient: Sendable {
     }
 
     /// Waits until the server closes the connection. Returns false if it is still open after `timeout`.
-    public func waitForClose(timeout: TimeAmount = .seconds(10)) async -> Bool {
+    public func waitForClose(timeout: TimeAmount = .seconds(30)) async -> Bool {
         let channel = self.channel
         let timer = channel.eventLoop.scheduleTask(in: timeout) {}
         let closed = channel.eventLoop.makePromise(of: Bool.self)
