@@ -128,6 +128,7 @@ struct SpoolFilePoolTests {
             #expect(try await readAll(spool.message(next.id)) == sampleMessage(seed: 4, size: 100))
         }
     }
+
     @Test("spares become usable only after the queue directory is fsynced; a failed fsync keeps them out")
     func publishedAfterSync() async throws {
         let failSync = LockedBox(false)
