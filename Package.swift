@@ -38,17 +38,19 @@ let package = Package(
         .target(name: "COpenSSLShims", dependencies: ["COpenSSL"]),
 
         // MARK: Product modules
+        // The mail-format core: MIME structure, transfer encodings, header parameters.
+        .target(name: "GraphRelayMIME", dependencies: [nioCore]),
         .target(name: "GraphRelayTLS", dependencies: ["COpenSSL", "COpenSSLShims", nioCore, nioConcurrencyHelpers, logging]),
         .target(name: "GraphRelaySMTP", dependencies: ["GraphRelayTLS", nioCore, nioConcurrencyHelpers, nioPosix, logging]),
         .target(
             name: "GraphRelayGraph",
-            dependencies: ["GraphRelayTLS", "COpenSSL", "COpenSSLShims", nioCore, nioConcurrencyHelpers, nioPosix, nioHTTP1, logging]
+            dependencies: ["GraphRelayTLS", "GraphRelayMIME", "COpenSSL", "COpenSSLShims", nioCore, nioConcurrencyHelpers, nioPosix, nioHTTP1, logging]
         ),
         .target(name: "GraphRelaySpool", dependencies: [nioCore, nioPosix, logging]),
         .target(
             name: "GraphRelay",
             dependencies: [
-                "GraphRelaySMTP", "GraphRelayGraph", "GraphRelaySpool", "GraphRelayTLS", "GraphEmulator", "COpenSSL",
+                "GraphRelaySMTP", "GraphRelayGraph", "GraphRelayMIME", "GraphRelaySpool", "GraphRelayTLS", "GraphEmulator", "COpenSSL",
                 nioCore, nioConcurrencyHelpers, nioPosix, logging, yams,
             ]
         ),
@@ -68,6 +70,10 @@ let package = Package(
             path: "Tests/GraphRelayTestSupport"
         ),
         .testTarget(
+            name: "GraphRelayMIMETests",
+            dependencies: ["GraphRelayMIME", nioCore]
+        ),
+        .testTarget(
             name: "GraphRelayTLSTests",
             dependencies: ["GraphRelayTLS", "GraphRelayTestSupport", nioCore, nioPosix, nioEmbedded]
         ),
@@ -85,7 +91,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GraphRelayTests",
-            dependencies: ["GraphRelay", "GraphEmulator", "GraphRelayGraph", "GraphRelaySMTP", "GraphRelaySpool", "GraphRelayTLS", "GraphRelayTestSupport", nioCore, nioPosix, nioEmbedded, logging],
+            dependencies: ["GraphRelay", "GraphEmulator", "GraphRelayGraph", "GraphRelayMIME", "GraphRelaySMTP", "GraphRelaySpool", "GraphRelayTLS", "GraphRelayTestSupport", nioCore, nioPosix, nioEmbedded, logging],
             exclude: ["Fixtures"]  // Python stand-ins run by the end-to-end tests
         ),
     ]

@@ -1,5 +1,6 @@
 import Testing
 @testable import GraphRelay
+import GraphRelayMIME
 
 @Suite("Message address parsing")
 struct MessageAddressParserTests {

@@ -1,3 +1,5 @@
+import GraphRelayMIME
+
 /// A tolerant RFC 5322 address-list parser working on bytes (8-bit safe).
 ///
 /// Handles display names (atoms, quoted strings, RFC 2047 encoded words, even when an encoded

@@ -1,4 +1,5 @@
 import Foundation
+import GraphRelayMIME
 
 /// What to change in a message's header section before it goes to Graph.
 public struct HeaderRewriteOptions: Sendable, Hashable {

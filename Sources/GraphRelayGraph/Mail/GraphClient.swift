@@ -1,4 +1,5 @@
 import Foundation
+import GraphRelayMIME
 import GraphRelayTLS
 import Logging
 import NIOCore

@@ -1,13 +1,15 @@
+import NIOCore
+
 /// An RFC 2047 encoded word, `=?charset?B|Q?text?=` (an RFC 2231 language suffix
 /// `charset*lang` is accepted and ignored).
-struct EncodedWord: Sendable, Hashable {
+public struct EncodedWord: Sendable, Hashable {
     /// The charset name, lowercased.
-    let charset: String
+    public let charset: String
     /// The decoded bytes in that charset.
-    let bytes: [UInt8]
+    public let bytes: [UInt8]
 
     /// The length of an encoded word at the start of `bytes`, or `nil` if there is none there.
-    static func length(at bytes: ArraySlice<UInt8>) -> Int? {
+    public static func length(at bytes: ArraySlice<UInt8>) -> Int? {
         let start = bytes.startIndex
         guard bytes.count >= 8, bytes[start] == UInt8(ascii: "="), bytes[start + 1] == UInt8(ascii: "?") else {
             return nil
@@ -31,7 +33,7 @@ struct EncodedWord: Sendable, Hashable {
     }
 
     /// Decodes a complete encoded word; `nil` if malformed.
-    init?(_ word: ArraySlice<UInt8>) {
+    public init?(_ word: ArraySlice<UInt8>) {
         guard let length = EncodedWord.length(at: word), length == word.count else { return nil }
         let inner = word.dropFirst(2).dropLast(2)
         let parts = inner.split(separator: UInt8(ascii: "?"), maxSplits: 2, omittingEmptySubsequences: false)
@@ -40,12 +42,9 @@ struct EncodedWord: Sendable, Hashable {
         if let star = charset.firstIndex(of: "*") { charset = String(charset[..<star]) }
         switch parts[1].first!.asciiLowercased {
         case UInt8(ascii: "b"):
-            var sextets: [UInt8] = []
-            for byte in parts[2] where byte != UInt8(ascii: "=") {
-                guard let value = Base64.value(of: byte) else { return nil }
-                sextets.append(value)
-            }
-            guard let decoded = Base64.decode(sextets: sextets) else { return nil }
+            guard !parts[2].contains(where: { $0.isBlank || $0 == UInt8(ascii: "\r") || $0 == UInt8(ascii: "\n") }),
+                let decoded = Base64StreamDecoder.decode(parts[2])
+            else { return nil }
             self.bytes = decoded
         case UInt8(ascii: "q"):
             var decoded: [UInt8] = []
@@ -73,11 +72,11 @@ struct EncodedWord: Sendable, Hashable {
 
     /// The decoded text. UTF-8, US-ASCII, ISO-8859-1/15 and Windows-1252 are converted; other
     /// charsets are read as UTF-8 with invalid bytes replaced.
-    var text: String {
+    public var text: String {
         EncodedWord.decode(bytes, charset: charset)
     }
 
-    static func decode(_ bytes: [UInt8], charset: String) -> String {
+    public static func decode(_ bytes: [UInt8], charset: String) -> String {
         switch charset {
         case "iso-8859-1", "latin1", "iso_8859-1", "l1", "iso-8859-15", "latin-9":
             return String(String.UnicodeScalarView(bytes.map { Unicode.Scalar($0) }))
@@ -95,7 +94,7 @@ struct EncodedWord: Sendable, Hashable {
 
     /// Encodes `text` as one or more UTF-8 B encoded words (each at most 75 characters, split
     /// on character boundaries), separated by spaces.
-    static func encode(_ text: String) -> String {
+    public static func encode(_ text: String) -> String {
         var words: [String] = []
         var chunk: [UInt8] = []
         // 75 - "=?UTF-8?B?".count - "?=".count = 63 base64 characters → 45 bytes (a multiple of 3).
@@ -103,13 +102,13 @@ struct EncodedWord: Sendable, Hashable {
         for character in text {
             let bytes = Array(String(character).utf8)
             if chunk.count + bytes.count > maximumChunk, !chunk.isEmpty {
-                words.append("=?UTF-8?B?\(Base64.encodePadded(chunk))?=")
+                words.append("=?UTF-8?B?\(base64(chunk))?=")
                 chunk = []
             }
             chunk.append(contentsOf: bytes)
         }
         if !chunk.isEmpty || words.isEmpty {
-            words.append("=?UTF-8?B?\(Base64.encodePadded(chunk))?=")
+            words.append("=?UTF-8?B?\(base64(chunk))?=")
         }
         return words.joined(separator: " ")
     }
@@ -129,10 +128,12 @@ struct EncodedWord: Sendable, Hashable {
     ]
 }
 
-extension Base64 {
-    static func encodePadded(_ bytes: [UInt8]) -> String {
-        let unpadded = encodeUnpadded(bytes)
-        let padding = (4 - unpadded.utf8.count % 4) % 4
-        return unpadded + String(repeating: "=", count: padding)
+extension EncodedWord {
+    static func base64(_ bytes: [UInt8]) -> String {
+        var encoder = Base64StreamEncoder()
+        var output = ByteBuffer()
+        bytes.withUnsafeBytes { encoder.encode($0, into: &output) }
+        encoder.finish(into: &output)
+        return String(buffer: output)
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import NIOCore
 import Testing
-@testable import GraphRelayGraph
+import GraphRelayMIME
 
 @Suite("Base64StreamEncoder")
 struct Base64StreamEncoderTests {
