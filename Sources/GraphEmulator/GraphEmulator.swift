@@ -110,6 +110,18 @@ public final class GraphEmulator: Sendable {
     /// sendMail requests received (any outcome).
     public var sendMailRequestCount: Int { state.withValues { $0.sendMailRequests } }
 
+    /// Requests of `operation` received (any outcome).
+    public func requestCount(_ operation: GraphEmulatorOperation) -> Int {
+        state.withValues { $0.operationCounts[operation] ?? 0 }
+    }
+
+    /// Drafts that exist (created and neither sent nor deleted), in `mailbox` if given.
+    public func draftCount(mailbox: String? = nil) -> Int {
+        state.withValues { values in
+            values.drafts.values.filter { mailbox == nil || $0.mailbox.lowercased() == mailbox!.lowercased() }.count
+        }
+    }
+
     /// The highest number of sendMail requests for `mailbox` that were in progress at once.
     public func maxConcurrentSendMail(mailbox: String) -> Int {
         state.withValues { $0.maxActiveSendMail[mailbox.lowercased()] ?? 0 }
@@ -124,6 +136,7 @@ public final class GraphEmulator: Sendable {
             values.sendMailRequests = 0
             values.maxActiveSendMail = [:]
             values.connectionsAccepted = 0
+            values.operationCounts = [:]
         }
     }
 
@@ -131,8 +144,13 @@ public final class GraphEmulator: Sendable {
 
     /// Queues `fault` for the next `count` sendMail requests (to `mailbox` only, if given).
     public func injectSendMailFault(_ fault: GraphEmulatorFault, count: Int = 1, mailbox: String? = nil) {
+        injectFault(fault, on: .sendMail, count: count, mailbox: mailbox)
+    }
+
+    /// Queues `fault` for the next `count` requests of `operation` (for `mailbox` only, if given).
+    public func injectFault(_ fault: GraphEmulatorFault, on operation: GraphEmulatorOperation, count: Int = 1, mailbox: String? = nil) {
         state.withValues { values in
-            for _ in 0..<max(count, 0) { values.sendMailFaults.append((fault, mailbox)) }
+            for _ in 0..<max(count, 0) { values.faults.append((fault, operation, mailbox)) }
         }
     }
 
@@ -146,7 +164,7 @@ public final class GraphEmulator: Sendable {
     /// Drops all queued faults.
     public func clearFaults() {
         state.withValues { values in
-            values.sendMailFaults = []
+            values.faults = []
             values.tokenFaults = []
         }
     }

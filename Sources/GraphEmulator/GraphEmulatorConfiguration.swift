@@ -37,6 +37,23 @@ public struct GraphEmulatorConfiguration: Sendable {
     /// nil: all (tests). The relay's embedded emulator and the `graph-emulator` executable, which
     /// run for long, keep 1000.
     public var retainedMessages: Int?
+    /// Keep the bytes of each attachment of a sent draft in ``GraphEmulatorAttachment/content``
+    /// (tests compare them); otherwise only their size and SHA-256. Default true; the relay's
+    /// embedded emulator and the `graph-emulator` executable keep none (a 40 MB scan would stay
+    /// in memory).
+    public var retainsAttachmentContent = true
+    /// Answer attachment requests on a draft created from MIME with 400 (Microsoft does not say
+    /// whether Graph allows them; this lets the relay's JSON fallback be tested). Default false.
+    public var refusesAttachmentsOnMIMEDrafts = false
+    /// Smallest attachment an upload session accepts (Graph: 3 MB). Default 3 MiB.
+    public var minimumUploadSessionSize = 3 * 1024 * 1024
+    /// Largest attachment an upload session accepts (Graph: 150 MB). Default 150 MiB.
+    public var maximumUploadSessionSize = 150 * 1024 * 1024
+    /// How long an upload session's URL works. Default 15 minutes.
+    public var uploadSessionLifetime: Double = 15 * 60
+    /// When set, request bodies (POST/PUT) per application and mailbox are limited to `bytes`
+    /// per `seconds` (Graph: 150 MB per 5 minutes); beyond, 429 with `Retry-After`. Default nil.
+    public var uploadLimit: (bytes: Int, seconds: Double)?
 
     public init() {}
 
@@ -58,6 +75,10 @@ public struct GraphEmulatorConfiguration: Sendable {
         public var allowedMailboxes: [String]?
         /// A disabled app gets AADSTS7000112. Default false.
         public var disabled: Bool
+        /// Application permissions granted: `Mail.Send` for sendMail and sending drafts,
+        /// `Mail.ReadWrite` for drafts and attachments (403 `ErrorAccessDenied` without).
+        /// Default both.
+        public var permissions: Set<String> = ["Mail.Send", "Mail.ReadWrite"]
 
         public init(tenantID: String, clientID: String, secrets: [String] = [], expiredSecrets: [String] = [],
                     certificates: [String] = [], federatedTokens: [String] = [], allowedMailboxes: [String]? = nil,

@@ -8,41 +8,21 @@ extension GraphEmulatorEngine {
     /// strict base64 → message size → recipients → send-as; then 202 and the message is recorded.
     func sendMailReply(plan: GraphEmulatorPlan, mailbox: String, request: GraphEmulatorRequest) -> GraphEmulatorReply {
         // Authentication first, as Graph does.
-        let authorization = request.head.headers.first(name: "Authorization") ?? ""
-        guard authorization.lowercased().hasPrefix("bearer "), case let value = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces), !value.isEmpty else {
-            return graphError(401, code: "InvalidAuthenticationToken", message: "Access token is empty.", plan: plan, request: request)
+        let token: GraphEmulatorState.IssuedToken
+        switch authenticate(plan: plan, request: request) {
+        case .refused(let reply): return reply
+        case .token(let issued): token = issued
         }
-        let token = state.withValues { $0.tokens[value] }
-        guard let token else {
-            return graphError(401, code: "InvalidAuthenticationToken", message: "IDX14100: JWT is not well formed, or the token was revoked.", plan: plan, request: request)
+        let (early, delay) = faultReply(plan: plan, request: request)
+        if let early { return early }
+        if let application = configuration.applications.first(where: { $0.clientID.lowercased() == token.clientID.lowercased() }),
+            !application.permissions.contains("Mail.Send") {
+            return graphError(403, code: "ErrorAccessDenied", message: "Access is denied. Check credentials and try again.", plan: plan, request: request)
         }
-        guard token.expiresAt > Date() else {
-            return graphError(401, code: "InvalidAuthenticationToken", message: "Lifetime validation failed, the token is expired.", plan: plan, request: request)
-        }
-
-        var delay: TimeAmount?
-        switch plan.sendMailFault {
-        case .error(let status, let code, let message, let retryAfter)?:
-            return graphError(status, code: code, message: message, plan: plan, request: request,
-                              extraHeaders: retryAfter.map { [("Retry-After", $0)] } ?? [])
-        case .throttle(let retryAfter)?:
-            return graphError(429, code: "ApplicationThrottled", message: "Application is over its MailboxConcurrency limit.",
-                              plan: plan, request: request, extraHeaders: [("Retry-After", retryAfter)])
-        case .serviceUnavailable(let retryAfter)?:
-            return graphError(503, code: "ServiceUnavailable", message: "Service Unavailable", plan: plan, request: request,
-                              extraHeaders: retryAfter.map { [("Retry-After", $0)] } ?? [])
-        case .gatewayTimeout?:
-            return graphError(504, code: "GatewayTimeout", message: "Gateway Timeout", plan: plan, request: request)
-        case .dropDuringRequest?, .dropAfterRequest?:
-            return .drop()
-        case .delay(let amount)?:
-            delay = amount
-        case .acceptThenDrop?, nil:
-            break
-        }
+        if let throttled = uploadLimitReply(plan: plan, request: request, clientID: token.clientID, mailbox: mailbox) { return throttled }
 
         var reply = validateAndAccept(plan: plan, mailbox: mailbox, token: token, request: request)
-        if plan.sendMailFault == .acceptThenDrop && reply.status == .accepted {
+        if plan.fault == .acceptThenDrop && reply.status == .accepted {
             reply = .drop()
         }
         reply.delay = delay
@@ -107,14 +87,7 @@ extension GraphEmulatorEngine {
                 logger.error("cannot write to the outbox", metadata: ["emulator.outbox": "\(directory)", "emulator.error": "\(error)"])
             }
         }
-        let retained = configuration.retainedMessages
-        state.withValues { state in
-            state.messages.append(message)
-            // Trimmed in batches: between `retained` and twice as many are kept.
-            if let retained, state.messages.count > 2 * max(retained, 1) {
-                state.messages.removeFirst(state.messages.count - retained)
-            }
-        }
+        record(message)
         logger.debug("sendMail accepted", metadata: [
             "emulator.mailbox": "\(mailbox)", "emulator.request-id": "\(plan.requestID)", "emulator.bytes": "\(mime.count)",
             "emulator.recipients": "\(recipients.count)", "emulator.outbox-file": "\(message.outboxPath ?? "-")",

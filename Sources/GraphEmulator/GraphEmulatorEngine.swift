@@ -41,12 +41,39 @@ final class GraphEmulatorEngine: Sendable {
             plan.tokenFault = state.takeTokenFault()
         case .sendMail(let mailbox):
             state.sendMailStarted(mailbox: mailbox)
-            plan.sendMailFault = state.takeSendMailFault(mailbox: mailbox)
+            plan.operation = .sendMail
+            plan.mailbox = mailbox
+            plan.fault = state.begin(.sendMail, mailbox: mailbox)
             plan.retainLimit = configuration.maxRequestBytes
+        case .messages(let mailbox), .message(let mailbox, _, _), .draftsFolder(let mailbox):
+            plan.mailbox = mailbox
+            plan.operation = Self.operation(route, method: head.method)
+            plan.retainLimit = configuration.maxRequestBytes + 1
+        case .upload(let session):
+            plan.mailbox = state.withValues { $0.uploadSessions[session]?.mailbox }
+            plan.operation = head.method == .GET ? .uploadStatus : head.method == .PUT ? .uploadChunk : nil
+            plan.retainLimit = configuration.maxRequestBytes + 1
         case .me, .unknown:
             break
         }
+        if case .sendMail = route {} else if let operation = plan.operation {
+            plan.fault = state.begin(operation, mailbox: plan.mailbox)
+        }
         return plan
+    }
+
+    /// The draft-path operation a request performs (nil for a method the route does not serve).
+    static func operation(_ route: GraphEmulatorPlan.Route, method: HTTPMethod) -> GraphEmulatorOperation? {
+        switch (route, method) {
+        case (.messages, .POST): .createDraft
+        case (.message(_, _, []), .GET): .draftState
+        case (.message(_, _, []), .DELETE): .deleteDraft
+        case (.message(_, _, ["attachments"]), .POST): .addAttachment
+        case (.message(_, _, ["attachments", "createUploadSession"]), .POST): .createUploadSession
+        case (.message(_, _, ["send"]), .POST): .sendDraft
+        case (.draftsFolder, .GET): .findDrafts
+        default: nil
+        }
     }
 
     /// The request is over (answered, dropped or the connection closed).
@@ -63,6 +90,8 @@ final class GraphEmulatorEngine: Sendable {
             reply = tokenReply(plan: plan, tenant: tenant, request: request)
         case .sendMail(let mailbox):
             reply = sendMailReply(plan: plan, mailbox: mailbox, request: request)
+        case .messages, .message, .draftsFolder, .upload:
+            reply = draftPathReply(plan: plan, request: request)
         case .me:
             reply = graphError(400, code: "BadRequest",
                                message: "/me request is only valid with delegated authentication flow.", plan: plan, request: request)
@@ -91,6 +120,18 @@ final class GraphEmulatorEngine: Sendable {
         }
         if segments.count == 4, segments[0] == "v1.0", segments[1].lowercased() == "users", segments[3].lowercased() == "sendmail" {
             return .sendMail(mailbox: segments[2])
+        }
+        if segments.count >= 4, segments[0] == "v1.0", segments[1].lowercased() == "users" {
+            let mailbox = segments[2]
+            let rest = Array(segments[3...])
+            if rest.count == 1, rest[0].lowercased() == "messages" { return .messages(mailbox: mailbox) }
+            if rest.count >= 2, rest[0].lowercased() == "messages" {
+                return .message(mailbox: mailbox, id: rest[1], rest: rest.dropFirst(2).map { $0 == "createUploadSession" ? $0 : $0.lowercased() })
+            }
+            if rest.map({ $0.lowercased() }) == ["mailfolders", "drafts", "messages"] { return .draftsFolder(mailbox: mailbox) }
+        }
+        if segments.count == 2, segments[0] == "upload" {
+            return .upload(session: segments[1])
         }
         if segments.count == 3, segments[0] == "v1.0", segments[1].lowercased() == "me", segments[2].lowercased() == "sendmail" {
             return .me

@@ -1,6 +1,6 @@
 import NIOCore
 
-/// A failure the emulator injects into the next sendMail request(s).
+/// A failure the emulator injects into the next request(s) of an operation.
 public enum GraphEmulatorFault: Sendable, Hashable {
     /// Answer with this Graph error (after the body has arrived and the token was checked).
     case error(status: Int, code: String, message: String, retryAfter: String? = nil)
@@ -16,9 +16,25 @@ public enum GraphEmulatorFault: Sendable, Hashable {
     case dropDuringRequest
     /// Read the whole request, then close without answering (processing unknown to the client).
     case dropAfterRequest
-    /// Accept and record the message, then close without answering: the ambiguous case where
-    /// Graph stored the message but the client never heard.
+    /// Do what was asked (store the message, send the draft, keep the chunk), then close
+    /// without answering: the ambiguous case where Graph acted but the client never heard.
     case acceptThenDrop
+    /// Upload chunks: the session has expired (404 `ErrorItemNotFound`; the session is gone).
+    case sessionExpired
+}
+
+/// The requests faults can be injected into.
+public enum GraphEmulatorOperation: String, Sendable, Hashable, CaseIterable {
+    case sendMail
+    case createDraft
+    case addAttachment
+    case createUploadSession
+    case uploadChunk
+    case uploadStatus
+    case sendDraft
+    case draftState
+    case deleteDraft
+    case findDrafts
 }
 
 /// A failure the emulator injects into the next token request(s).

@@ -4,7 +4,8 @@ import Foundation
 public struct GraphEmulatorMessage: Sendable, Hashable {
     /// The mailbox from the URL, as given.
     public var mailbox: String
-    /// The decoded MIME bytes.
+    /// The decoded MIME bytes: for a draft, the message as Exchange would send it, its
+    /// attachments included (without them unless ``GraphEmulatorConfiguration/retainsAttachmentContent``).
     public var mime: [UInt8]
     /// The `request-id` the emulator answered with.
     public var requestID: String
@@ -20,6 +21,11 @@ public struct GraphEmulatorMessage: Sendable, Hashable {
     public var bcc: [String]
     /// Where the message was written, with an outbox configured.
     public var outboxPath: String?
+    /// `sendMail`, `mimeDraft` or `jsonDraft`: how it was submitted.
+    public var submission: String = "sendMail"
+    /// Attachments added to the draft it was sent from (in ``mime`` too when
+    /// ``GraphEmulatorConfiguration/retainsAttachmentContent``).
+    public var attachments: [GraphEmulatorAttachment] = []
 
     /// The MIME text (UTF-8, invalid bytes replaced).
     public var mimeText: String { String(decoding: mime, as: UTF8.self) }

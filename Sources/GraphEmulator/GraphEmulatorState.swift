@@ -13,7 +13,12 @@ final class GraphEmulatorState: Sendable {
     struct Values {
         var tokens: [String: IssuedToken] = [:]
         var messages: [GraphEmulatorMessage] = []
-        var sendMailFaults: [(fault: GraphEmulatorFault, mailbox: String?)] = []
+        var faults: [(fault: GraphEmulatorFault, operation: GraphEmulatorOperation, mailbox: String?)] = []
+        var drafts: [String: GraphEmulatorDraft] = [:]
+        var uploadSessions: [String: GraphEmulatorUploadSession] = [:]
+        var operationCounts: [GraphEmulatorOperation: Int] = [:]
+        /// Request body bytes per application and mailbox, for ``GraphEmulatorConfiguration/uploadLimit``.
+        var uploads: [String: [(at: Date, bytes: Int)]] = [:]
         var tokenFaults: [GraphEmulatorTokenFault] = []
         var tokenRequests = 0
         var tokensIssued = 0
@@ -30,13 +35,14 @@ final class GraphEmulatorState: Sendable {
         values.withLockedValue(body)
     }
 
-    /// Takes the first queued fault that applies to `mailbox`.
-    func takeSendMailFault(mailbox: String?) -> GraphEmulatorFault? {
+    /// Counts the request and takes the first queued fault for `operation` that applies to `mailbox`.
+    func begin(_ operation: GraphEmulatorOperation, mailbox: String?) -> GraphEmulatorFault? {
         values.withLockedValue { values in
-            guard let index = values.sendMailFaults.firstIndex(where: { entry in
-                entry.mailbox == nil || entry.mailbox?.lowercased() == mailbox?.lowercased()
+            values.operationCounts[operation, default: 0] += 1
+            guard let index = values.faults.firstIndex(where: { entry in
+                entry.operation == operation && (entry.mailbox == nil || entry.mailbox?.lowercased() == mailbox?.lowercased())
             }) else { return nil }
-            return values.sendMailFaults.remove(at: index).fault
+            return values.faults.remove(at: index).fault
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 
-/// Reads what Exchange reads from a MIME message's header section: `From`, `To`, `Cc`, `Bcc`.
+/// Reads what Exchange reads from a MIME message's header section: `From`, `To`, `Cc`, `Bcc`,
+/// `Message-ID`, `Content-Type`.
 /// Headers are unfolded; address lists are split at top-level commas, skipping quoted strings,
 /// comments and group syntax; `<addr>` is preferred, else the bare addr-spec.
 struct MIMEHeaderScanner {
@@ -10,6 +11,10 @@ struct MIMEHeaderScanner {
     var bcc: [String] = []
     /// Whether a blank line separated header and body (or the message is header-only).
     var hasHeaderSection = false
+    /// Every field, name lowercased, value unfolded.
+    var fields: [(name: String, value: String)] = []
+    /// Where the body starts (after the empty line), or the message's end.
+    var bodyOffset = 0
 
     init(_ mime: [UInt8]) {
         // The header section ends at the first empty line.
@@ -23,6 +28,7 @@ struct MIMEHeaderScanner {
                 if end > start && mime[end - 1] == 13 { end -= 1 }
                 if end == start {
                     hasHeaderSection = true
+                    bodyOffset = index + 1
                     break
                 }
                 lines.append(String(decoding: mime[start..<end], as: UTF8.self))
@@ -34,8 +40,9 @@ struct MIMEHeaderScanner {
             lines.append(String(decoding: mime[start..<count], as: UTF8.self))
             hasHeaderSection = true
         }
+        if index >= count { bodyOffset = count }
         // Unfold.
-        var fields: [(String, String)] = []
+        var fields: [(name: String, value: String)] = []
         for line in lines {
             if let first = line.first, first == " " || first == "\t", !fields.isEmpty {
                 fields[fields.count - 1].1 += line
@@ -53,7 +60,15 @@ struct MIMEHeaderScanner {
             default: break
             }
         }
+        self.fields = fields
     }
+
+    /// The first field called `name` (lowercase), trimmed.
+    func value(_ name: String) -> String? {
+        fields.first { $0.name == name }?.value.trimmingCharacters(in: .whitespaces)
+    }
+
+    var messageID: String? { value("message-id") }
 
     var recipients: [String] { to + cc + bcc }
 

@@ -18,10 +18,10 @@ public final class GraphClient: Sendable {
     public let application: GraphApplication
     public let configuration: GraphClientConfiguration
     public let tokenProvider: any GraphTokenProvider
-    private let httpClient: HTTPClient
+    let httpClient: HTTPClient
     private let ownsHTTPClient: Bool
-    private let limiter: MailboxConcurrencyLimiter
-    private let graphRoot: HTTPURL
+    let limiter: MailboxConcurrencyLimiter
+    let graphRoot: HTTPURL
 
     /// Builds the HTTP client (trusting the application's `caFile` in addition to the configured
     /// roots) and the token provider for the application's credential.
@@ -77,7 +77,7 @@ public final class GraphClient: Sendable {
 
     /// The sendMail URL for `mailbox`.
     public func sendMailURL(mailbox: String) -> HTTPURL {
-        graphRoot.appending(path: "/v1.0/users/" + HTTPURL.encodePathSegment(mailbox) + "/sendMail")
+        userURL(mailbox, "/sendMail")
     }
 
     /// Fetches a token now, so that credential problems show at start-up. Throws what a send would
@@ -94,7 +94,7 @@ public final class GraphClient: Sendable {
         logger[metadataKey: "graph.mailbox"] = "\(mailbox)"
         let started = ContinuousClock.now
 
-        guard !mailbox.isEmpty, mailbox.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F }) else {
+        guard Self.isUsableMailbox(mailbox) else {
             return .failed(GraphSendFailure(kind: .unknownMailbox, mailbox: mailbox, message: "invalid mailbox address '\(mailbox)'"))
         }
         let encodedLength = Base64StreamEncoder.encodedLength(of: message.byteCount)
@@ -105,13 +105,17 @@ public final class GraphClient: Sendable {
             return .failed(failure)
         }
 
-        do {
-            try await limiter.acquire(mailbox)
-        } catch {
-            return .failed(GraphSendFailure(kind: .localError, mailbox: mailbox, message: "cancelled while waiting for a mailbox slot"))
+        let outcome: GraphSendMailOutcome
+        switch await request("sendMail", mailbox: mailbox, method: .POST, url: sendMailURL(mailbox: mailbox),
+                             headers: ["Content-Type": "text/plain"],
+                             body: .stream(length: encodedLength, producer: Self.base64Producer(message)),
+                             timeout: configuration.sendMailTimeout, logger: logger) {
+        case .failed(let failure):
+            outcome = .failed(failure)
+        case .answered(let response, let clientRequestID, let attempts):
+            outcome = GraphSendMailOutcome.classify(response: response, mailbox: mailbox, clientRequestID: clientRequestID,
+                                                    attempts: attempts, messageBytes: message.byteCount)
         }
-        let outcome = await send(mailbox: mailbox, message: message, encodedLength: encodedLength, logger: logger)
-        await limiter.release(mailbox)
 
         let elapsed = (ContinuousClock.now - started).milliseconds
         switch outcome {
@@ -138,46 +142,6 @@ public final class GraphClient: Sendable {
             }
         }
         return outcome
-    }
-
-    private func send(mailbox: String, message: GraphMessageSource, encodedLength: Int, logger: Logger) async -> GraphSendMailOutcome {
-        let url = sendMailURL(mailbox: mailbox)
-        var attempt = 0
-        while true {
-            attempt += 1
-            let token: GraphAccessToken
-            do {
-                token = try await tokenProvider.accessToken(logger: logger)
-            } catch {
-                return .failed(GraphSendFailure(kind: .tokenFailure, mailbox: mailbox, message: error.description, tokenError: error))
-            }
-            let clientRequestID = UUID().uuidString.lowercased()
-            var headers = HTTPHeaders()
-            headers.add(name: "Authorization", value: "Bearer \(token.value)")
-            headers.add(name: "Content-Type", value: "text/plain")
-            headers.add(name: "Accept", value: "application/json")
-            headers.add(name: "client-request-id", value: clientRequestID)
-            headers.add(name: "return-client-request-id", value: "true")
-            let request = HTTPClientRequest(method: .POST, url: url, headers: headers,
-                                            body: .stream(length: encodedLength, producer: Self.base64Producer(message)))
-            logger.debug("sendMail request", metadata: ["graph.client-request-id": "\(clientRequestID)", "graph.attempt": "\(attempt)"])
-            let response: HTTPClientResponse
-            do {
-                response = try await httpClient.execute(request, timeout: configuration.sendMailTimeout, logger: logger)
-            } catch {
-                return GraphSendMailOutcome.classify(transportError: error, mailbox: mailbox, clientRequestID: clientRequestID)
-            }
-            if response.status == .unauthorized && attempt == 1 {
-                logger.notice("Graph answered 401; refreshing the token and sending once more", metadata: [
-                    "graph.request-id": "\(response.headers.first(name: "request-id") ?? "-")",
-                    "graph.client-request-id": "\(clientRequestID)",
-                ])
-                await tokenProvider.invalidate(token)
-                continue
-            }
-            return GraphSendMailOutcome.classify(response: response, mailbox: mailbox, clientRequestID: clientRequestID,
-                                                 attempts: attempt, messageBytes: message.byteCount)
-        }
     }
 
     /// Streams the message as base64: chunks are encoded as they arrive and written in pieces of

@@ -18,6 +18,16 @@ public struct GraphClientConfiguration: Sendable {
     /// Largest request body (the base64 text) sent; larger messages fail locally as
     /// ``GraphSendFailure/Kind/tooLarge`` without an upload. Graph's limit is 4 MB. Default 4 MiB.
     public var maxRequestBodySize: Int = 4 * 1024 * 1024
+    /// Bytes sent per `PUT` of an attachment upload session: a multiple of 320 KiB, at most 4 MiB
+    /// (Graph's rules; other values are rounded down). One chunk per upload is held in memory.
+    /// Default 3,276,800 (10 × 320 KiB).
+    public var uploadChunkSize: Int = 10 * 320 * 1024
+    /// Attachments at least this large (decoded) go through an upload session; smaller ones are
+    /// posted in one request. Graph's documented threshold: 3 MB (3,145,728 bytes).
+    public var uploadSessionThreshold: Int = 3 * 1024 * 1024
+    /// After a failed upload chunk the session is asked where it stands after this delay,
+    /// doubled for each further failure (unless Graph sent `Retry-After`). Default 1 s.
+    public var uploadRetryDelay: Duration = .seconds(1)
 
     public init() {}
 
