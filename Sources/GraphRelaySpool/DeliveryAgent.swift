@@ -17,6 +17,9 @@ import NIOCore
 /// Messages committed to the spool by this process are picked up at once (commit observer).
 public actor DeliveryAgent {
     public typealias Deliver = @Sendable (SpooledMessage) async -> DeliveryOutcome
+    /// Called for a message that is given up while its record still names a draft (see
+    /// ``SpoolRecord/draft``), before it moves to `failed/`: remove the draft at the far end.
+    public typealias Abandon = @Sendable (SpoolRecord) async -> Void
 
     private enum State {
         case idle
@@ -30,6 +33,7 @@ public actor DeliveryAgent {
     private let clock: any SpoolClock
     private let logger: Logger
     private let deliver: Deliver
+    private let abandon: Abandon?
 
     private var state = State.idle
     private var scheduler: DeliveryScheduler
@@ -52,12 +56,14 @@ public actor DeliveryAgent {
         configuration: DeliveryAgentConfiguration = DeliveryAgentConfiguration(),
         clock: any SpoolClock = SystemSpoolClock(),
         logger: Logger = Logger(label: "graph-relay.delivery"),
+        abandon: Abandon? = nil,
         deliver: @escaping Deliver
     ) {
         self.spool = spool
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
+        self.abandon = abandon
         self.deliver = deliver
         self.scheduler = DeliveryScheduler(configuration: configuration.scheduler)
     }
@@ -288,7 +294,11 @@ public actor DeliveryAgent {
             case .fail(let id, let failure):
                 if failure.kind == .expired { counters.expired += 1 } else { counters.failedPermanently += 1 }
                 let now = clock.now()
+                let abandon = self.abandon
                 record(id) { [weak self] spool in
+                    if let abandon, let record = try? await spool.message(id).record, record.draft != nil {
+                        await abandon(record)
+                    }
                     let (bounceId, suppressed) = await self?.bounce(id, failure: failure, now: now) ?? (nil, "agent gone")
                     try await spool.recordAttempt(
                         id,

@@ -30,14 +30,18 @@ public struct DeliveryScheduler: Sendable {
         public var lifetimeStartedAt: Date
         /// Transient failures so far (the backoff exponent).
         public var transientFailures: Int
+        /// Size in bytes, for the upload budget.
+        public var size: Int
 
-        public init(id: QueueID, application: String, mailbox: String, notBefore: Date, lifetimeStartedAt: Date, transientFailures: Int = 0) {
+        public init(id: QueueID, application: String, mailbox: String, notBefore: Date, lifetimeStartedAt: Date,
+                    transientFailures: Int = 0, size: Int = 0) {
             self.id = id
             self.application = application
             self.mailbox = mailbox
             self.notBefore = notBefore
             self.lifetimeStartedAt = lifetimeStartedAt
             self.transientFailures = transientFailures
+            self.size = size
         }
 
         public init(_ record: SpoolRecord) {
@@ -47,7 +51,8 @@ public struct DeliveryScheduler: Sendable {
                 mailbox: record.route.mailbox,
                 notBefore: record.nextAttemptAt,
                 lifetimeStartedAt: record.lifetimeStartedAt,
-                transientFailures: record.transientFailures
+                transientFailures: record.transientFailures,
+                size: Int(record.size)
             )
         }
     }
@@ -136,8 +141,13 @@ public struct DeliveryScheduler: Sendable {
     private struct Mailbox {
         var inFlight = 0
         var bucket: TokenBucket
+        /// Bytes of large messages (Graph's upload limit per mailbox).
+        var uploads: TokenBucket
         var pausedUntil: Date?
+        /// Messages that cost no upload budget.
         var heap = BinaryHeap<Entry>()
+        /// Large messages: they wait for upload budget without holding up the others.
+        var uploadHeap = BinaryHeap<Entry>()
     }
 
     private struct Application {
@@ -361,12 +371,27 @@ public struct DeliveryScheduler: Sendable {
         let generation = nextGeneration
         items[message.id] = Item(message: message, key: key, generation: generation)
         if mailboxes[key] == nil {
+            let window = max(configuration.uploadWindow.seconds, 1)
             mailboxes[key] = Mailbox(
-                bucket: TokenBucket(capacity: configuration.burst, perMinute: configuration.messagesPerMinute, now: message.notBefore)
+                bucket: TokenBucket(capacity: configuration.burst, perMinute: configuration.messagesPerMinute, now: message.notBefore),
+                uploads: TokenBucket(capacity: configuration.uploadBytesPerWindow,
+                                     perMinute: Double(configuration.uploadBytesPerWindow) / window * 60, now: message.notBefore)
             )
             ring.append(key)
         }
-        mailboxes[key]!.heap.insert(Entry(notBefore: message.notBefore, id: message.id, generation: generation))
+        let entry = Entry(notBefore: message.notBefore, id: message.id, generation: generation)
+        if uploadCost(message.id) > 0 {
+            mailboxes[key]!.uploadHeap.insert(entry)
+        } else {
+            mailboxes[key]!.heap.insert(entry)
+        }
+    }
+
+    /// The bytes a message counts against its mailbox's upload budget: its size when it is
+    /// large enough to be uploaded through a draft, else nothing.
+    private func uploadCost(_ id: QueueID) -> Double {
+        guard configuration.uploadBytesPerWindow > 0, let size = items[id]?.message.size, size > configuration.uploadCostThreshold else { return 0 }
+        return Double(size)
     }
 
     private mutating func endFlight(_ item: Item) {
@@ -377,15 +402,21 @@ public struct DeliveryScheduler: Sendable {
         mailboxes[item.key]?.inFlight -= 1
     }
 
-    /// The first live entry of a mailbox's heap (dropping stale ones).
-    private mutating func head(_ key: MailboxKey) -> Entry? {
-        while let top = mailboxes[key]?.heap.peek {
+    /// The first live entry of a mailbox's heap (dropping stale ones): of the messages that cost
+    /// no upload budget, or (`large`) of those that do.
+    private mutating func head(_ key: MailboxKey, large: Bool) -> Entry? {
+        while let top = large ? mailboxes[key]?.uploadHeap.peek : mailboxes[key]?.heap.peek {
             if let item = items[top.id], !item.inFlight, item.generation == top.generation, item.key == key {
                 return top
             }
-            _ = mailboxes[key]!.heap.pop()
+            if large { _ = mailboxes[key]!.uploadHeap.pop() } else { _ = mailboxes[key]!.heap.pop() }
         }
         return nil
+    }
+
+    /// Whether the mailbox has anything queued.
+    private mutating func hasQueued(_ key: MailboxKey) -> Bool {
+        head(key, large: false) != nil || head(key, large: true) != nil
     }
 
     private func applicationPaused(_ application: String, now: Date) -> Date? {
@@ -425,9 +456,21 @@ public struct DeliveryScheduler: Sendable {
         if mailbox.inFlight >= configuration.concurrencyPerMailbox { return nil }
         if let until = mailbox.pausedUntil, until > now { return nil }
         if applicationPaused(key.application, now: now) != nil { return nil }
-        guard let entry = head(key), entry.notBefore <= now else { return nil }
         guard mailboxes[key]!.bucket.canTake(at: now) else { return nil }
-        _ = mailboxes[key]!.heap.pop()
+        // The message due first, unless it is a large one without upload budget yet.
+        var candidates = [(head(key, large: false), false), (head(key, large: true), true)].compactMap { entry, large in
+            entry.map { ($0, large) }
+        }
+        candidates.sort { $0.0 < $1.0 }
+        guard let (entry, large) = candidates.first(where: { entry, large in
+            entry.notBefore <= now && (!large || mailboxes[key]!.uploads.canTake(uploadCost(entry.id), at: now))
+        }) else { return nil }
+        if large {
+            _ = mailboxes[key]!.uploadHeap.pop()
+            mailboxes[key]!.uploads.take(uploadCost(entry.id), at: now)
+        } else {
+            _ = mailboxes[key]!.heap.pop()
+        }
         mailboxes[key]!.bucket.take(at: now)
         mailboxes[key]!.inFlight += 1
         inFlightCount += 1
@@ -439,15 +482,17 @@ public struct DeliveryScheduler: Sendable {
         guard inFlightCount < configuration.maxConcurrentDeliveries else { return nil }
         var wake: Date?
         for key in ring {
-            guard let mailbox = mailboxes[key], mailbox.inFlight < configuration.concurrencyPerMailbox,
-                let entry = head(key)
-            else { continue }
-            var time = entry.notBefore
-            if let until = mailbox.pausedUntil { time = max(time, until) }
-            if let until = applicationPaused(key.application, now: now) { time = max(time, until) }
-            time = max(time, mailbox.bucket.nextTokenTime(after: now))
-            if time > now {
-                wake = min(wake ?? time, time)
+            guard let mailbox = mailboxes[key], mailbox.inFlight < configuration.concurrencyPerMailbox else { continue }
+            for large in [false, true] {
+                guard let entry = head(key, large: large) else { continue }
+                var time = entry.notBefore
+                if let until = mailbox.pausedUntil { time = max(time, until) }
+                if let until = applicationPaused(key.application, now: now) { time = max(time, until) }
+                time = max(time, mailbox.bucket.nextTokenTime(after: now))
+                if large { time = max(time, mailbox.uploads.nextTokenTime(for: uploadCost(entry.id), after: now)) }
+                if time > now {
+                    wake = min(wake ?? time, time)
+                }
             }
         }
         return wake
@@ -460,8 +505,8 @@ public struct DeliveryScheduler: Sendable {
         for (index, key) in ring.enumerated() {
             let idle: Bool
             if let mailbox = mailboxes[key] {
-                idle = mailbox.inFlight == 0 && head(key) == nil && (mailbox.pausedUntil.map { $0 <= now } ?? true)
-                    && mailboxes[key]!.bucket.isFull(at: now)
+                idle = mailbox.inFlight == 0 && !hasQueued(key) && (mailbox.pausedUntil.map { $0 <= now } ?? true)
+                    && mailboxes[key]!.bucket.isFull(at: now) && mailboxes[key]!.uploads.isFull(at: now)
             } else {
                 idle = true
             }

@@ -54,6 +54,16 @@ public struct SchedulerConfiguration: Sendable, Equatable {
     public var tokenFailureMaximumPause: Duration = .seconds(300)
     /// Backoff and lifetime of transient failures.
     public var retry: RetryPolicy = RetryPolicy()
+    /// Bytes a mailbox may upload per ``uploadWindow`` (Graph allows 150 MB of uploads per
+    /// application and mailbox per 5 minutes and answers 429 beyond): messages whose size counts
+    /// (see ``uploadCostThreshold``) wait for room instead. Default 150 MiB; 0: unlimited.
+    public var uploadBytesPerWindow: Int = 150 * 1024 * 1024
+    /// The window of ``uploadBytesPerWindow``. Default 5 minutes.
+    public var uploadWindow: Duration = .seconds(300)
+    /// Messages larger than this count their size against ``uploadBytesPerWindow`` (the relay
+    /// sets the largest message one sendMail request carries: those above go through drafts and
+    /// upload sessions). Default 3,145,728.
+    public var uploadCostThreshold: Int = 3 * 1024 * 1024
 
     public init() {}
 }

@@ -193,6 +193,23 @@ extension Spool {
         return record
     }
 
+    /// Records the draft an attempt of a queued message is building (nil: none any more): the
+    /// metadata is rewritten and fsynced, and the directory too, before this returns, so the
+    /// draft's id survives a crash or a power cut. Throws ``SpoolError/notFound(_:)`` if the
+    /// message was deleted meanwhile.
+    public func recordDraft(_ id: QueueID, _ draft: SpoolDraft?) async throws {
+        let paths = self.paths
+        let faults = configuration.faults
+        try await queueSyncer.sync { [self] () throws in
+            try self.withMessageLock(id) { () throws in
+                guard var record = try self.queuedRecord(id) else { throw SpoolError.notFound(id) }
+                record.draft = draft
+                try SpoolFiles.replaceMetadata(record, in: .queue, paths: paths, faults: faults)
+                recordCache.remember(record, metadataPath: paths.metadata(id, in: .queue))
+            }
+        }
+    }
+
     /// A delivered message leaves the queue: its files become spares (``SpoolFilePool``) — the
     /// metadata first, as a lone `.eml` is an incomplete message — or are deleted when the pool is
     /// full; then `queue/` is fsynced, and only then may new messages overwrite the spares.

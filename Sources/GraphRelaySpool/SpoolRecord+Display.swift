@@ -45,6 +45,9 @@ extension SpoolRecord {
         if let failedAt { lines.append("failed: \(SpoolJSON.formatDate(failedAt)) \(failureStatus ?? "") \(failureReason ?? "")") }
         if let bounceId { lines.append("bounce: \(bounceId)") }
         if let bounceSuppressed { lines.append("no bounce: \(bounceSuppressed)") }
+        if let draft {
+            lines.append("draft: \(draft.stage.rawValue) \(draft.format) in \(draft.mailbox)\(draft.id.map { " id=\($0)" } ?? "") (\(SpoolJSON.formatDate(draft.updatedAt)))")
+        }
         for key in attributes.keys.sorted() { lines.append("\(key): \(attributes[key]!)") }
         return lines
     }

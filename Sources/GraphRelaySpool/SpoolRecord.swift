@@ -51,6 +51,8 @@ public struct SpoolRecord: Codable, Sendable, Equatable {
     public var bounceId: QueueID?
     /// Why no notification was sent, if none was.
     public var bounceSuppressed: String?
+    /// The draft a delivery attempt is building or sending, if any (see ``SpoolDraft``).
+    public var draft: SpoolDraft?
 
     public init(id: QueueID, envelope: SpoolEnvelope, size: Int64, messageId: String?) {
         self.version = 1
@@ -102,6 +104,7 @@ public struct SpoolRecord: Codable, Sendable, Equatable {
         failureStatus = try c.decodeIfPresent(String.self, forKey: .failureStatus)
         bounceId = try c.decodeIfPresent(QueueID.self, forKey: .bounceId)
         bounceSuppressed = try c.decodeIfPresent(String.self, forKey: .bounceSuppressed)
+        draft = try c.decodeIfPresent(SpoolDraft.self, forKey: .draft)
     }
 }
 

@@ -35,12 +35,14 @@ private struct Harness {
         application: String = "contoso",
         mailbox: String = "a@contoso.com",
         notBefore: Date = t0,
+        size: Int = 10_000,
         now: Date = .distantPast  // so that nothing starts before the test ticks
     ) -> [QueueID] {
         (0..<count).map { _ in
             let id = QueueID.make()
             _ = scheduler.enqueue(
-                DeliveryScheduler.Message(id: id, application: application, mailbox: mailbox, notBefore: notBefore, lifetimeStartedAt: t0),
+                DeliveryScheduler.Message(id: id, application: application, mailbox: mailbox, notBefore: notBefore, lifetimeStartedAt: t0,
+                                          size: size),
                 now: now
             )
             return id
@@ -50,6 +52,35 @@ private struct Harness {
 
 @Suite("Delivery scheduler")
 struct DeliverySchedulerTests {
+    @Test("large messages share a mailbox's upload budget (150 MiB per 5 minutes): a burst of scans waits instead of meeting 429")
+    func uploadBudget() {
+        var harness = Harness()
+        let mib = 1024 * 1024
+        let scans = harness.add(3, size: 60 * mib)
+        let small = harness.add(1, mailbox: "a@contoso.com", size: 2 * mib)
+        let first = harness.scheduler.tick(now: t0)
+        // Two scans fit 150 MiB; the third waits — without holding up a small message (one
+        // request, not counted) queued behind it.
+        #expect(delivers(first) == Array(scans.prefix(2)) + small)
+        // 30 MiB are left; 60 MiB come back at 0.5 MiB/s: 60 s later.
+        #expect(wake(first) == at(60))
+        for id in scans.prefix(2) + small { _ = harness.scheduler.finished(id, outcome: .delivered(requestId: nil), now: at(1)) }
+        #expect(delivers(harness.scheduler.tick(now: at(59))).isEmpty)
+        #expect(delivers(harness.scheduler.tick(now: at(60))) == [scans[2]])
+
+        // A message of the whole budget starts once the bucket is full again; 0 turns the budget off.
+        var full = Harness()
+        let huge = full.add(2, mailbox: "b@contoso.com", size: 150 * mib)
+        #expect(delivers(full.scheduler.tick(now: t0)) == [huge[0]])
+        #expect(delivers(full.scheduler.tick(now: at(299))).isEmpty)
+        #expect(delivers(full.scheduler.tick(now: at(300))) == [huge[1]])
+        var configuration = unlimited()
+        configuration.uploadBytesPerWindow = 0
+        var off = Harness(configuration)
+        let all = off.add(3, size: 100 * mib)
+        #expect(delivers(off.scheduler.tick(now: t0)) == all)
+    }
+
     @Test("at most 4 deliveries per mailbox at once; a finish lets the next one start")
     func concurrencyCap() {
         var harness = Harness()
