@@ -129,6 +129,32 @@ public struct EncodedWord: Sendable, Hashable {
 }
 
 extension EncodedWord {
+    /// Unstructured header text (a `Subject:`, a quoted file name) with its RFC 2047 encoded
+    /// words decoded (blanks between adjacent words dropped); other bytes are taken as UTF-8.
+    public static func decodeText(_ bytes: [UInt8]) -> String {
+        guard bytes.contains(UInt8(ascii: "?")) else { return String(decoding: bytes, as: UTF8.self) }
+        var text = ""
+        var literal: [UInt8] = []
+        var index = 0
+        var lastWasWord = false
+        while index < bytes.count {
+            if let length = EncodedWord.length(at: bytes[index...]), let word = EncodedWord(bytes[index..<(index + length)]) {
+                if !(lastWasWord && literal.allSatisfy(\.isBlank)) {
+                    text += String(decoding: literal, as: UTF8.self)
+                }
+                literal = []
+                text += word.text
+                index += length
+                lastWasWord = true
+            } else {
+                literal.append(bytes[index])
+                index += 1
+            }
+        }
+        return text + String(decoding: literal, as: UTF8.self)
+    }
+
+
     static func base64(_ bytes: [UInt8]) -> String {
         var encoder = Base64StreamEncoder()
         var output = ByteBuffer()

@@ -44,7 +44,7 @@ public struct MIMEParameterizedValue: Sendable, Hashable {
         }
         var parameters: [String: String] = [:]
         for (name, value) in plain {
-            parameters[name] = Self.decodeEncodedWords(value)
+            parameters[name] = EncodedWord.decodeText(value)
         }
         // RFC 2231 forms win over the plain ones (they were added for the same reason).
         for (name, parts) in sections {
@@ -92,31 +92,6 @@ public struct MIMEParameterizedValue: Sendable, Hashable {
         case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
         default: nil
         }
-    }
-
-    /// Decodes RFC 2047 encoded words in `bytes` (blanks between adjacent words dropped);
-    /// other bytes are taken as UTF-8.
-    static func decodeEncodedWords(_ bytes: [UInt8]) -> String {
-        guard bytes.contains(UInt8(ascii: "?")) else { return String(decoding: bytes, as: UTF8.self) }
-        var text = ""
-        var literal: [UInt8] = []
-        var index = 0
-        var lastWasWord = false
-        while index < bytes.count {
-            if let length = EncodedWord.length(at: bytes[index...]), let word = EncodedWord(bytes[index..<(index + length)]) {
-                if !(lastWasWord && literal.allSatisfy(\.isBlank)) {
-                    text += String(decoding: literal, as: UTF8.self)
-                }
-                literal = []
-                text += word.text
-                index += length
-                lastWasWord = true
-            } else {
-                literal.append(bytes[index])
-                index += 1
-            }
-        }
-        return text + String(decoding: literal, as: UTF8.self)
     }
 
     /// A cursor over the value's bytes.

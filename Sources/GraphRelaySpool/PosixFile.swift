@@ -71,6 +71,24 @@ enum Posix {
         }
     }
 
+    /// Reads up to `count` bytes at `offset` into `buffer`; returns how many (0 at end of file).
+    static func pread(_ fd: Int32, into buffer: inout ByteBuffer, count: Int, offset: Int, path: String) throws(SpoolError) -> Int {
+        while true {
+            var failure: Int32 = 0
+            let got = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw -> Int in
+                let result = Glibc.pread(fd, raw.baseAddress!, count, off_t(offset))
+                if result < 0 {
+                    failure = errno
+                    return 0
+                }
+                return result
+            }
+            if failure == EINTR { continue }
+            if failure != 0 { throw fail("pread", path, failure) }
+            return got
+        }
+    }
+
     /// Reads up to `count` bytes into `buffer`; returns how many (0 at end of file).
     static func read(_ fd: Int32, into buffer: inout ByteBuffer, count: Int, path: String) throws(SpoolError) -> Int {
         while true {

@@ -44,6 +44,29 @@ public struct SpooledMessage: Sendable {
         SpoolBodyChunks(path: path, expectedSize: record.size, chunkSize: chunkSize ?? configuration.readChunkSize, pool: pool)
     }
 
+    /// `length` bytes of the message from `offset` (fewer at its end), read on the spool's I/O
+    /// threads (or from ``contents`` when the message was read whole). Throws
+    /// ``SpoolError/corrupt(path:reason:)`` if the file is shorter than the recorded size.
+    public func read(at offset: Int, length: Int) async throws -> ByteBuffer {
+        let end = min(Int(record.size), offset + max(length, 0))
+        guard offset < end else { return ByteBuffer() }
+        if let contents {
+            return contents.getSlice(at: contents.readerIndex + offset, length: end - offset) ?? ByteBuffer()
+        }
+        let path = self.path
+        return try await runOnPool {
+            let fd = try Posix.open(path, O_RDONLY)
+            defer { Posix.close(fd) }
+            var buffer = ByteBufferAllocator().buffer(capacity: end - offset)
+            while buffer.readableBytes < end - offset {
+                let position = offset + buffer.readableBytes
+                let got = try Posix.pread(fd, into: &buffer, count: end - position, offset: position, path: path)
+                if got == 0 { throw SpoolError.corrupt(path: path, reason: "ends at byte \(position), before the recorded \(end)") }
+            }
+            return buffer
+        }
+    }
+
     /// A blocking reader of the message bytes, for code already on a thread of its own.
     public func openReader() throws -> SpoolMessageReader {
         try SpoolMessageReader(path: path, expectedSize: record.size)

@@ -173,9 +173,11 @@ struct EndToEndDeliveryTests {
         }
     }
 
-    @Test("a message of exactly the advertised SIZE (3 MB) reaches Graph intact in one sendMail; one byte more is refused by the relay")
+    @Test("graph.sendVia: sendMail — a message of exactly the advertised SIZE (3 MB) reaches Graph intact in one sendMail; one byte more is refused by the relay")
     func largestMessage() async throws {
-        try await EndToEndRelay.run { harness in
+        var setup = EndToEndSetup()
+        setup.extraYAML = "graph: { connectTimeout: 5s, requestTimeout: 15s, sendVia: sendMail }"
+        try await EndToEndRelay.run(setup) { harness in
             let header = "From: \(Self.sender)\r\nTo: bob@example.net\r\nSubject: big\r\nMessage-ID: <big@e2e>\r\n\r\n"
             let line = Array((String(repeating: "0123456789abcdef", count: 4) + "\r\n").utf8)
             func message(size: Int) -> [UInt8] {

@@ -61,6 +61,10 @@ extension RelayConfiguration {
         public var requestTimeout: Duration = .seconds(60)
         /// `graph.maxConnectionsPerHost`: keep-alive pool size per host. Default 16.
         public var maxConnectionsPerHost: Int = 16
+        /// `graph.sendVia`: how messages are submitted. Default `auto`.
+        public var sendVia: SendVia = .auto
+        /// `graph.largeMessageFormat`: how the draft path builds its draft. Default `mime`.
+        public var largeMessageFormat: LargeMessageFormat = .mime
 
         public init() {}
 
@@ -74,6 +78,25 @@ extension RelayConfiguration {
                 return host == entry || host.hasSuffix("." + entry)
             }
         }
+    }
+
+    /// `graph.sendVia`.
+    public enum SendVia: String, Sendable, Hashable, CaseIterable {
+        /// One `sendMail` request when the message fits (4 MB after base64), else a draft with
+        /// its large parts added as attachments, then `send` (default).
+        case auto
+        /// Every message through a draft: its send can be checked, so it is never sent twice.
+        case drafts
+        /// Only `sendMail`: messages are limited to about 3 MB (`smtp.maxMessageSize`).
+        case sendMail
+    }
+
+    /// `graph.largeMessageFormat`.
+    public enum LargeMessageFormat: String, Sendable, Hashable, CaseIterable {
+        /// The draft is the device's MIME without its large parts (every header field kept) (default).
+        case mime
+        /// The draft is built from the message's fields as Graph JSON (loses most header fields).
+        case json
     }
 
     /// An HTTP CONNECT proxy.

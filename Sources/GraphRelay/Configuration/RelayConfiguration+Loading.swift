@@ -127,6 +127,9 @@ extension RelayConfiguration {
             map.finish(&reader)
         }
         readGraph(top.take("graph", &reader), &reader)
+        if graph.sendVia == .sendMail && !context.maxMessageSizeGiven {
+            smtp.maxMessageSize = Self.sendMailMessageSizeLimit
+        }
         if let node = top.take("emulator", &reader) { readEmulator(node, &reader) }
         if let node = top.take("logging", &reader), var map = reader.mapping(node, "logging") {
             if let value = map.take("level", &reader), let level = reader.choice(value, "logging.level", Logger.Level.self) {
@@ -195,6 +198,7 @@ extension RelayConfiguration {
         }
         if let value = map.take("maxMessageSize", &reader) {
             smtp.maxMessageSize = reader.byteSize(value, "smtp.maxMessageSize", range: 1_000...157_286_400) ?? smtp.maxMessageSize
+            context.maxMessageSizeGiven = true
         }
         if let value = map.take("maxHeaderSize", &reader) {
             smtp.maxHeaderSize = reader.byteSize(value, "smtp.maxHeaderSize", range: 4_096...4_194_304) ?? smtp.maxHeaderSize
@@ -639,6 +643,18 @@ extension RelayConfiguration {
         }
         if let value = map?.take("maxConnectionsPerHost", &reader) {
             graph.maxConnectionsPerHost = reader.int(value, "graph.maxConnectionsPerHost", range: 1...256) ?? graph.maxConnectionsPerHost
+        }
+        if let value = map?.take("sendVia", &reader) {
+            // Accepted in any case (`sendmail`, `sendMail`, `SENDMAIL`).
+            let text = reader.string(value, "graph.sendVia")?.trimmingASCIIWhitespace().lowercased()
+            if let text, let choice = SendVia.allCases.first(where: { $0.rawValue.lowercased() == text }) {
+                graph.sendVia = choice
+            } else if let text {
+                reader.error("graph.sendVia", "'\(text)' is not one of: \(SendVia.allCases.map(\.rawValue).joined(separator: ", "))", value)
+            }
+        }
+        if let value = map?.take("largeMessageFormat", &reader), let format = reader.choice(value, "graph.largeMessageFormat", LargeMessageFormat.self) {
+            graph.largeMessageFormat = format
         }
         map?.finish(&reader)
     }

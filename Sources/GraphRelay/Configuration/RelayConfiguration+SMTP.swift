@@ -11,9 +11,12 @@ extension RelayConfiguration {
         /// `smtp.listeners`. Default one listener on `0.0.0.0:25` (STARTTLS when `tls` is
         /// configured, plain otherwise).
         public var listeners: [Listener] = [Listener(address: ListenAddress(host: "0.0.0.0", port: 25))]
-        /// `smtp.maxMessageSize`: the largest message accepted (advertised as `SIZE`), in bytes.
-        /// Default `3MB` (3,000,000 bytes: about 4 MB after base64, Graph's request limit).
-        public var maxMessageSize: Int = 3_000_000
+        /// `smtp.maxMessageSize`: the largest message accepted (advertised as `SIZE`; larger ones
+        /// get `552 5.3.4` before any 250), in bytes, at most 150 MiB. Default `35MiB`
+        /// (36,700,160: Exchange Online's default limit); with `graph.sendVia: sendMail` the
+        /// default, and the most allowed, is `3MB` (one request of 4 MB after base64, with room
+        /// for the header fields the relay adds).
+        public var maxMessageSize: Int = 35 * 1024 * 1024
         /// `smtp.maxHeaderSize`: the largest header section (everything before the first empty
         /// line) the relay reads to merge recipients. Default `256KiB`.
         public var maxHeaderSize: Int = 256 * 1024
@@ -35,6 +38,11 @@ extension RelayConfiguration {
 
         public init() {}
     }
+
+    /// The largest `smtp.maxMessageSize` with `graph.sendVia: sendMail`: 3,000,000 bytes, so
+    /// that the message, the `Received:` field and recipients merged into `Bcc:` fit one
+    /// request of 4 MiB after base64 (3,145,728 bytes raw).
+    public static let sendMailMessageSizeLimit = 3_000_000
 
     /// `smtp.listeners[]`.
     public struct Listener: Sendable, Hashable {

@@ -22,6 +22,8 @@ struct ValidationContext {
     /// The section was present but not a list (already reported).
     var applicationsReported = false
     var routesReported = false
+    /// `smtp.maxMessageSize` was in the file (else its default depends on `graph.sendVia`).
+    var maxMessageSizeGiven = false
 
     func listener(_ index: Int) -> Int { Self.source(listenerIndices, index, fromFile) }
     func user(_ index: Int) -> Int { Self.source(userIndices, index, fromFile) }
@@ -78,6 +80,11 @@ extension RelayConfiguration {
             warning("tls", "no listener uses TLS (all are 'tls: none'); the certificate is not used")
         }
         if smtp.maxMessageSize <= 0 { error("smtp.maxMessageSize", "must be positive") }
+        if graph.sendVia == .sendMail && smtp.maxMessageSize > Self.sendMailMessageSizeLimit {
+            error("smtp.maxMessageSize", "\(smtp.maxMessageSize) bytes cannot be sent with graph.sendVia: sendMail, whose one request carries at most "
+                + "\(Self.sendMailMessageSizeLimit) bytes of message (4 MB after base64, with room for the fields the relay adds); "
+                + "lower it to 3MB or use graph.sendVia: auto (drafts and upload sessions for larger messages)")
+        }
         if smtp.maxRecipients <= 0 { error("smtp.maxRecipients", "must be positive") }
 
         // access

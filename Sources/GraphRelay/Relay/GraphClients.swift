@@ -1,6 +1,7 @@
 import GraphRelayGraph
 import GraphRelayTLS
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// One ``GraphClient`` per configured application, created at start-up and kept for the life of
@@ -13,6 +14,9 @@ final class GraphClients: Sendable {
     }
 
     private let clients: [String: GraphClient]
+    /// Applications for which Graph refused attachments on a draft made from MIME: their large
+    /// messages are built as JSON drafts until the relay restarts.
+    private let mimeRefused = NIOLockedValueBox<Set<String>>([])
 
     init(configuration: RelayConfiguration, override: EndpointOverride?, eventLoopGroup: any EventLoopGroup) throws {
         var clients: [String: GraphClient] = [:]
@@ -35,6 +39,18 @@ final class GraphClients: Sendable {
 
     func client(for application: String) -> GraphClient? {
         clients[application]
+    }
+
+    func refusesMIMEDraftAttachments(_ application: String) -> Bool {
+        mimeRefused.withLockedValue { $0.contains(application) }
+    }
+
+    func rememberMIMEDraftAttachmentsRefused(_ application: String, logger: Logger) {
+        let first = mimeRefused.withLockedValue { $0.insert(application).inserted }
+        if first {
+            logger.warning("Graph refused attachments on a draft made from MIME; this application's large messages are now built as JSON drafts (graph.largeMessageFormat: json makes that the rule)",
+                           metadata: ["graph.application": "\(application)"])
+        }
     }
 
     /// Fetches a token for every application, logging what to fix for those that fail. The relay

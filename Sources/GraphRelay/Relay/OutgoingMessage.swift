@@ -8,6 +8,8 @@ import NIOCore
 struct OutgoingMessage: Sendable {
     /// Header bytes followed by the stored message from ``bodyOffset`` on; replayable.
     let source: GraphMessageSource
+    /// The same bytes by ranges, for the draft path.
+    let content: MessageContent
     /// What the rewrite changed, for the log.
     let rewrite: HeaderRewriteResult
 
@@ -85,6 +87,24 @@ struct OutgoingMessage: Sendable {
                 try await sink(chunk)
             }
         }
-        return OutgoingMessage(source: source, rewrite: rewrite)
+        let headerCount = header.readableBytes
+        let stored = content
+        let ranges = MessageContent(byteCount: source.byteCount) { offset, length in
+            var piece = ByteBuffer()
+            var position = offset
+            let end = min(offset + length, headerCount + total - bodyOffset)
+            if position < headerCount, let slice = header.getSlice(at: header.readerIndex + position, length: min(end, headerCount) - position) {
+                piece = slice
+                position += slice.readableBytes
+            }
+            while position < end {
+                let part = try await stored.read(offset: bodyOffset + position - headerCount, length: end - position)
+                guard part.readableBytes > 0 else { break }
+                position += part.readableBytes
+                piece.writeImmutableBuffer(part)
+            }
+            return piece
+        }
+        return OutgoingMessage(source: source, content: ranges, rewrite: rewrite)
     }
 }

@@ -80,7 +80,8 @@ public final class RelayService: Sendable {
         switch configuration.delivery {
         case .synchronous:
             dispatcher = SynchronousDispatcher(
-                clients: clients, hostname: configuration.smtp.hostname, maxHeaderSize: configuration.smtp.maxHeaderSize
+                delivery: GraphDelivery(clients: clients, graph: configuration.graph),
+                hostname: configuration.smtp.hostname, maxHeaderSize: configuration.smtp.maxHeaderSize
             )
         case .queue:
             let spool = try startSpool(clients: clients)
@@ -151,11 +152,14 @@ public final class RelayService: Sendable {
         )
         agentConfiguration.bounces = BouncePolicy(enabled: configuration.bounces.enabled, adminAddress: configuration.bounces.adminAddress)
         agentConfiguration.reportingMTA = configuration.smtp.hostname
+        // Messages that go through drafts and upload sessions share each mailbox's upload budget.
+        agentConfiguration.scheduler.uploadCostThreshold = GraphClientConfiguration().maxMessageSize
         state.withLockedValue { $0.deliveryAgentTuning }(&agentConfiguration)
         var deliveryLogger = logger
         deliveryLogger[metadataKey: "relay.component"] = "delivery"
-        let delivery = SpoolDelivery(clients: clients, logger: deliveryLogger)
-        let agent = DeliveryAgent(spool: spool, configuration: agentConfiguration, logger: deliveryLogger) { message in
+        let delivery = SpoolDelivery(delivery: GraphDelivery(clients: clients, graph: configuration.graph), spool: spool, logger: deliveryLogger)
+        let agent = DeliveryAgent(spool: spool, configuration: agentConfiguration, logger: deliveryLogger,
+                                  abandon: { record in await delivery.abandon(record) }) { message in
             await delivery.deliver(message)
         }
         state.withLockedValue {

@@ -6,12 +6,12 @@ import Logging
 /// `202 Accepted`, the mapped `4xx`/`5xx` otherwise — so nothing is lost without a spool: the
 /// device keeps the message until it hears `250`.
 struct SynchronousDispatcher: RelayDispatcher {
-    let clients: GraphClients
+    let delivery: GraphDelivery
     let hostname: String
     let maxHeaderSize: Int
 
     func dispatch(_ message: SMTPIncomingMessage, route: RouteMatch, logger: Logger) async -> SMTPReply {
-        guard let client = clients.client(for: route.application) else {
+        guard delivery.clients.client(for: route.application) != nil else {
             logger.error("route names an application without a Graph client", metadata: ["graph.application": "\(route.application)"])
             return .internalError
         }
@@ -27,7 +27,9 @@ struct SynchronousDispatcher: RelayDispatcher {
             "relay.from-rewritten": "\(outgoing.rewrite.from?.changed ?? false)",
             "relay.message-id": "\(outgoing.rewrite.messageID ?? "-")",
         ])
-        let outcome = await client.sendMail(mailbox: route.mailbox, message: outgoing.source, logger: logger)
+        let (outcome, _) = await delivery.deliver(GraphDelivery.Message(
+            content: outgoing.content, application: route.application, mailbox: route.mailbox, messageID: outgoing.rewrite.messageID
+        ), logger: logger)
         switch outcome {
         case .accepted(let receipt):
             logger.info("delivered to Microsoft Graph", metadata: [

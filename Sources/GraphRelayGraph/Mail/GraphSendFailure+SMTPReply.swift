@@ -15,6 +15,7 @@ extension GraphSendFailure {
     /// | token failure, persistent 401 | 451 4.7.0 |
     /// | other 4xx | 554 5.0.0 |
     /// | relay-local failure | 451 4.3.0 |
+    /// | too large and not splittable (malformed MIME) | 554 5.6.0 |
     public var smtpReply: GraphSMTPReply {
         let reference = requestID.map { " (request-id \($0))" } ?? ""
         switch kind {
@@ -47,6 +48,8 @@ extension GraphSendFailure {
             return GraphSMTPReply(code: 554, enhancedCode: "5.0.0", text: "Rejected by Microsoft Graph: \(message)\(reference)")
         case .localError:
             return GraphSMTPReply(code: 451, enhancedCode: "4.3.0", text: "Local error in processing, try again later")
+        case .malformed:
+            return GraphSMTPReply(code: 554, enhancedCode: "5.6.0", text: "Message cannot be relayed: \(message)")
         }
     }
 }

@@ -25,6 +25,9 @@ public struct GraphSendFailure: Error, Sendable, Hashable, CustomStringConvertib
         case rejected = "rejected"
         /// The relay's own side failed (message source unreadable, client shut down). Transient.
         case localError = "local error"
+        /// The message cannot be submitted as it is: too large for one request and its MIME
+        /// structure cannot be split into a draft and attachments. Permanent.
+        case malformed = "malformed message"
     }
 
     public var kind: Kind
@@ -69,7 +72,7 @@ public struct GraphSendFailure: Error, Sendable, Hashable, CustomStringConvertib
     /// Whether trying again cannot help (the device should bounce the message).
     public var isPermanent: Bool {
         switch kind {
-        case .invalidContent, .invalidRecipients, .tooLarge, .denied, .unknownMailbox, .rejected: true
+        case .invalidContent, .invalidRecipients, .tooLarge, .denied, .unknownMailbox, .rejected, .malformed: true
         case .throttled, .transient, .unauthorized, .tokenFailure, .localError: false
         }
     }
