@@ -91,7 +91,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GraphRelayTests",
-            dependencies: ["GraphRelay", "GraphEmulator", "GraphRelayGraph", "GraphRelayMIME", "GraphRelaySMTP", "GraphRelaySpool", "GraphRelayTLS", "GraphRelayTestSupport", nioCore, nioPosix, nioEmbedded, logging],
+            dependencies: ["GraphRelay", "GraphEmulator", "GraphRelayGraph", "GraphRelayMIME", "COpenSSL", "GraphRelaySMTP", "GraphRelaySpool", "GraphRelayTLS", "GraphRelayTestSupport", nioCore, nioPosix, nioEmbedded, logging],
             exclude: ["Fixtures"]  // Python stand-ins run by the end-to-end tests
         ),
     ]

@@ -44,6 +44,9 @@ public final class BackgroundProcess: @unchecked Sendable {
 
     public var isRunning: Bool { process.isRunning }
 
+    /// The child's process id.
+    public var pid: Int32 { process.processIdentifier }
+
     /// Writes to the program's standard input. Returns false when the program no longer reads it
     /// (it has exited or closed its input).
     @discardableResult

@@ -74,6 +74,8 @@ enum EndToEndClients {
     /// How the client reaches the relay: STARTTLS on the submission listener or implicit TLS.
     enum Mode: String, Sendable {
         case starttls, smtps
+        /// No TLS (a listener with `tls: none`).
+        case plain
     }
 
     /// What smtplib saw for one message: where the transaction ended and the server's reply.

@@ -208,8 +208,12 @@ final class QueueRelayFixture: @unchecked Sendable {
     private var service: RelayService?
     private var boundPort = 0
 
-    /// - Parameter retry: the `spool.retry` mapping.
-    init(retry: String = "{ initial: 200ms, maximum: 1s, lifetime: 1h }") async throws {
+    /// - Parameters:
+    ///   - retry: the `spool.retry` mapping.
+    ///   - extraYAML: more top-level sections of the relay's configuration (`graph: …`).
+    ///   - emulator: last changes to the emulator's configuration.
+    init(retry: String = "{ initial: 200ms, maximum: 1s, lifetime: 1h }", extraYAML: String = "",
+         emulator configure: (inout GraphEmulatorConfiguration) -> Void = { _ in }) async throws {
         directory = NSTemporaryDirectory() + "graph-relay-queue-\(UUID().uuidString)"
         spoolDirectory = directory + "/spool"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -217,6 +221,7 @@ final class QueueRelayFixture: @unchecked Sendable {
         configuration.tls = .server(certificateChain: .file(TestPKI.shared.serverCertificate), privateKey: .file(TestPKI.shared.serverKey))
         configuration.applications = [.init(tenantID: QueueTestApp.tenant, clientID: QueueTestApp.clientID, secrets: [QueueTestApp.secret])]
         configuration.mailboxes = QueueTestRoutes.emulatorMailboxes
+        configure(&configuration)
         emulator = try await GraphEmulator.start(configuration: configuration, logger: capture.logger("graph-emulator"))
         yaml = """
             smtp:
@@ -239,6 +244,7 @@ final class QueueRelayFixture: @unchecked Sendable {
               directory: \(spoolDirectory)
               retry: \(retry)
             scheduler: { concurrencyPerMailbox: 4, messagesPerMinute: 10000 }
+            \(extraYAML)
             """
     }
 
@@ -315,9 +321,11 @@ final class QueueRelayFixture: @unchecked Sendable {
     /// Runs `body` with a fixture and always closes it.
     static func with<Result>(
         retry: String = "{ initial: 200ms, maximum: 1s, lifetime: 1h }",
+        extraYAML: String = "",
+        emulator configure: (inout GraphEmulatorConfiguration) -> Void = { _ in },
         _ body: (QueueRelayFixture) async throws -> Result
     ) async throws -> Result {
-        let fixture = try await QueueRelayFixture(retry: retry)
+        let fixture = try await QueueRelayFixture(retry: retry, extraYAML: extraYAML, emulator: configure)
         do {
             let result = try await body(fixture)
             await fixture.close()
