@@ -7,7 +7,7 @@ enum EndToEndClients {
 
     /// python3 smtplib: all `messages` in one session (AUTH when `authenticate`).
     static func smtplib(_ mode: Mode, port: Int, authenticate: Bool = true, user: String = EndToEnd.user,
-                        password: String = EndToEnd.password, messages: [EndToEndMessage]) async throws -> [SMTPResult] {
+                        password: String = EndToEnd.password, messages: [EndToEndMessage], timeout: TimeInterval = 45) async throws -> [SMTPResult] {
         var job: [String: Any] = [
             "mode": mode.rawValue, "port": port, "ca": ca,
             "messages": messages.map { message -> [String: Any] in
@@ -20,7 +20,7 @@ enum EndToEndClients {
             job["password"] = password
         }
         let input = try JSONSerialization.data(withJSONObject: job)
-        let result = try await ProcessRunner.run("python3", [EndToEnd.fixtures + "/smtp_client.py"], input: input, timeout: 45)
+        let result = try await ProcessRunner.run("python3", [EndToEnd.fixtures + "/smtp_client.py"], input: input, timeout: timeout)
         guard result.status == 0, let output = result.stdout.split(separator: "\n").last else {
             throw EndToEndError("smtplib failed (\(result.status)): \(result.stderr)\(result.stdout)")
         }
