@@ -12,6 +12,9 @@ SUDO         := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 APT_PACKAGES := libssl-dev pkg-config openssl swaks libnet-ssleay-perl curl python3 binutils
 # Swift Testing runs suites in parallel; 2 workers keep a 2-core machine responsive.
 TEST_FLAGS   ?= --parallel --num-workers 2
+# Suites that move tens of megabytes (large messages, the real binary's memory) run after the
+# others, on their own: on 2 cores they would otherwise starve the timing-sensitive tests.
+HEAVY_TESTS  := LargeMessage|GraphDraftLoopback
 
 .PHONY: all build release test deps run clean bench
 
@@ -35,7 +38,8 @@ release: deps
 
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build $(TEST_FLAGS)
+	$(SWIFT) test --skip-build $(TEST_FLAGS) --skip '$(HEAVY_TESTS)'
+	$(SWIFT) test --skip-build $(TEST_FLAGS) --filter '$(HEAVY_TESTS)'
 
 run: deps
 	$(SWIFT) build -c $(CONFIGURATION) --product graph-relay

@@ -143,7 +143,18 @@ extension GraphEmulatorEngine {
         }
         // Sent: the draft leaves the Drafts folder (its id changes), so it is gone from here.
         guard state.withValues({ $0.drafts.removeValue(forKey: id) }) != nil else { return itemNotFound(plan, request) }
-        let composed = GraphEmulatorComposer.compose(draft)
+        // The message with its attachments is built only where someone looks at it (the outbox,
+        // or tests that keep attachment content): for 40 MB scans it is the emulator's biggest cost.
+        let composes = configuration.outboxDirectory != nil || configuration.retainsAttachmentContent || draft.attachments.isEmpty
+        var composed: [UInt8] = []
+        if composes {
+            composed = GraphEmulatorComposer.compose(draft)
+        } else if case .mime(let mime) = draft.source {
+            composed = mime
+        } else {
+            composed = GraphEmulatorComposer.compose(GraphEmulatorDraft(id: draft.id, mailbox: draft.mailbox, clientID: draft.clientID,
+                                                                        createdAt: draft.createdAt, source: draft.source))
+        }
         let now = Date()
         var message = GraphEmulatorMessage(
             mailbox: box.address, mime: composed, requestID: plan.requestID,

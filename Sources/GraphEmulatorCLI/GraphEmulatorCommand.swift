@@ -69,6 +69,13 @@ struct GraphEmulatorCommand: AsyncParsableCommand {
     @Flag(name: .customLong("allow-any-from"), help: "Do not check From: against the mailbox (no ErrorSendAsDenied).")
     var allowAnyFrom = false
 
+    @Flag(name: .customLong("refuse-mime-draft-attachments"),
+          help: "Answer 400 to attachments on drafts made from MIME (what the relay's graph.largeMessageFormat fallback handles).")
+    var refuseMIMEDraftAttachments = false
+
+    @Flag(name: .customLong("without-mail-readwrite"), help: "The application has Mail.Send only: drafts get 403 ErrorAccessDenied.")
+    var withoutMailReadWrite = false
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -121,6 +128,8 @@ struct GraphEmulatorCommand: AsyncParsableCommand {
         configuration.expectedScope = scope
         configuration.enforceSendAs = !allowAnyFrom
         configuration.retainedMessages = 1000
+        configuration.retainsAttachmentContent = false
+        configuration.refusesAttachmentsOnMIMEDrafts = refuseMIMEDraftAttachments
         let certificates = try clientCertificate.map { path in
             do {
                 return try String(contentsOfFile: path, encoding: .utf8)
@@ -132,6 +141,7 @@ struct GraphEmulatorCommand: AsyncParsableCommand {
             GraphEmulatorConfiguration.Application(tenantID: tenant, clientID: clientID, secrets: clientSecret,
                                                    certificates: certificates, federatedTokens: federatedToken),
         ]
+        if withoutMailReadWrite { configuration.applications[0].permissions = ["Mail.Send"] }
         let emulator = try await GraphEmulator.start(configuration: configuration, logger: logger)
         let banner = """
         graph-emulator listening on \(emulator.baseURL)

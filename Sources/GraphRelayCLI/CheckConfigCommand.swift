@@ -28,7 +28,14 @@ extension RelayConfiguration {
     /// One line for operators: what this configuration will do.
     var summary: String {
         let listeners = smtp.listeners.map { "\($0.address) (\($0.tls.rawValue))" }.joined(separator: ", ")
+        let sendPath: String
+        switch graph.sendVia {
+        case .auto: sendPath = "sendMail up to one request, drafts (\(graph.largeMessageFormat.rawValue)) above; needs Mail.Send and Mail.ReadWrite"
+        case .drafts: sendPath = "drafts (\(graph.largeMessageFormat.rawValue)) for every message; needs Mail.Send and Mail.ReadWrite"
+        case .sendMail: sendPath = "sendMail only; needs Mail.Send"
+        }
         return "\(smtp.listeners.count) listener(s) [\(listeners)], \(applications.count) application(s), "
-            + "\(routes.count) route(s), \(access.users.count) user(s), \(access.networks.count) trusted network(s), delivery \(delivery.rawValue)"
+            + "\(routes.count) route(s), \(access.users.count) user(s), \(access.networks.count) trusted network(s), delivery \(delivery.rawValue), "
+            + "messages up to \(smtp.maxMessageSize) bytes, \(sendPath)"
     }
 }

@@ -45,8 +45,7 @@ struct ConfigurationLoadingTests {
         #expect(configuration.smtp.listeners.map(\.tls) == [.starttls, .implicit, .none])
         #expect(configuration.smtp.listeners.map(\.allowPlaintextAuth) == [false, false, true])
         #expect(configuration.smtp.listeners.map(\.lineEndings) == [.strict, .strict, .legacyLF])
-        #expect(configuration.smtp.maxMessageSize == 36_700_160)
-        #expect(configuration.graph.sendVia == .auto && configuration.graph.largeMessageFormat == .mime)
+        #expect(configuration.smtp.maxMessageSize == 3_000_000)
         #expect(configuration.smtp.maxRecipients == 500)
         #expect(configuration.tls?.certificate == .file(pki.serverCertificate))
         #expect(configuration.tls?.minimumVersion == .tls1_2)
@@ -238,6 +237,27 @@ struct ConfigurationLoadingTests {
         #expect(configuration.graph.connectTimeout == .seconds(5))
         #expect(configuration.graph.requestTimeout == .seconds(120))
         #expect(configuration.graph.maxConnectionsPerHost == 8)
+    }
+
+    @Test("graph.sendVia and graph.largeMessageFormat; with sendMail the message size defaults to, and is limited to, one request")
+    func sendPath() throws {
+        let drafts = try loadConfiguration(minimalYAML + "\ngraph: { sendVia: drafts, largeMessageFormat: json }\n")
+        #expect(drafts.graph.sendVia == .drafts && drafts.graph.largeMessageFormat == .json)
+        #expect(drafts.smtp.maxMessageSize == 36_700_160)
+
+        let sendMail = try loadConfiguration(minimalYAML + "\ngraph: { sendVia: SendMail }\n")
+        #expect(sendMail.graph.sendVia == .sendMail && sendMail.smtp.maxMessageSize == 3_000_000)
+        #expect(try loadConfiguration(minimalYAML + "\nsmtp: { maxMessageSize: 2MB }\ngraph: { sendVia: sendMail }\n").smtp.maxMessageSize == 2_000_000)
+
+        #expect(configurationIssues(minimalYAML + "\nsmtp: { maxMessageSize: 20MB }\ngraph: { sendVia: sendMail }\n") == [
+            "smtp.maxMessageSize: 20000000 bytes cannot be sent with graph.sendVia: sendMail, whose one request carries at most 3000000 bytes of "
+                + "message (4 MB after base64, with room for the fields the relay adds); lower it to 3MB or use graph.sendVia: auto "
+                + "(drafts and upload sessions for larger messages)",
+        ])
+        #expect(configurationIssues(minimalYAML + "\ngraph: { sendVia: upload }\n") == ["graph.sendVia: 'upload' is not one of: auto, drafts, sendMail"])
+        #expect(configurationIssues(minimalYAML + "\ngraph: { largeMessageFormat: eml }\n").first?.hasPrefix("graph.largeMessageFormat:") == true)
+        #expect(configurationIssues(minimalYAML + "\nsmtp: { maxMessageSize: 151MiB }\n").first?.hasPrefix("smtp.maxMessageSize:") == true)
+        #expect(try loadConfiguration(minimalYAML + "\nsmtp: { maxMessageSize: 150MiB }\n").smtp.maxMessageSize == 157_286_400)
     }
 
     @Test("proxy from https_proxy/no_proxy unless graph.proxy says otherwise; credentials never echoed")

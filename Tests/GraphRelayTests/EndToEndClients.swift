@@ -8,13 +8,25 @@ enum EndToEndClients {
     /// python3 smtplib: all `messages` in one session (AUTH when `authenticate`).
     static func smtplib(_ mode: Mode, port: Int, authenticate: Bool = true, user: String = EndToEnd.user,
                         password: String = EndToEnd.password, messages: [EndToEndMessage], timeout: TimeInterval = 45) async throws -> [SMTPResult] {
-        var job: [String: Any] = [
-            "mode": mode.rawValue, "port": port, "ca": ca,
-            "messages": messages.map { message -> [String: Any] in
-                ["from": message.from, "to": message.to, "data": Data(message.data).base64EncodedString(),
-                 "mailOptions": message.mailOptions, "newConnection": message.newConnection]
-            },
-        ]
+        // Python's socket timeout bounds a whole `sendall`: the message's DATA must fit in it.
+        // Large messages go through files: encoding megabytes as JSON takes seconds of the test
+        // process's cooperative threads, which its in-process servers need.
+        var files: [String] = []
+        defer { for file in files { try? FileManager.default.removeItem(atPath: file) } }
+        var jobMessages: [[String: Any]] = []
+        for message in messages {
+            var entry: [String: Any] = ["from": message.from, "to": message.to, "mailOptions": message.mailOptions,
+                                        "newConnection": message.newConnection]
+            if message.data.count > 256 * 1024 {
+                let file = try temporaryFile(message.data)
+                files.append(file)
+                entry["file"] = file
+            } else {
+                entry["data"] = Data(message.data).base64EncodedString()
+            }
+            jobMessages.append(entry)
+        }
+        var job: [String: Any] = ["mode": mode.rawValue, "port": port, "ca": ca, "timeout": max(30, timeout - 15), "messages": jobMessages]
         if authenticate {
             job["user"] = user
             job["password"] = password

@@ -29,11 +29,12 @@ enum LargeMessageFixtures {
 
     /// A scan-to-email message: a text and an HTML body with an inline logo, and the PDFs as
     /// attachments (the second one with an RFC 2231 name).
-    static func scan(from: String, to: String, messageID: String, pdfs: [[UInt8]], logo: [UInt8] = bytes(2000, seed: 99)) -> [UInt8] {
+    static func scan(from: String, to: String, messageID: String, pdfs: [[UInt8]], logo: [UInt8] = bytes(2000, seed: 99),
+                     subject: String = "=?UTF-8?B?U2NhbiDigJMgRmFjdHVyZQ==?=") -> [UInt8] {
         var text = """
             From: Scanner <\(from)>\r
             To: \(to)\r
-            Subject: =?UTF-8?B?U2NhbiDigJMgRmFjdHVyZQ==?=\r
+            Subject: \(subject)\r
             Message-ID: \(messageID)\r
             Date: Thu, 03 Dec 2026 09:00:00 +0100\r
             X-Printer: MFP-4000 (building 2)\r

@@ -8,7 +8,7 @@ import Testing
 /// Messages above one sendMail request (issue 10): through a draft, its large parts as
 /// attachments, exactly once — end to end from a real SMTP client (Python's smtplib) through the
 /// relay's spool to the emulator over HTTPS, checked with an independent MIME parser.
-@Suite("Large messages: drafts, attachments and upload sessions, exactly once", .timeLimit(.minutes(5)))
+@Suite("Large messages: drafts, attachments and upload sessions, exactly once", .timeLimit(.minutes(10)))
 struct LargeMessageTests {
     typealias F = LargeMessageFixtures
     static let sender = "scanner@printer.test"
@@ -17,9 +17,10 @@ struct LargeMessageTests {
     /// Sends `data` with smtplib (no TLS) and returns its reply status (`250 2.0.0`).
     static func send(_ fixture: QueueRelayFixture, _ data: [UInt8], to: [String] = ["alice@example.com"],
                      mailOptions: [String] = []) async throws -> EndToEndClients.SMTPResult {
+        // Generous: on a loaded machine a debug build takes its time for 36 MB.
         let results = try await EndToEndClients.smtplib(.plain, port: fixture.port, authenticate: false, messages: [
             EndToEndMessage(from: sender, to: to, data: data, mailOptions: mailOptions),
-        ])
+        ], timeout: 240)
         return try #require(results.first)
     }
 
@@ -38,7 +39,7 @@ struct LargeMessageTests {
             #expect(message.count > 14_000_000)
             let reply = try await Self.send(fixture, message, to: ["alice@example.com", "carol@example.com"])
             #expect(reply.status == "250 2.0.0", "\(reply)")
-            #expect(await fixture.waitForEmptyQueue(timeout: .seconds(120)))
+            #expect(await fixture.waitForEmptyQueue(timeout: .seconds(180)))
 
             let emulator = fixture.emulator
             let sent = try #require(emulator.acceptedMessages.first)
@@ -65,7 +66,9 @@ struct LargeMessageTests {
         }
     }
 
-    @Test("EHLO advertises SIZE 36700160 (35 MiB); MAIL FROM … SIZE= above it and a message that grows past it get 552 5.3.4, never 250-then-bounce")
+    // A message that grows past the limit during DATA is read to its end and refused with 552 5.3.4
+    // (SMTPSessionStateMachineTests, SMTPServerTests); here, what a client learns first.
+    @Test("EHLO advertises SIZE 36700160 (35 MiB); MAIL FROM … SIZE= above it gets 552 5.3.4 before any data")
     func sizeLimit() async throws {
         try await QueueRelayFixture.with { fixture in
             try await fixture.start()
@@ -74,20 +77,16 @@ struct LargeMessageTests {
             #expect(ehlo.lines.contains("SIZE 36700160"))
             let tooBig = try await session.client.command("MAIL FROM:<\(Self.sender)> SIZE=36700161")
             #expect(tooBig.code == 552 && tooBig.lines.last?.hasPrefix("5.3.4") == true)
+            let fits = try await session.client.command("MAIL FROM:<\(Self.sender)> SIZE=36700160")
+            #expect(fits.code == 250)
             await session.quit()
-            let grown = try await Self.send(fixture, Array(repeating: UInt8(ascii: "x"), count: 36_700_161) + [13, 10])
-            #expect(grown.status == "552 5.3.4", "\(grown)")
-            #expect(QueueSpoolFiles.records(fixture.spoolDirectory).isEmpty && fixture.emulator.acceptedMessages.isEmpty)
         }
     }
 
     /// A message with one attachment of `size` bytes (an upload session above 3 MiB).
     static func withAttachment(_ size: Int, seed: UInt64 = 3, subject: String = "one") -> ([UInt8], [UInt8]) {
         let pdf = F.bytes(size, seed: seed)
-        var message = F.scan(from: sender, to: "alice@example.com", messageID: "<\(subject)@printer.test>", pdfs: [pdf])
-        // A subject to tell the messages apart.
-        let text = String(decoding: message, as: UTF8.self).replacingOccurrences(of: "=?UTF-8?B?U2NhbiDigJMgRmFjdHVyZQ==?=", with: subject)
-        message = Array(text.utf8)
+        let message = F.scan(from: sender, to: "alice@example.com", messageID: "<\(subject)@printer.test>", pdfs: [pdf], subject: subject)
         return (message, pdf)
     }
 
@@ -99,7 +98,7 @@ struct LargeMessageTests {
             fixture.emulator.injectFault(.dropDuringRequest, on: .uploadChunk)
             let (message, pdf) = Self.withAttachment(7_000_000)
             #expect(try await Self.send(fixture, message).status == "250 2.0.0")
-            #expect(await fixture.waitForEmptyQueue(timeout: .seconds(60)))
+            #expect(await fixture.waitForEmptyQueue(timeout: .seconds(180)))
             let sent = fixture.emulator.acceptedMessages
             #expect(sent.count == 1 && sent.first?.attachments.first?.content == pdf)
             #expect(fixture.emulator.requestCount(.uploadStatus) == 2)
@@ -114,7 +113,7 @@ struct LargeMessageTests {
             fixture.emulator.injectFault(.acceptThenDrop, on: .sendDraft)
             let (message, pdf) = Self.withAttachment(3_500_000, subject: "lost")
             #expect(try await Self.send(fixture, message).status == "250 2.0.0")
-            #expect(await fixture.waitForEmptyQueue(timeout: .seconds(60)))
+            #expect(await fixture.waitForEmptyQueue(timeout: .seconds(180)))
             #expect(fixture.emulator.acceptedMessages.count == 1)
             #expect(fixture.emulator.acceptedMessages.first?.attachments.first?.content == pdf)
             #expect(fixture.emulator.requestCount(.sendDraft) == 1)
@@ -144,10 +143,10 @@ struct LargeMessageTests {
             try await fixture.start()
             let (first, pdf) = Self.withAttachment(4_000_000, subject: "json-1")
             #expect(try await Self.send(fixture, first).status == "250 2.0.0")
-            #expect(await fixture.waitForEmptyQueue(timeout: .seconds(60)))
+            #expect(await fixture.waitForEmptyQueue(timeout: .seconds(180)))
             let (second, _) = Self.withAttachment(3_200_000, seed: 4, subject: "json-2")
             #expect(try await Self.send(fixture, second).status == "250 2.0.0")
-            #expect(await fixture.waitForEmptyQueue(timeout: .seconds(60)))
+            #expect(await fixture.waitForEmptyQueue(timeout: .seconds(180)))
 
             let sent = fixture.emulator.acceptedMessages
             #expect(sent.map(\.submission) == ["jsonDraft", "jsonDraft"])
@@ -174,7 +173,7 @@ struct LargeMessageTests {
             var (message, _) = Self.withAttachment(4_000_000, subject: "broken")
             message.removeLast("--==scan==--\r\n".utf8.count)
             #expect(try await Self.send(fixture, message).status == "250 2.0.0")
-            #expect(await queueWait(timeout: .seconds(60)) {
+            #expect(await queueWait(timeout: .seconds(180)) {
                 QueueSpoolFiles.records(fixture.spoolDirectory, area: "failed").count == 1 && fixture.emulator.acceptedMessages.count == 1
             })
             let failed = try #require(QueueSpoolFiles.records(fixture.spoolDirectory, area: "failed").values.first)
@@ -195,7 +194,7 @@ struct LargeMessageTests {
                                          on: .sendDraft)
             let (message, _) = Self.withAttachment(3_300_000, subject: "too-big")
             #expect(try await Self.send(fixture, message).status == "250 2.0.0")
-            #expect(await queueWait(timeout: .seconds(60)) {
+            #expect(await queueWait(timeout: .seconds(180)) {
                 QueueSpoolFiles.records(fixture.spoolDirectory, area: "failed").count == 1 && fixture.emulator.acceptedMessages.count == 1
             })
             let failed = try #require(QueueSpoolFiles.records(fixture.spoolDirectory, area: "failed").values.first)

@@ -23,6 +23,7 @@ import platform
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -35,7 +36,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, HERE)
 
 from postfix_instance import PostfixInstance, SMTPSink, free_port  # noqa: E402
-from procstat import MemorySampler, machine_busy_seconds, status_kb, tree_cpu  # noqa: E402
+from procstat import MemorySampler, cpu_seconds, machine_busy_seconds, status_kb, tree_cpu  # noqa: E402
 from relay_instance import RelayInstance, RelayStartError  # noqa: E402
 from smtpload import parse_size  # noqa: E402
 
@@ -79,7 +80,7 @@ def _terminate(signum, _frame):
 # --------------------------------------------------------------------------------------------
 
 def run_load(port: int, messages: int, concurrency: int, size: int, args, tag: str,
-             timeout: float | None = None, command_timeout: float | None = None) -> dict:
+             timeout: float | None = None, command_timeout: float | None = None, attachment: bool = False) -> dict:
     timeout = timeout if timeout is not None else args.load_timeout
     command_timeout = command_timeout if command_timeout is not None else args.command_timeout
     cmd = [sys.executable, SMTPLOAD, "--json", "--port", str(port), "--messages", str(messages),
@@ -89,6 +90,8 @@ def run_load(port: int, messages: int, concurrency: int, size: int, args, tag: s
     if args.starttls:
         cmd.append("--starttls")
     cmd += ["--sender", args.sender, "--recipient", args.recipient]
+    if attachment:
+        cmd.append("--attachment")
     try:
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + command_timeout + 60)
     except subprocess.TimeoutExpired:
@@ -274,20 +277,28 @@ def postfix_side(args, workdir: str, sudo: list[str], tls: tuple | None) -> dict
 
 
 def postfix_large(args, pf, sink, port, roots) -> dict:
-    log(f"postfix: one {args.large_size / 1e6:.0f} MB message")
+    total_mb = args.large_messages * args.large_size / 1e6
+    log(f"postfix: {args.large_messages} x {args.large_size / 1e6:.0f} MB scans, {args.large_concurrency} sessions")
     before = sink.count
     idle = MemorySampler(roots(), pss=True)
     idle.sample()
+    cpu0 = tree_cpu(roots())[0]
+    sink_cpu0 = tree_cpu([sink.pid()])[0]
     with MemorySampler(roots(), interval=args.sample_interval) as mem:
-        load = run_load(port, 1, 1, args.large_size, args, tag="postfix-large", timeout=args.large_timeout,
-                        command_timeout=args.large_timeout)
-        t = sink.wait_until(before + 1, args.large_timeout) if load.get("accepted") else None
+        load = run_load(port, args.large_messages, args.large_concurrency, args.large_size, args, tag="postfix-large",
+                        timeout=args.large_timeout, command_timeout=args.large_timeout, attachment=True)
+        t = sink.wait_until(before + load.get("accepted", 0), args.large_timeout) if load.get("accepted") else None
+    cpu1 = tree_cpu(roots())[0]
+    sink_cpu1 = tree_cpu([sink.pid()])[0]
     r = {"load": load, "idle_rss_kb_sum": idle.peak_rss_kb, "peak_rss_kb_sum": mem.peak_rss_kb,
-         "peak_pss_kb_sum": mem.peak_pss_kb, "max_single_hwm_kb": mem.max_single_hwm_kb}
-    if not load.get("accepted"):
-        r["skipped"] = f"postfix refused it: {_errors_text(load)}"
+         "peak_pss_kb_sum": mem.peak_pss_kb, "max_single_hwm_kb": mem.max_single_hwm_kb,
+         "cpu_s": cpu1 - cpu0, "downstream_cpu_s": sink_cpu1 - sink_cpu0, "total_mb": total_mb}
+    if load.get("accepted") != args.large_messages:
+        r["skipped"] = f"postfix accepted {load.get('accepted', 0)} of {args.large_messages}: {_errors_text(load)}"
     elif t is not None:
         r["e2e_s"] = t - load["start_monotonic"]
+        r["mb_per_s"] = total_mb / r["e2e_s"]
+        r["cpu_s_per_mb"] = r["cpu_s"] / total_mb
     return r
 
 
@@ -357,13 +368,18 @@ def relay_command(args) -> tuple[list[str] | None, str]:
     return [binary, "serve", "--config", "{config}"], binary
 
 
-def relay_variables(args, tls, max_size: str) -> dict:
+def relay_variables(args, tls, max_size: str, graph: tuple[str, str] | None = None) -> dict:
+    """The template's values; `graph` = (URL, CA file) of a graph-emulator process, else the
+    embedded emulator."""
     tls_section = ""
     if tls:
         tls_section = f"tls: {{ certificate: {tls[0]}, privateKey: {tls[1]} }}"
+    endpoints = f", loginEndpoint: {graph[0]}, graphEndpoint: {graph[0]}, caFile: {graph[1]}" if graph else ""
+    emulator = "" if graph else "emulator: { outbox: null }          # embedded Graph emulator, nothing written to disk"
     return {"LISTENER_TLS": "starttls" if tls else "none", "TLS_SECTION": tls_section,
             "MAX_MESSAGE_SIZE": max_size, "MESSAGES_PER_MINUTE": str(args.relay_rate),
-            "CONCURRENCY": str(args.relay_concurrency), "LOG_LEVEL": args.relay_log_level}
+            "CONCURRENCY": str(args.relay_concurrency), "LOG_LEVEL": args.relay_log_level,
+            "APPLICATION_ENDPOINTS": endpoints, "EMULATOR_SECTION": emulator}
 
 
 def relay_side(args, workdir: str, tls) -> dict:
@@ -431,14 +447,56 @@ def relay_side(args, workdir: str, tls) -> dict:
     return out
 
 
+def wait_for_port(port: int, timeout: float, alive=lambda: True) -> bool | None:
+    """True once 127.0.0.1:port accepts a connection; None after `timeout` or when `alive()` fails."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return None
+
+
+def start_emulator(args, workdir: str, relay_binary: str):
+    """A graph-emulator process (the one built next to graph-relay) for the large-message case,
+    so that the relay's memory and CPU are its own: returns (process, URL, CA file) or a reason."""
+    binary = os.path.join(os.path.dirname(relay_binary), "graph-emulator")
+    if not os.access(binary, os.X_OK):
+        r = subprocess.run(["swift", "build", "-c", "release", "--product", "graph-emulator"], cwd=REPO,
+                           capture_output=True, text=True)
+        if r.returncode != 0 or not os.access(binary, os.X_OK):
+            return None, f"graph-emulator could not be built next to {relay_binary}: {r.stdout[-500:]}{r.stderr[-500:]}"
+    port = free_port()
+    directory = os.path.join(workdir, "emulator")
+    os.makedirs(directory, exist_ok=True)
+    log_file = open(os.path.join(directory, "emulator.log"), "wb")
+    proc = subprocess.Popen([binary, "--listen", f"127.0.0.1:{port}", "--generate-certificate", directory,
+                             "--mailbox", "relay@bench.example", "--tenant", "bench.example",
+                             "--client-id", "11111111-1111-1111-1111-111111111111", "--client-secret", "bench-secret",
+                             "--allow-any-from", "--log-level", "warning"],
+                            stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    on_cleanup(lambda: (proc.poll() is None and proc.kill(), log_file.close()))
+    if wait_for_port(port, 30, lambda: proc.poll() is None) is None:
+        return None, f"graph-emulator did not listen on 127.0.0.1:{port}"
+    return (proc, f"https://127.0.0.1:{port}", os.path.join(directory, "emulator.pem")), None
+
+
 def relay_large(args, workdir, command, tls) -> dict:
-    """A fresh process (VmHWM is a lifetime peak) with a size limit above the message."""
-    size_mb = args.large_size / 1e6
-    log(f"graph-relay: one {size_mb:.0f} MB message (fresh process)")
+    """`--large-messages` scans of `--large-size` through a fresh relay process (VmHWM is a lifetime
+    peak) and a graph-emulator process: drafts and upload sessions end to end."""
+    total_mb = args.large_messages * args.large_size / 1e6
+    log(f"graph-relay: {args.large_messages} x {args.large_size / 1e6:.0f} MB scans, {args.large_concurrency} sessions "
+        f"(fresh process, graph-emulator in its own process)")
+    emulator, why = start_emulator(args, workdir, command[0])
+    if emulator is None:
+        return {"skipped": why}
+    proc, url, ca = emulator
     port = free_port()
     limit = f"{int(args.large_size / 1e6) + 5}MB"
     relay = RelayInstance(os.path.join(workdir, "relay-large"), command, args.relay_template, port,
-                          relay_variables(args, tls, limit), args.spool_exclude,
+                          relay_variables(args, tls, limit, graph=(url, ca)), args.spool_exclude,
                           args.relay_delivered_pattern, start_timeout=args.start_timeout, cwd=REPO)
     on_cleanup(relay.stop)
     try:
@@ -446,34 +504,35 @@ def relay_large(args, workdir, command, tls) -> dict:
     except RelayStartError as e:
         return {"skipped": f"relay did not start with maxMessageSize {limit}: {e}"}
     try:
-        time.sleep(0.5)
+        time.sleep(1)
         idle_rss = status_kb(relay.pid, "VmRSS")
         base_spool = relay.spool_count() or 0
         base_delivered = relay.delivered_count() or 0
+        cpu0, emulator_cpu0 = cpu_seconds(relay.pid), cpu_seconds(proc.pid)
         watch = CountWatcher(relay.spool_count).start()
         with MemorySampler([relay.pid], interval=args.sample_interval) as mem:
-            load = run_load(port, 1, 1, args.large_size, args, tag="relay-large",
-                            timeout=args.large_timeout, command_timeout=args.large_timeout)
+            load = run_load(port, args.large_messages, args.large_concurrency, args.large_size, args, tag="relay-large",
+                            timeout=args.large_timeout, command_timeout=args.large_timeout, attachment=True)
             t, note, _ = wait_relay_delivered(relay, watch, base_spool, base_delivered,
                                               load.get("accepted", 0), args.large_timeout)
         watch.stop()
+        cpu1, emulator_cpu1 = cpu_seconds(relay.pid), cpu_seconds(proc.pid)
         hwm = status_kb(relay.pid, "VmHWM") if relay.alive() else None
         r = {"load": load, "idle_rss_kb": idle_rss, "vm_hwm_kb": hwm, "peak_rss_kb_sampled": mem.peak_rss_kb,
-             "limit": limit, "e2e_note": note}
-        if not load.get("accepted"):
-            codes = " ".join(load.get("errors", {}).keys())
-            if "552" in codes or "554" in codes or "SIZE" in codes or "523" in codes:
-                r["skipped"] = (f"SKIPPED: graph-relay refused the {size_mb:.0f} MB message for size "
-                                f"({_errors_text(load)}) — the large-message path is not there yet")
-            else:
-                r["skipped"] = f"SKIPPED: the {size_mb:.0f} MB message failed: {_errors_text(load)}"
+             "limit": limit, "e2e_note": note, "total_mb": total_mb,
+             "cpu_s": (cpu1 or 0) - (cpu0 or 0), "downstream_cpu_s": (emulator_cpu1 or 0) - (emulator_cpu0 or 0)}
+        if load.get("accepted") != args.large_messages:
+            r["skipped"] = f"graph-relay accepted {load.get('accepted', 0)} of {args.large_messages}: {_errors_text(load)}"
         elif t is not None:
             r["e2e_s"] = t - load["start_monotonic"]
+            r["mb_per_s"] = total_mb / r["e2e_s"]
+            r["cpu_s_per_mb"] = r["cpu_s"] / total_mb
         if not relay.alive():
             r["died"] = f"graph-relay exited; last output:\n{relay.log_tail()}"
         return r
     finally:
         relay.stop()
+        proc.terminate()
 
 
 # --------------------------------------------------------------------------------------------
@@ -557,24 +616,20 @@ def side_rows(side: dict) -> dict:
     large = side.get("large")
     if large is not None:
         if "skipped" in large:
-            rows["large message"] = "skipped (see below)"
-            if relay and large.get("vm_hwm_kb"):
-                rows["large: peak RSS (MB)"] = fmt(mb(large["vm_hwm_kb"]), "{:.1f}", " (VmHWM, refused)")
-                if large.get("idle_rss_kb"):
-                    rows["large: RSS growth over idle (MB)"] = fmt(
-                        mb(large["vm_hwm_kb"] - large["idle_rss_kb"]), "{:.1f}", " (refused)")
+            rows["large scans"] = "skipped (see below)"
         else:
-            ll = large["load"].get("latency_ms", {})
-            rows["large: end-of-DATA -> 250 (ms)"] = fmt(ll.get("max"), "{:.0f}")
-            rows["large: start -> delivered (s)"] = (fmt(large.get("e2e_s"), "{:.2f}") if large.get("e2e_s")
-                                                     else f"n/a ({large.get('e2e_note', '?')})"[:60])
+            rows["large scans: MB/s, start -> all delivered"] = (fmt(large.get("mb_per_s"), "{:.1f}") if large.get("mb_per_s")
+                                                               else f"n/a ({large.get('e2e_note', '?')})"[:60])
+            rows["large scans: CPU s per MB"] = fmt(large.get("cpu_s_per_mb"), "{:.3f}")
+            rows["large scans: downstream CPU (s)"] = fmt(large.get("downstream_cpu_s"), "{:.1f}",
+                                                          " (graph-emulator)" if relay else " (smtp-sink)")
             if relay:
                 peak, idle = large.get("vm_hwm_kb"), large.get("idle_rss_kb")
-                rows["large: peak RSS (MB)"] = fmt(mb(peak), "{:.1f}", " (VmHWM, fresh process)")
+                rows["large scans: peak RSS (MB)"] = fmt(mb(peak), "{:.1f}", " (VmHWM, fresh process)")
             else:
                 peak, idle = large.get("peak_rss_kb_sum"), large.get("idle_rss_kb_sum")
-                rows["large: peak RSS (MB)"] = fmt(mb(peak), "{:.1f}", " (sum, sampled)")
-            rows["large: RSS growth over idle (MB)"] = fmt(
+                rows["large scans: peak RSS (MB)"] = fmt(mb(peak), "{:.1f}", " (sum, sampled)")
+            rows["large scans: RSS growth over idle (MB)"] = fmt(
                 mb(peak - idle) if peak is not None and idle is not None else None, "{:.1f}")
     return rows
 
@@ -605,9 +660,13 @@ def print_table(results: dict, args, info: dict):
                 print(f"\n{s.get('name', side)}: {s[k]}")
         large = s.get("large") or {}
         if large.get("skipped"):
-            print(f"\n{s.get('name', side)} large message: {large['skipped']}")
+            print(f"\n{s.get('name', side)} large scans: {large['skipped']}")
         if large.get("died"):
-            print(f"\n{s.get('name', side)} large message: {large['died']}")
+            print(f"\n{s.get('name', side)} large scans: {large['died']}")
+    if not args.skip_large:
+        print(f"\nlarge scans: {args.large_messages} messages of {args.large_size / 1e6:.0f} MB (multipart/mixed, a base64 "
+              f"attachment), {args.large_concurrency} sessions; graph-relay delivers them through drafts and upload sessions "
+              f"into a graph-emulator process, Postfix into smtp-sink")
     pm = results.get("postfix", {}).get("main", {})
     if pm.get("cpu_by_process"):
         print("\npostfix CPU by process (s, median round): " +
@@ -664,7 +723,9 @@ def parse_args(argv):
     p.add_argument("--rounds", type=int, default=3, help="measured rounds per side; the median is shown (default 3)")
     p.add_argument("--warmup", type=int, default=200, help="unmeasured messages first (default 200)")
     p.add_argument("--starttls", action="store_true", help="every session uses STARTTLS (self-signed cert)")
-    p.add_argument("--large-size", default="30MB", help="the single large message (default 30MB)")
+    p.add_argument("--large-size", default="30MB", help="size of each large scan (default 30MB)")
+    p.add_argument("--large-messages", type=int, default=20, help="large scans relayed (default 20)")
+    p.add_argument("--large-concurrency", type=int, default=4, help="sessions sending the large scans (default 4)")
     p.add_argument("--skip-large", action="store_true", help="no large-message case")
     p.add_argument("--skip-relay", action="store_true", help="Postfix only")
     p.add_argument("--skip-postfix", action="store_true", help="graph-relay only")
@@ -693,7 +754,7 @@ def parse_args(argv):
     p.add_argument("--load-timeout", type=float, default=120, help="bound for one load run (s)")
     p.add_argument("--command-timeout", type=float, default=30, help="wait for one SMTP reply (s)")
     p.add_argument("--drain-timeout", type=float, default=60, help="wait for end-to-end delivery (s)")
-    p.add_argument("--large-timeout", type=float, default=120, help="bound for the large message (s)")
+    p.add_argument("--large-timeout", type=float, default=600, help="bound for the large scans (s)")
     p.add_argument("--start-timeout", type=float, default=60, help="wait for a server's greeting (s)")
     p.add_argument("--sample-interval", type=float, default=0.25,
                    help="RSS sampling interval (s; PSS and the process list every second)")

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import ipaddress
 import json
 import os
+import random
 import re
 import socket
 import ssl
@@ -54,6 +56,7 @@ class LoadSpec:
     recipient: str = "rcpt@bench.example"
     helo: str = "loadgen.bench.local"
     tag: str = "bench"              # goes into Subject / Message-ID
+    attachment: bool = False        # a scan: multipart/mixed, a short text and a base64 "PDF"
 
 
 @dataclass
@@ -179,7 +182,7 @@ class MessageFactory:
         if body_len > 64 * 1024 * 1024:
             raise ValueError("message too large for the in-memory body (max 64 MiB)")
         # Build one 76-character line pattern and repeat it: fast even for 30 MB.
-        self.body = _repeat_body(body_len)
+        self.body = _attachment_body(body_len) if spec.attachment else _repeat_body(body_len)
 
     def header(self, n: int) -> bytes:
         s = self.spec
@@ -191,12 +194,37 @@ class MessageFactory:
             f"Date: {time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime())}\r\n"
             f"Message-ID: <{s.tag}.{pid}.{n}.{time.monotonic_ns()}@loadgen.bench.local>\r\n"
             f"MIME-Version: 1.0\r\n"
-            f"Content-Type: text/plain; charset=us-ascii\r\n"
+            + ('Content-Type: multipart/mixed; boundary="=_scan_="\r\n' if s.attachment
+               else "Content-Type: text/plain; charset=us-ascii\r\n")
         ).encode()
 
     def message(self, n: int) -> tuple[bytes, bytes]:
         """(header + empty line, body) — body ends with CRLF."""
         return self.header(n) + CRLF, self.body
+
+
+def _attachment_body(nbytes: int) -> bytes:
+    """A scan-to-email body of exactly nbytes: a short text part and a base64 attachment of
+    pseudo-random bytes (like a compressed PDF) in 76-character lines."""
+    head = (b"--=_scan_=\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nScanned document attached.\r\n"
+            b"--=_scan_=\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"scan.pdf\"\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\n")
+    tail = b"--=_scan_=--\r\n"
+    room = max(nbytes - len(head) - len(tail), 0)
+    lines, rest = divmod(room, 78)              # 57 bytes of data = 76 characters + CRLF
+    unit_lines = 64
+    unit = base64.b64encode(random.Random(7).randbytes(57 * unit_lines))
+    unit = b"".join(unit[i:i + 76] + b"\r\n" for i in range(0, len(unit), 76))
+    reps, extra = divmod(lines, unit_lines)
+    encoded = unit * reps + unit[:extra * 78]
+    if rest >= 6:
+        # A shorter last line of whole base64 groups; blanks (skipped by decoders) fill it up.
+        encoded += b"QUJD" * ((rest - 2) // 4) + b" " * ((rest - 2) % 4) + b"\r\n"
+    elif encoded:
+        encoded = encoded[:-2] + b" " * rest + b"\r\n"
+    else:
+        head += b" " * rest
+    return head + encoded + tail
 
 
 def _repeat_body(nbytes: int) -> bytes:
@@ -508,12 +536,14 @@ def main(argv=None) -> int:
     p.add_argument("--tag", default="bench")
     p.add_argument("--sender", default="bench@bench.example", help="envelope sender and From:")
     p.add_argument("--recipient", default="rcpt@bench.example", help="envelope recipient and To:")
+    p.add_argument("--attachment", action="store_true",
+                   help="messages are scans: multipart/mixed with a base64 attachment filling the size")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     a = p.parse_args(argv)
     spec = LoadSpec(host=a.host, port=a.port, messages=a.messages, concurrency=a.concurrency,
                     size=parse_size(a.size), per_session=a.per_session, starttls=a.starttls,
                     timeout=a.timeout, command_timeout=a.command_timeout, tag=a.tag,
-                    sender=a.sender, recipient=a.recipient)
+                    sender=a.sender, recipient=a.recipient, attachment=a.attachment)
     result = run_load(spec)
     s = result.summary()
     if a.json:

@@ -215,6 +215,7 @@ public final class RelayService: Sendable {
         emulatorConfiguration.outboxDirectory = settings.outbox
         emulatorConfiguration.enforceSendAs = settings.enforceSendAs
         emulatorConfiguration.retainedMessages = 1000
+        emulatorConfiguration.retainsAttachmentContent = false
         var mailboxes = settings.mailboxes
         for route in configuration.routes {
             if case .address(let address) = route.mailbox { mailboxes.append(address) }

@@ -12,6 +12,11 @@ final class HTTPConnectProxyHandler: ChannelInboundHandler, RemovableChannelHand
 
     var tunnelEstablished: EventLoopFuture<Void> { promise.futureResult }
 
+    /// Fails the wait when the handler could not be added to the pipeline.
+    func abandon(_ error: any Error) {
+        promise.fail(error)
+    }
+
     init(target: HTTPEndpoint, proxy: HTTPProxyConfiguration, eventLoop: EventLoop) {
         self.stateMachine = HTTPConnectProxyStateMachine(
             target: target, proxyDescription: proxy.endpointDescription, authorization: proxy.authorizationHeader)

@@ -51,7 +51,7 @@ struct HTTPConnectionFactory: Sendable {
         }
     }
 
-    private func setUp(channel: any Channel, endpoint: HTTPEndpoint, proxy: HTTPProxyConfiguration?, id: Int,
+    func setUp(channel: any Channel, endpoint: HTTPEndpoint, proxy: HTTPProxyConfiguration?, id: Int,
                        timeout: TimeAmount, timedOut: NIOLockedValueBox<Bool>, logger: Logger) -> EventLoopFuture<HTTP1Connection> {
         let loop = channel.eventLoop
         let tlsContext = self.tlsContext
@@ -68,6 +68,7 @@ struct HTTPConnectionFactory: Sendable {
                 do {
                     try sync.addHandler(handler)
                 } catch {
+                    handler.abandon(error)
                     return loop.makeFailedFuture(error)
                 }
                 tunnel = handler.tunnelEstablished.assumeIsolated().flatMap {
@@ -85,7 +86,11 @@ struct HTTPConnectionFactory: Sendable {
                     try sync.addHandler(tls, position: .first)
                     try sync.addHandler(waiter, position: .after(tls))
                 } catch {
-                    return loop.makeFailedFuture(HTTP1ClientHandler.classify(error))
+                    // The channel closed under us (e.g. reset right after connecting): the
+                    // waiter never joined the pipeline, so its promise is failed here.
+                    let failure = HTTP1ClientHandler.classify(error)
+                    waiter.abandon(failure)
+                    return loop.makeFailedFuture(failure)
                 }
                 return waiter.handshakeCompleted.assumeIsolated().flatMap { info -> EventLoopFuture<Void> in
                     if let alpn = info.applicationProtocol, alpn != "http/1.1" {

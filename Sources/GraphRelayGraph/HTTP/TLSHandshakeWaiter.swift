@@ -32,6 +32,11 @@ final class TLSHandshakeWaiter: ChannelInboundHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
+    /// Fails the wait when the waiter could not be added to the pipeline.
+    func abandon(_ error: any Error) {
+        promise.fail(error)
+    }
+
     func handlerRemoved(context: ChannelHandlerContext) {
         promise.fail(HTTPClientError(.tlsFailed, detail: "connection set-up abandoned"))
     }

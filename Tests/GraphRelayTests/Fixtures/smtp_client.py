@@ -3,8 +3,8 @@
 
 Reads a JSON job from stdin:
   {"mode": "plain" | "starttls" | "smtps", "port": N, "ca": PATH,
-   "user": NAME?, "password": TEXT?, "sourceAddress": "127.0.0.2"?,
-   "messages": [{"from": ADDR, "to": [ADDR, ...], "data": BASE64, "mailOptions": [..]?,
+   "user": NAME?, "password": TEXT?, "sourceAddress": "127.0.0.2"?, "timeout": SECONDS?,
+   "messages": [{"from": ADDR, "to": [ADDR, ...], "data": BASE64 | "file": PATH, "mailOptions": [..]?,
                  "newConnection": BOOL?}]}
 sends every message in one session (or a new one where asked) with MAIL/RCPT/DATA and prints a
 JSON list with one result per message: the stage that ended it (`mail`, `rcpt`, `data`) and the
@@ -21,9 +21,9 @@ import sys
 def connect(job, context):
     source = (job["sourceAddress"], 0) if job.get("sourceAddress") else None
     if job["mode"] == "smtps":
-        s = smtplib.SMTP_SSL("127.0.0.1", job["port"], context=context, timeout=30, source_address=source)
+        s = smtplib.SMTP_SSL("127.0.0.1", job["port"], context=context, timeout=job.get("timeout", 30), source_address=source)
     else:
-        s = smtplib.SMTP("127.0.0.1", job["port"], timeout=30, source_address=source)
+        s = smtplib.SMTP("127.0.0.1", job["port"], timeout=job.get("timeout", 30), source_address=source)
     s.ehlo("smtplib.e2e")
     if job["mode"] == "starttls":
         s.starttls(context=context)
@@ -64,7 +64,12 @@ def send(session, message):
         if code not in (250, 251):
             session.rset()
             return {"stage": "rcpt", "code": code, "text": text.decode("utf-8", "replace")}
-    code, text = session.data(base64.b64decode(message["data"]))
+    if "file" in message:
+        with open(message["file"], "rb") as f:
+            data = f.read()
+    else:
+        data = base64.b64decode(message["data"])
+    code, text = session.data(data)
     if code != 250:
         session.rset()
     return {"stage": "data", "code": code, "text": text.decode("utf-8", "replace")}
