@@ -6,6 +6,16 @@ extension UInt8 {
 
     /// Space or horizontal tab (RFC 5322 WSP).
     var isBlank: Bool { self == UInt8(ascii: " ") || self == UInt8(ascii: "\t") }
+
+    /// The value of an ASCII hex digit (either case), nil for any other byte: `%XX`, `=XX`.
+    public var asciiHexValue: UInt8? {
+        switch self {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): self - UInt8(ascii: "0")
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): self - UInt8(ascii: "A") + 10
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): self - UInt8(ascii: "a") + 10
+        default: nil
+        }
+    }
 }
 
 extension StringProtocol {

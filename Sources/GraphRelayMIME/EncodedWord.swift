@@ -55,7 +55,7 @@ public struct EncodedWord: Sendable, Hashable {
                 if byte == UInt8(ascii: "_") {
                     decoded.append(UInt8(ascii: " "))
                 } else if byte == UInt8(ascii: "="), index + 2 < text.endIndex,
-                          let high = EncodedWord.hexValue(text[index + 1]), let low = EncodedWord.hexValue(text[index + 2]) {
+                          let high = text[index + 1].asciiHexValue, let low = text[index + 2].asciiHexValue {
                     decoded.append(high << 4 | low)
                     index += 2
                 } else {
@@ -113,14 +113,6 @@ public struct EncodedWord: Sendable, Hashable {
         return words.joined(separator: " ")
     }
 
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
 
     private static let windows1252High: [UInt32] = [
         0x20AC, 0x81, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x8D, 0x017D, 0x8F,

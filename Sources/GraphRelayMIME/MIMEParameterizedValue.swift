@@ -74,7 +74,7 @@ public struct MIMEParameterizedValue: Sendable, Hashable {
         var index = bytes.startIndex
         while index < bytes.endIndex {
             if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.endIndex,
-                let high = hex(bytes[index + 1]), let low = hex(bytes[index + 2]) {
+                let high = bytes[index + 1].asciiHexValue, let low = bytes[index + 2].asciiHexValue {
                 out.append(high << 4 | low)
                 index += 3
             } else {
@@ -85,14 +85,6 @@ public struct MIMEParameterizedValue: Sendable, Hashable {
         return out
     }
 
-    private static func hex(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        default: nil
-        }
-    }
 
     /// A cursor over the value's bytes.
     private struct Scanner {

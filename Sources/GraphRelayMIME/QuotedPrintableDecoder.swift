@@ -63,7 +63,7 @@ public struct QuotedPrintableDecoder: Sendable {
                     }
                 }
             case .equals:
-                if let value = Self.hexValue(byte) {
+                if let value = byte.asciiHexValue {
                     state = .equalsHex(value)
                 } else if byte == UInt8(ascii: "\n") {
                     state = .text  // soft line break (bare LF)
@@ -78,7 +78,7 @@ public struct QuotedPrintableDecoder: Sendable {
                     index -= 1  // the byte is read again as text
                 }
             case .equalsHex(let high):
-                if let low = Self.hexValue(byte) {
+                if let low = byte.asciiHexValue {
                     emit(high << 4 | low, &output)
                     state = .text
                 } else {
@@ -151,12 +151,4 @@ public struct QuotedPrintableDecoder: Sendable {
 
     private static let hexDigits = Array("0123456789ABCDEF".utf8)
 
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        default: nil
-        }
-    }
 }

@@ -458,13 +458,13 @@ public struct DeliveryScheduler: Sendable {
         if applicationPaused(key.application, now: now) != nil { return nil }
         guard mailboxes[key]!.bucket.canTake(at: now) else { return nil }
         // The message due first, unless it is a large one without upload budget yet.
-        var candidates = [(head(key, large: false), false), (head(key, large: true), true)].compactMap { entry, large in
-            entry.map { ($0, large) }
+        var pick: (entry: Entry, large: Bool)?
+        if let small = head(key, large: false), small.notBefore <= now { pick = (small, false) }
+        if let large = head(key, large: true), large.notBefore <= now, pick.map({ large < $0.entry }) ?? true,
+            mailboxes[key]!.uploads.canTake(uploadCost(large.id), at: now) {
+            pick = (large, true)
         }
-        candidates.sort { $0.0 < $1.0 }
-        guard let (entry, large) = candidates.first(where: { entry, large in
-            entry.notBefore <= now && (!large || mailboxes[key]!.uploads.canTake(uploadCost(entry.id), at: now))
-        }) else { return nil }
+        guard let (entry, large) = pick else { return nil }
         if large {
             _ = mailboxes[key]!.uploadHeap.pop()
             mailboxes[key]!.uploads.take(uploadCost(entry.id), at: now)

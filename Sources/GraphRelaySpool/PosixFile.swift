@@ -71,30 +71,23 @@ enum Posix {
         }
     }
 
-    /// Reads up to `count` bytes at `offset` into `buffer`; returns how many (0 at end of file).
-    static func pread(_ fd: Int32, into buffer: inout ByteBuffer, count: Int, offset: Int, path: String) throws(SpoolError) -> Int {
-        while true {
-            var failure: Int32 = 0
-            let got = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw -> Int in
-                let result = Glibc.pread(fd, raw.baseAddress!, count, off_t(offset))
-                if result < 0 {
-                    failure = errno
-                    return 0
-                }
-                return result
-            }
-            if failure == EINTR { continue }
-            if failure != 0 { throw fail("pread", path, failure) }
-            return got
-        }
-    }
-
     /// Reads up to `count` bytes into `buffer`; returns how many (0 at end of file).
     static func read(_ fd: Int32, into buffer: inout ByteBuffer, count: Int, path: String) throws(SpoolError) -> Int {
+        try read(into: &buffer, count: count, call: "read", path: path) { Glibc_read(fd, $0, count) }
+    }
+
+    /// Reads up to `count` bytes at `offset` into `buffer`; returns how many (0 at end of file).
+    static func pread(_ fd: Int32, into buffer: inout ByteBuffer, count: Int, offset: Int, path: String) throws(SpoolError) -> Int {
+        try read(into: &buffer, count: count, call: "pread", path: path) { Glibc.pread(fd, $0, count, off_t(offset)) }
+    }
+
+    /// Appends what `system` reads into `buffer`, retrying on EINTR.
+    private static func read(into buffer: inout ByteBuffer, count: Int, call: String, path: String,
+                             _ system: (UnsafeMutableRawPointer) -> Int) throws(SpoolError) -> Int {
         while true {
             var failure: Int32 = 0
             let got = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw -> Int in
-                let result = Glibc_read(fd, raw.baseAddress!, count)
+                let result = system(raw.baseAddress!)
                 if result < 0 {
                     failure = errno
                     return 0
@@ -102,7 +95,7 @@ enum Posix {
                 return result
             }
             if failure == EINTR { continue }
-            if failure != 0 { throw fail("read", path, failure) }
+            if failure != 0 { throw fail(call, path, failure) }
             return got
         }
     }

@@ -34,30 +34,9 @@ struct LargeMessageProcessTests {
             logger.logLevel = .warning
             emulator = try await GraphEmulator.start(configuration: configuration, eventLoopGroup: group, logger: logger)
             configFile = directory + "/relay.yaml"
-            try """
-                smtp:
-                  hostname: relay.large.test
-                  maxMessageSize: 60MB
-                  listeners:
-                    - { address: "127.0.0.1:0" }
-                access:
-                  networks: ["127.0.0.0/8"]
-                applications:
-                  - name: \(QueueTestApp.name)
-                    tenantId: \(QueueTestApp.tenant)
-                    clientId: \(QueueTestApp.clientID)
-                    clientSecret: \(QueueTestApp.secret)
-                    loginEndpoint: \(emulator.baseURL)
-                    graphEndpoint: \(emulator.baseURL)
-                    caFile: \(TestPKI.shared.caCertificate)
-                \(QueueTestRoutes.yaml)
-                delivery: queue
-                spool:
-                  directory: spool
-                  retry: { initial: 200ms, maximum: 1s, lifetime: 1h }
-                scheduler: { concurrencyPerMailbox: 4, messagesPerMinute: 10000 }
-                logging: { level: info }
-                """.write(toFile: configFile, atomically: true, encoding: .utf8)
+            try QueueRelayFixture.relayYAML(graphURL: emulator.baseURL, spoolDirectory: directory + "/spool", maxMessageSize: "60MB",
+                                            extraYAML: "logging: { level: info }")
+                .write(toFile: configFile, atomically: true, encoding: .utf8)
         }
 
         func close() async {

@@ -204,4 +204,36 @@ struct LargeMessageTests {
             #expect(fixture.emulator.acceptedMessages.first?.mimeText.contains("exceeds the maximum supported size") == true)
         }
     }
+
+    @Test("delivery: synchronous — the device hears 250 only after Graph sent the draft; a failed attempt leaves no draft, and an unanswered send that went through is a 250")
+    func synchronous() async throws {
+        let sender = "scanner@\(EndToEnd.domain)"
+        let pdf = F.bytes(3_400_000, seed: 8)
+        func message(_ subject: String) -> [UInt8] {
+            F.scan(from: sender, to: "bob@example.net", messageID: "<\(subject)@e2e>", pdfs: [pdf], subject: subject)
+        }
+        try await EndToEndRelay.run { harness in
+            let emulator = harness.emulator
+            func send(_ data: [UInt8]) async throws -> String {
+                try await EndToEndClients.smtplib(.starttls, port: harness.starttlsPort, messages: [
+                    EndToEndMessage(from: sender, to: ["bob@example.net"], data: data),
+                ], timeout: 240).first?.status ?? "none"
+            }
+            let ok = try await send(message("sync-ok"))
+            #expect(ok == "250 2.0.0")
+            #expect(emulator.acceptedMessages.count == 1 && emulator.acceptedMessages.first?.attachments.first?.content == pdf)
+
+            // Graph unavailable at the send: the device is told to retry, and the draft is gone.
+            emulator.injectFault(.serviceUnavailable(retryAfter: nil), on: .sendDraft)
+            let unavailable = try await send(message("sync-503"))
+            #expect(unavailable == "451 4.4.5")
+            #expect(emulator.draftCount() == 0 && emulator.acceptedMessages.count == 1)
+
+            // The send went through but its answer was lost: the check finds it sent, so 250.
+            emulator.injectFault(.acceptThenDrop, on: .sendDraft)
+            let lost = try await send(message("sync-lost"))
+            #expect(lost == "250 2.0.0")
+            #expect(emulator.acceptedMessages.count == 2 && emulator.draftCount() == 0)
+        }
+    }
 }

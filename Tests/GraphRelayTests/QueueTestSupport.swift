@@ -223,29 +223,38 @@ final class QueueRelayFixture: @unchecked Sendable {
         configuration.mailboxes = QueueTestRoutes.emulatorMailboxes
         configure(&configuration)
         emulator = try await GraphEmulator.start(configuration: configuration, logger: capture.logger("graph-emulator"))
-        yaml = """
-            smtp:
-              hostname: relay.queue-e2e.test
-              listeners:
-                - { address: "127.0.0.1:0" }
-            access:
-              networks: ["127.0.0.0/8"]
-            applications:
-              - name: \(QueueTestApp.name)
-                tenantId: \(QueueTestApp.tenant)
-                clientId: \(QueueTestApp.clientID)
-                clientSecret: \(QueueTestApp.secret)
-                loginEndpoint: \(emulator.baseURL)
-                graphEndpoint: \(emulator.baseURL)
-                caFile: \(TestPKI.shared.caCertificate)
-            \(QueueTestRoutes.yaml)
-            delivery: queue
-            spool:
-              directory: \(spoolDirectory)
-              retry: \(retry)
-            scheduler: { concurrencyPerMailbox: 4, messagesPerMinute: 10000 }
-            \(extraYAML)
-            """
+        yaml = Self.relayYAML(graphURL: emulator.baseURL, spoolDirectory: spoolDirectory, retry: retry, extraYAML: extraYAML)
+    }
+
+    /// The relay's configuration for the queue tests: one plain listener on a free port, the
+    /// loopback network trusted, the test application at `graphURL` (trusting the test CA), the
+    /// shared routes, `delivery: queue`.
+    static func relayYAML(graphURL: String, spoolDirectory: String, retry: String = "{ initial: 200ms, maximum: 1s, lifetime: 1h }",
+                          maxMessageSize: String? = nil, extraYAML: String = "") -> String {
+        """
+        smtp:
+          hostname: relay.queue-e2e.test
+          listeners:
+            - { address: "127.0.0.1:0" }
+        \(maxMessageSize.map { "  maxMessageSize: \($0)" } ?? "")
+        access:
+          networks: ["127.0.0.0/8"]
+        applications:
+          - name: \(QueueTestApp.name)
+            tenantId: \(QueueTestApp.tenant)
+            clientId: \(QueueTestApp.clientID)
+            clientSecret: \(QueueTestApp.secret)
+            loginEndpoint: \(graphURL)
+            graphEndpoint: \(graphURL)
+            caFile: \(TestPKI.shared.caCertificate)
+        \(QueueTestRoutes.yaml)
+        delivery: queue
+        spool:
+          directory: \(spoolDirectory)
+          retry: \(retry)
+        scheduler: { concurrencyPerMailbox: 4, messagesPerMinute: 10000 }
+        \(extraYAML)
+        """
     }
 
     /// The running relay's SMTP port.

@@ -4,8 +4,9 @@ import GraphRelaySpool
 import Logging
 
 /// Runs a ``DraftDeliveryStateMachine`` against Graph: the requests through the application's
-/// ``GraphClient``, the checkpoints through `checkpoint` (the spool, fsynced; nothing for
-/// synchronous delivery).
+/// ``GraphClient``, the checkpoints through `checkpoint` (the spool, fsynced). Without a
+/// `checkpoint` (synchronous delivery: no later attempt will look) a failed attempt settles what
+/// it leaves at once: it deletes its draft, or finds that its unanswered send went through.
 struct DraftDelivery: Sendable {
     typealias Checkpoint = @Sendable (SpoolDraft?) async throws -> Void
 
@@ -15,7 +16,8 @@ struct DraftDelivery: Sendable {
     /// The message's `Message-ID`, to find drafts an interrupted attempt left without an id.
     let messageID: String?
     let allowsJSONFallback: Bool
-    let checkpoint: Checkpoint
+    /// Where the draft's stage is recorded; nil when nothing is.
+    let checkpoint: Checkpoint?
 
     func run(saved: SpoolDraft?, logger: Logger) async -> DraftDeliveryStateMachine.Result {
         var machine = DraftDeliveryStateMachine(mailbox: mailbox, format: plan.format.rawValue, attachments: plan.attachments.count,
@@ -29,12 +31,15 @@ struct DraftDelivery: Sendable {
         }
         var action = machine.start(saved: saved)
         var uploaded = 0
+        /// The stage last recorded: what a failed attempt leaves.
+        var recorded = saved
         while true {
             switch action {
             case .checkpoint(var draft):
                 draft?.updatedAt = Date()
                 do {
-                    try await checkpoint(draft)
+                    try await checkpoint?(draft)
+                    recorded = draft
                     action = machine.checkpointed()
                 } catch {
                     action = machine.checkpointFailed(GraphSendFailure(kind: .localError, mailbox: mailbox,
@@ -105,9 +110,33 @@ struct DraftDelivery: Sendable {
                     action = machine.requestFailed(failure)
                 }
             case .finish(let result):
+                if checkpoint == nil, case .failed(let failure) = result {
+                    return await settle(failure, left: recorded, logger: logger)
+                }
                 return result
             }
         }
+    }
+
+    /// Without a record of the draft, a failed attempt must not leave one behind: the draft of
+    /// an unanswered send is checked (sent → delivered), any other is deleted (best effort).
+    private func settle(_ failure: GraphSendFailure, left: SpoolDraft?, logger: Logger) async -> DraftDeliveryStateMachine.Result {
+        guard let left else { return .failed(failure) }
+        var ids = left.id.map { [$0] } ?? []
+        if left.id == nil, let messageID, case .success(let found) = await client.findDrafts(mailbox: mailbox, internetMessageID: messageID, logger: logger) {
+            ids = found
+        }
+        if left.stage == .sending, let id = left.id,
+            case .success(let state) = await client.draftState(mailbox: mailbox, draftID: id, logger: logger), state != .draft {
+            return .delivered(requestID: nil, earlier: true)
+        }
+        for id in ids {
+            if case .failure(let problem) = await client.deleteDraft(mailbox: mailbox, draftID: id, logger: logger) {
+                logger.warning("could not delete the draft of a failed attempt; it stays in the mailbox's Drafts folder",
+                               metadata: ["graph.draft-id": "\(id)", "relay.reason": "\(problem)"])
+            }
+        }
+        return .failed(failure)
     }
 
     /// Adds one attachment: in one request under Graph's upload-session threshold, else through

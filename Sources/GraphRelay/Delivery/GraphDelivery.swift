@@ -27,8 +27,9 @@ struct GraphDelivery: Sendable {
         var messageID: String?
         /// The draft an earlier attempt left, from the message's record.
         var savedDraft: SpoolDraft?
-        /// Records the draft's progress with the message (fsynced); nothing for synchronous delivery.
-        var checkpoint: DraftDelivery.Checkpoint = { _ in }
+        /// Records the draft's progress with the message (fsynced); nil for synchronous delivery,
+        /// where a failed attempt settles its draft at once.
+        var checkpoint: DraftDelivery.Checkpoint?
     }
 
     /// What became of it; `earlier` when an earlier attempt's send turned out to have gone through.

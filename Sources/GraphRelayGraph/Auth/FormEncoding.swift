@@ -1,3 +1,5 @@
+import GraphRelayMIME
+
 /// `application/x-www-form-urlencoded` (WHATWG URL §5): unreserved bytes as they are, space as
 /// `+`, everything else percent-encoded.
 enum FormEncoding {
@@ -42,7 +44,7 @@ enum FormEncoding {
             case UInt8(ascii: "+"):
                 bytes.append(UInt8(ascii: " "))
             case UInt8(ascii: "%"):
-                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
+                guard let high = iterator.next()?.asciiHexValue, let low = iterator.next()?.asciiHexValue else { return nil }
                 bytes.append(high << 4 | low)
             default:
                 bytes.append(byte)
@@ -51,12 +53,4 @@ enum FormEncoding {
         return String(validating: bytes, as: UTF8.self)
     }
 
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
 }
