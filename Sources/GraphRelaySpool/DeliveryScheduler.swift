@@ -141,8 +141,8 @@ public struct DeliveryScheduler: Sendable {
     private struct Mailbox {
         var inFlight = 0
         var bucket: TokenBucket
-        /// Bytes of large messages (Graph's upload limit per mailbox).
-        var uploads: TokenBucket
+        /// Bytes of large messages started (Graph's upload limit per mailbox).
+        var uploads: UploadWindow
         var pausedUntil: Date?
         /// Messages that cost no upload budget.
         var heap = BinaryHeap<Entry>()
@@ -371,11 +371,9 @@ public struct DeliveryScheduler: Sendable {
         let generation = nextGeneration
         items[message.id] = Item(message: message, key: key, generation: generation)
         if mailboxes[key] == nil {
-            let window = max(configuration.uploadWindow.seconds, 1)
             mailboxes[key] = Mailbox(
                 bucket: TokenBucket(capacity: configuration.burst, perMinute: configuration.messagesPerMinute, now: message.notBefore),
-                uploads: TokenBucket(capacity: configuration.uploadBytesPerWindow,
-                                     perMinute: Double(configuration.uploadBytesPerWindow) / window * 60, now: message.notBefore)
+                uploads: UploadWindow(limit: configuration.uploadBytesPerWindow, window: configuration.uploadWindow.seconds)
             )
             ring.append(key)
         }
@@ -389,9 +387,9 @@ public struct DeliveryScheduler: Sendable {
 
     /// The bytes a message counts against its mailbox's upload budget: its size when it is
     /// large enough to be uploaded through a draft, else nothing.
-    private func uploadCost(_ id: QueueID) -> Double {
+    private func uploadCost(_ id: QueueID) -> Int {
         guard configuration.uploadBytesPerWindow > 0, let size = items[id]?.message.size, size > configuration.uploadCostThreshold else { return 0 }
-        return Double(size)
+        return size
     }
 
     private mutating func endFlight(_ item: Item) {
@@ -461,13 +459,13 @@ public struct DeliveryScheduler: Sendable {
         var pick: (entry: Entry, large: Bool)?
         if let small = head(key, large: false), small.notBefore <= now { pick = (small, false) }
         if let large = head(key, large: true), large.notBefore <= now, pick.map({ large < $0.entry }) ?? true,
-            mailboxes[key]!.uploads.canTake(uploadCost(large.id), at: now) {
+            mailboxes[key]!.uploads.canStart(uploadCost(large.id), at: now) {
             pick = (large, true)
         }
         guard let (entry, large) = pick else { return nil }
         if large {
             _ = mailboxes[key]!.uploadHeap.pop()
-            mailboxes[key]!.uploads.take(uploadCost(entry.id), at: now)
+            mailboxes[key]!.uploads.start(uploadCost(entry.id), at: now)
         } else {
             _ = mailboxes[key]!.heap.pop()
         }
@@ -489,7 +487,7 @@ public struct DeliveryScheduler: Sendable {
                 if let until = mailbox.pausedUntil { time = max(time, until) }
                 if let until = applicationPaused(key.application, now: now) { time = max(time, until) }
                 time = max(time, mailbox.bucket.nextTokenTime(after: now))
-                if large { time = max(time, mailbox.uploads.nextTokenTime(for: uploadCost(entry.id), after: now)) }
+                if large { time = max(time, mailbox.uploads.nextStart(for: uploadCost(entry.id), after: now)) }
                 if time > now {
                     wake = min(wake ?? time, time)
                 }
@@ -506,7 +504,7 @@ public struct DeliveryScheduler: Sendable {
             let idle: Bool
             if let mailbox = mailboxes[key] {
                 idle = mailbox.inFlight == 0 && !hasQueued(key) && (mailbox.pausedUntil.map { $0 <= now } ?? true)
-                    && mailboxes[key]!.bucket.isFull(at: now) && mailboxes[key]!.uploads.isFull(at: now)
+                    && mailboxes[key]!.bucket.isFull(at: now) && mailboxes[key]!.uploads.isEmpty(at: now)
             } else {
                 idle = true
             }

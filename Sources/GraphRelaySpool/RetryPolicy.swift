@@ -54,9 +54,10 @@ public struct SchedulerConfiguration: Sendable, Equatable {
     public var tokenFailureMaximumPause: Duration = .seconds(300)
     /// Backoff and lifetime of transient failures.
     public var retry: RetryPolicy = RetryPolicy()
-    /// Bytes a mailbox may upload per ``uploadWindow`` (Graph allows 150 MB of uploads per
-    /// application and mailbox per 5 minutes and answers 429 beyond): messages whose size counts
-    /// (see ``uploadCostThreshold``) wait for room instead. Default 150 MiB; 0: unlimited.
+    /// Bytes a mailbox may start uploading in any ``uploadWindow`` (Graph allows 150 MB of uploads
+    /// per application and mailbox per 5 minutes and answers 429 beyond): messages whose size
+    /// counts (see ``uploadCostThreshold``) wait for room instead (``UploadWindow``). Default
+    /// 150 MiB; 0: unlimited.
     public var uploadBytesPerWindow: Int = 150 * 1024 * 1024
     /// The window of ``uploadBytesPerWindow``. Default 5 minutes.
     public var uploadWindow: Duration = .seconds(300)

@@ -1,7 +1,6 @@
 import Foundation
 
-/// A token bucket: `capacity` tokens, refilled at `ratePerSecond`. The scheduler uses one per
-/// mailbox for messages started (one token each) and one for bytes uploaded (a token a byte).
+/// A token bucket: `capacity` tokens, refilled at `ratePerSecond`; one token per message started.
 public struct TokenBucket: Sendable, Equatable {
     public let capacity: Double
     public let ratePerSecond: Double
@@ -25,29 +24,24 @@ public struct TokenBucket: Sendable, Equatable {
         return min(capacity, tokens + elapsed * ratePerSecond)
     }
 
-    /// What taking `amount` costs: never more than the capacity, so that anything can be taken
-    /// from a full bucket.
-    private func cost(_ amount: Double) -> Double { min(amount, capacity) }
-
-    /// Whether `amount` tokens (default one message) may be taken at `now`.
-    public func canTake(_ amount: Double = 1, at now: Date) -> Bool {
-        available(at: now) >= cost(amount) - 1e-6
+    /// Whether a message may start at `now`.
+    public func canTake(at now: Date) -> Bool {
+        available(at: now) >= 1 - 1e-6
     }
 
-    /// Takes `amount` tokens (call only when ``canTake(_:at:)``).
-    public mutating func take(_ amount: Double = 1, at now: Date) {
+    /// Takes one token (call only when ``canTake(at:)``).
+    public mutating func take(at now: Date) {
         if isUnlimited { return }
-        tokens = max(0, available(at: now) - cost(amount))
+        tokens = max(0, available(at: now) - 1)
         updatedAt = max(updatedAt, now)
     }
 
-    /// When `amount` tokens are available (`now` if they are).
-    public func nextTokenTime(for amount: Double = 1, after now: Date) -> Date {
+    /// When the next token is available (`now` if one is).
+    public func nextTokenTime(after now: Date) -> Date {
         let have = available(at: now)
-        let need = cost(amount)
-        if have >= need - 1e-6 { return now }
-        // Rounded up to the millisecond, so the tokens are surely there at that time.
-        let wait = ((need - have) / ratePerSecond * 1000).rounded(.up) / 1000
+        if have >= 1 - 1e-6 { return now }
+        // Rounded up to the millisecond, so the token is surely there at that time.
+        let wait = ((1 - have) / ratePerSecond * 1000).rounded(.up) / 1000
         return now.addingTimeInterval(wait)
     }
 

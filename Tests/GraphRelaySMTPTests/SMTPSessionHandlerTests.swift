@@ -23,7 +23,7 @@ final class OutboundReplies {
     private var pending: [UInt8] = []
     private var lines: [String] = []
 
-    func next(from channel: NIOAsyncTestingChannel, seconds: Double = 10) async throws -> SMTPTestReply {
+    func next(from channel: NIOAsyncTestingChannel, seconds: Double = 30) async throws -> SMTPTestReply {
         var reply: SMTPTestReply?
         try await eventually("a reply", seconds: seconds) {
             if let parsed = parse() {

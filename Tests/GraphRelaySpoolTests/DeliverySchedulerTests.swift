@@ -52,7 +52,7 @@ private struct Harness {
 
 @Suite("Delivery scheduler")
 struct DeliverySchedulerTests {
-    @Test("large messages share a mailbox's upload budget (150 MiB per 5 minutes): a burst of scans waits instead of meeting 429")
+    @Test("large messages share a mailbox's upload budget (150 MiB in any 5 minutes): a burst of scans waits instead of meeting 429")
     func uploadBudget() {
         var harness = Harness()
         let mib = 1024 * 1024
@@ -62,13 +62,13 @@ struct DeliverySchedulerTests {
         // Two scans fit 150 MiB; the third waits — without holding up a small message (one
         // request, not counted) queued behind it.
         #expect(delivers(first) == Array(scans.prefix(2)) + small)
-        // 30 MiB are left; 60 MiB come back at 0.5 MiB/s: 60 s later.
-        #expect(wake(first) == at(60))
+        // No 5-minute window may see more than 150 MiB: the third starts when the first leaves it.
+        #expect(wake(first) == at(300))
         for id in scans.prefix(2) + small { _ = harness.scheduler.finished(id, outcome: .delivered(requestId: nil), now: at(1)) }
-        #expect(delivers(harness.scheduler.tick(now: at(59))).isEmpty)
-        #expect(delivers(harness.scheduler.tick(now: at(60))) == [scans[2]])
+        #expect(delivers(harness.scheduler.tick(now: at(299))).isEmpty)
+        #expect(delivers(harness.scheduler.tick(now: at(300))) == [scans[2]])
 
-        // A message of the whole budget starts once the bucket is full again; 0 turns the budget off.
+        // A message of the whole budget starts when the window is empty; 0 turns the budget off.
         var full = Harness()
         let huge = full.add(2, mailbox: "b@contoso.com", size: 150 * mib)
         #expect(delivers(full.scheduler.tick(now: t0)) == [huge[0]])
@@ -79,6 +79,19 @@ struct DeliverySchedulerTests {
         var off = Harness(configuration)
         let all = off.add(3, size: 100 * mib)
         #expect(delivers(off.scheduler.tick(now: t0)) == all)
+    }
+
+    @Test("the upload window: what started in the last window counts, older starts do not")
+    func uploadWindow() {
+        var window = UploadWindow(limit: 100, window: 10)
+        #expect(window.canStart(150, at: t0))  // nothing started: even more than the limit
+        window.start(60, at: t0)
+        window.start(30, at: at(4))
+        #expect(window.used(at: at(5)) == 90)
+        #expect(!window.canStart(20, at: at(5)) && window.canStart(10, at: at(5)))
+        #expect(window.nextStart(for: 20, after: at(5)) == at(10))   // when the 60 leaves
+        #expect(window.nextStart(for: 90, after: at(5)) == at(14))   // when both have left
+        #expect(window.canStart(70, at: at(10)) && window.isEmpty(at: at(14)))
     }
 
     @Test("at most 4 deliveries per mailbox at once; a finish lets the next one start")

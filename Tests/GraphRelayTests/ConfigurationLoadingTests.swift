@@ -258,6 +258,9 @@ struct ConfigurationLoadingTests {
         #expect(configurationIssues(minimalYAML + "\ngraph: { largeMessageFormat: eml }\n").first?.hasPrefix("graph.largeMessageFormat:") == true)
         #expect(configurationIssues(minimalYAML + "\nsmtp: { maxMessageSize: 151MiB }\n").first?.hasPrefix("smtp.maxMessageSize:") == true)
         #expect(try loadConfiguration(minimalYAML + "\nsmtp: { maxMessageSize: 150MiB }\n").smtp.maxMessageSize == 157_286_400)
+        #expect(drafts.scheduler.uploadLimit == 157_286_400)
+        #expect(try loadConfiguration(minimalYAML + "\nscheduler: { uploadLimit: 0 }\n").scheduler.uploadLimit == 0)
+        #expect(configurationIssues(minimalYAML + "\nscheduler: { uploadLimit: lots }\n").first?.hasPrefix("scheduler.uploadLimit:") == true)
     }
 
     @Test("proxy from https_proxy/no_proxy unless graph.proxy says otherwise; credentials never echoed")

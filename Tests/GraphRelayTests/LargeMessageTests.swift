@@ -236,4 +236,34 @@ struct LargeMessageTests {
             #expect(emulator.acceptedMessages.count == 2 && emulator.draftCount() == 0)
         }
     }
+
+    @Test("a burst of large scans is paced to the mailbox's upload budget: no upload is throttled (without pacing, Graph's limit is hit)")
+    func uploadBudget() async throws {
+        // Graph's budget (150 MB in 5 minutes), scaled down: 8 MB in 3 s, in the emulator and the relay.
+        for paced in [true, false] {
+            try await QueueRelayFixture.with(emulator: { $0.uploadLimit = (bytes: 8_000_000, seconds: 3) }) { fixture in
+                try await fixture.start { agent in
+                    agent.scheduler.uploadBytesPerWindow = paced ? 8_000_000 : 0
+                    agent.scheduler.uploadWindow = .seconds(3)
+                }
+                let scans = (0..<3).map { Self.withAttachment(3_300_000, seed: UInt64(40 + $0), subject: "burst-\(paced)-\($0)").0 }
+                let replies = try await withThrowingTaskGroup(of: String.self) { group in
+                    for scan in scans { group.addTask { try await Self.send(fixture, scan).status } }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(replies == ["250 2.0.0", "250 2.0.0", "250 2.0.0"])
+                #expect(await fixture.waitForEmptyQueue(timeout: .seconds(180)))
+                let emulator = fixture.emulator
+                #expect(emulator.acceptedMessages.count == 3)
+                // A throttled chunk makes the relay ask the upload session where it stands.
+                if paced {
+                    #expect(emulator.requestCount(.uploadStatus) == 0, "paced uploads were throttled")
+                    let times = emulator.acceptedMessages.map(\.receivedAt).sorted()
+                    #expect(times[2].timeIntervalSince(times[0]) >= 5.5, "three scans within \(times[2].timeIntervalSince(times[0])) s")
+                } else {
+                    #expect(emulator.requestCount(.uploadStatus) > 0, "without pacing the burst was expected to meet Graph's limit")
+                }
+            }
+        }
+    }
 }

@@ -272,14 +272,16 @@ final class QueueRelayFixture: @unchecked Sendable {
 
     /// Starts a relay on the spool (recovering it). Token-failure pauses are shortened to
     /// 300 ms (doubling up to 1 s) and queue tooling is polled every 100 ms.
+    /// `tuning` adjusts the delivery agent further (e.g. a smaller upload budget).
     @discardableResult
-    func start() async throws -> RelayService {
+    func start(tuning: @escaping @Sendable (inout DeliveryAgentConfiguration) -> Void = { _ in }) async throws -> RelayService {
         let configuration = try RelayConfiguration.parse(yaml: yaml, baseDirectory: directory, environment: [:], file: "queue-e2e.yaml")
         let service = RelayService(configuration: configuration, logger: capture.logger("graph-relay"))
         service.deliveryAgentTuning = { agent in
             agent.scheduler.tokenFailurePause = .milliseconds(300)
             agent.scheduler.tokenFailureMaximumPause = .seconds(1)
             agent.kickPollInterval = .milliseconds(100)
+            tuning(&agent)
         }
         do {
             let listeners = try await service.start()

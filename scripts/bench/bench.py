@@ -379,7 +379,7 @@ def relay_variables(args, tls, max_size: str, graph: tuple[str, str] | None = No
     return {"LISTENER_TLS": "starttls" if tls else "none", "TLS_SECTION": tls_section,
             "MAX_MESSAGE_SIZE": max_size, "MESSAGES_PER_MINUTE": str(args.relay_rate),
             "CONCURRENCY": str(args.relay_concurrency), "LOG_LEVEL": args.relay_log_level,
-            "APPLICATION_ENDPOINTS": endpoints, "EMULATOR_SECTION": emulator}
+            "APPLICATION_ENDPOINTS": endpoints, "EMULATOR_SECTION": emulator, "UPLOAD_LIMIT": "0" if graph else "150MiB"}
 
 
 def relay_side(args, workdir: str, tls) -> dict:

@@ -31,6 +31,10 @@ extension RelayConfiguration {
         public var concurrencyPerMailbox: Int = 4
         /// `scheduler.messagesPerMinute`: per mailbox. Default 30 (Exchange Online's limit).
         public var messagesPerMinute: Int = 30
+        /// `scheduler.uploadLimit`: bytes of large messages (those above one sendMail request) a
+        /// mailbox may start in any 5 minutes. Default `150MiB` (Graph's upload limit per
+        /// application and mailbox); `0` turns the pacing off.
+        public var uploadLimit: Int = 150 * 1024 * 1024
 
         public init() {}
     }

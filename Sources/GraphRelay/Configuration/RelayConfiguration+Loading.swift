@@ -119,6 +119,9 @@ extension RelayConfiguration {
                 scheduler.messagesPerMinute = reader.int(value, "scheduler.messagesPerMinute", range: 1...10_000)
                     ?? scheduler.messagesPerMinute
             }
+            if let value = map.take("uploadLimit", &reader) {
+                scheduler.uploadLimit = reader.byteSize(value, "scheduler.uploadLimit", range: 0...(1 << 40)) ?? scheduler.uploadLimit
+            }
             map.finish(&reader)
         }
         if let node = top.take("bounces", &reader), var map = reader.mapping(node, "bounces") {

@@ -154,6 +154,7 @@ public final class RelayService: Sendable {
         agentConfiguration.reportingMTA = configuration.smtp.hostname
         // Messages that go through drafts and upload sessions share each mailbox's upload budget.
         agentConfiguration.scheduler.uploadCostThreshold = GraphClientConfiguration().maxMessageSize
+        agentConfiguration.scheduler.uploadBytesPerWindow = configuration.scheduler.uploadLimit
         state.withLockedValue { $0.deliveryAgentTuning }(&agentConfiguration)
         var deliveryLogger = logger
         deliveryLogger[metadataKey: "relay.component"] = "delivery"
