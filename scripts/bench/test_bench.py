@@ -55,6 +55,17 @@ class ParsingTests(unittest.TestCase):
 
 
 class MessageTests(unittest.TestCase):
+    def test_scans_have_the_exact_size_and_a_decodable_attachment(self):
+        import email
+        import email.policy
+        for size in (5_000, 123_457, 3_000_001):
+            head, body = MessageFactory(LoadSpec(size=size, attachment=True)).message(1)
+            self.assertEqual(len(head) + len(body), size)
+            message = email.message_from_bytes(head + body, policy=email.policy.default)
+            parts = [p for p in message.walk() if not p.is_multipart()]
+            self.assertEqual([p.get_content_type() for p in parts], ["text/plain", "application/pdf"])
+            self.assertGreater(len(parts[1].get_payload(decode=True)), (size - 1000) * 0.7)
+
     def test_size_and_shape(self):
         for size in (2_000, 10_000, 3_000_000):
             head, body = MessageFactory(LoadSpec(size=size)).message(1)
@@ -130,7 +141,8 @@ class StandInRunTests(unittest.TestCase):
             [sys.executable, os.path.join(HERE, "standin_relay.py"), "serve", "--config", "{config}"],
             os.path.join(HERE, "graph-relay.yaml.template"), cls.port,
             {"LISTENER_TLS": "none", "TLS_SECTION": "", "MAX_MESSAGE_SIZE": "100KB",
-             "MESSAGES_PER_MINUTE": "100000", "CONCURRENCY": "4", "LOG_LEVEL": "info"},
+             "MESSAGES_PER_MINUTE": "100000", "CONCURRENCY": "4", "LOG_LEVEL": "info",
+             "APPLICATION_ENDPOINTS": "", "EMULATOR_SECTION": "emulator: { outbox: null }", "UPLOAD_LIMIT": "150MiB"},
             ["failed"], start_timeout=20)
         cls.relay.start()
 
