@@ -57,8 +57,12 @@ final class HTTP1Connection: Sendable {
     private func sendBody(_ body: HTTPClientRequest.Body) async {
         do {
             switch body {
-            case .bytes(let buffer):
-                try await write(buffer)
+            case .bytes(var buffer):
+                // In slices: one write of a whole upload chunk (megabytes) would be encrypted into
+                // a copy of that size at once, and queued whole for the socket.
+                while let slice = buffer.readSlice(length: min(Self.bodySlice, buffer.readableBytes)), slice.readableBytes > 0 {
+                    try await write(slice)
+                }
             case .stream(_, let producer):
                 try await producer.run(HTTPBodyWriter { [self] part in try await self.write(part) })
             }
@@ -73,6 +77,9 @@ final class HTTP1Connection: Sendable {
             channel.eventLoop.execute { handler.value.cancelRequest(failure) }
         }
     }
+
+    /// The most written to the TLS layer at a time from an in-memory body.
+    static let bodySlice = 64 * 1024
 
     private func write(_ buffer: ByteBuffer) async throws {
         let handler = self.handler
