@@ -82,6 +82,18 @@ class MessageTests(unittest.TestCase):
         self.assertNotEqual(f.message(1)[0], f.message(2)[0])
 
 
+class TableTests(unittest.TestCase):
+    def test_large_scans_not_relayed_are_not_a_time(self):
+        import bench
+        side = {"name": "graph-relay", "main": {"load": {}}, "rounds": [],
+                "large": {"not_relayed": "2 of 20 not relayed (bounced or failed; see the relay's log)",
+                          "e2e_s": 12.0, "cpu_s_per_mb": 0.02, "total_mb": 600}}
+        rows = bench.side_rows(side)
+        self.assertIn("not relayed", rows["large scans: MB/s, start -> all delivered"])
+        side["large"] = {"mb_per_s": 55.5, "cpu_s_per_mb": 0.02}
+        self.assertEqual(bench.side_rows(side)["large scans: MB/s, start -> all delivered"], "55.5")
+
+
 class ProcStatTests(unittest.TestCase):
     def test_cpu_of_a_child_that_exits_is_kept(self):
         # A shell runs a busy child that exits: its CPU must stay in the tree's total (the shell's
