@@ -46,7 +46,7 @@ let package = Package(
             name: "GraphRelayGraph",
             dependencies: ["GraphRelayTLS", "GraphRelayMIME", "COpenSSL", "COpenSSLShims", nioCore, nioConcurrencyHelpers, nioPosix, nioHTTP1, logging]
         ),
-        .target(name: "GraphRelaySpool", dependencies: [nioCore, nioPosix, logging]),
+        .target(name: "GraphRelaySpool", dependencies: ["GraphRelayMIME", nioCore, nioPosix, logging]),
         .target(
             name: "GraphRelay",
             dependencies: [
@@ -54,7 +54,7 @@ let package = Package(
                 nioCore, nioConcurrencyHelpers, nioPosix, logging, yams,
             ]
         ),
-        .executableTarget(name: "GraphRelayCLI", dependencies: ["GraphRelay", "GraphRelaySpool", "GraphRelaySMTP", "GraphEmulator", argumentParser, logging, nioCore, nioPosix]),
+        .executableTarget(name: "GraphRelayCLI", dependencies: ["GraphRelay", "GraphRelayMIME", "GraphRelaySpool", "GraphRelaySMTP", "GraphEmulator", argumentParser, logging, nioCore, nioPosix]),
 
         // MARK: Graph emulator (test support and the demo's stand-in for Microsoft Graph)
         .target(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GraphRelay
+import GraphRelayMIME
 import GraphRelaySpool
 
 /// `graph-relay queue …`: inspect and act on the spool, safely beside a running server.
@@ -78,7 +79,12 @@ struct QueueCommand: AsyncParsableCommand {
                 let message = try await spool.message(queueID)
                 for line in message.record.showLines() { print(line) }
                 print("")
-                print(String(buffer: try await message.readHeaderBlock()))
+                // The header fields as the device sent them, one escaped line each (a field's
+                // folded lines stay lines; control characters never reach the terminal).
+                let header = String(buffer: try await message.readHeaderBlock())
+                for line in header.split(separator: "\r\n", omittingEmptySubsequences: false) {
+                    print(UntrustedText.escaped(String(line)))
+                }
             }
         }
     }

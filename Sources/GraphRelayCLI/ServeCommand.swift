@@ -28,7 +28,7 @@ struct ServeCommand: AsyncParsableCommand {
         let configuration = try options.loadConfiguration()
         let level = configuration.logging.level
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = RelayLogHandler(label: label)
             handler.logLevel = level
             return handler
         }

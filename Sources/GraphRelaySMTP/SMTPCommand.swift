@@ -17,11 +17,12 @@ enum SMTPCommand: Sendable, Hashable {
     /// `AUTH <mechanism> [initial-response]`, mechanism upper-cased.
     case auth(mechanism: String, initialResponse: String?)
 
-    /// NOOP, RSET, VRFY, EXPN and HELP: harmless, but a client sending nothing else is stalling
-    /// (Postfix's `smtpd_junk_command_limit`).
+    /// EHLO, HELO, NOOP, RSET, VRFY, EXPN and HELP: harmless, but a client sending nothing else
+    /// is stalling (Postfix's `smtpd_junk_command_limit`). A normal session needs one or two
+    /// EHLOs per message (again after STARTTLS).
     var isJunk: Bool {
         switch self {
-        case .noop, .rset, .vrfy, .expn, .help: true
+        case .ehlo, .helo, .noop, .rset, .vrfy, .expn, .help: true
         default: false
         }
     }

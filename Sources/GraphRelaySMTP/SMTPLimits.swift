@@ -23,7 +23,8 @@ public struct SMTPLimits: Sendable, Hashable {
     /// Simultaneous connections over all listeners; beyond it a new client gets `421 4.7.0` (plain and
     /// STARTTLS listeners) or is closed (implicit TLS). Default 2000.
     public var maximumConnections: Int = 2000
-    /// Simultaneous connections from one client IP address; beyond it `421 4.7.0`. Default 50.
+    /// Simultaneous connections from one client (an IPv4 address, or an IPv6 /64: one host
+    /// usually has a whole /64 to pick addresses from); beyond it `421 4.7.0`. Default 50.
     public var maximumConnectionsPerClient: Int = 50
     /// How long the server waits for the next command, and the base time allowed for DATA/BDAT
     /// content (RFC 5321 §4.5.3.2 asks for 5 minutes). On expiry `421 4.4.2` and close. Default 300 s.
@@ -38,9 +39,21 @@ public struct SMTPLimits: Sendable, Hashable {
     /// Error replies (4xx/5xx) per session; with the last one the client also gets `421 4.7.0` and is
     /// disconnected. Default 20.
     public var maximumErrors: Int = 20
-    /// NOOP, RSET, VRFY, EXPN and HELP before each further one counts as an error; the count starts
-    /// again after each accepted message. Default 100.
+    /// EHLO, HELO, NOOP, RSET, VRFY, EXPN and HELP: commands that make no progress. Beyond this
+    /// many each further one counts as an error; the count starts again after each accepted
+    /// message (Postfix's `smtpd_junk_command_limit`). Default 100.
     public var maximumJunkCommands: Int = 100
+    /// The longest a session may last, however busy, so that no client holds a slot forever:
+    /// after it `421 4.4.2` (at the next command, or at once while waiting for one). Default 1 h.
+    public var maximumSessionDuration: TimeAmount = .hours(1)
+    /// The longest the content of one message (after DATA, or of one BDAT chunk) may take to
+    /// arrive, even at ``minimumDataRate``: after it `421 4.4.2`. Time the server spends storing
+    /// does not count. Default 10 min.
+    public var maximumDataDuration: TimeAmount = .minutes(10)
+    /// How long a last reply (`421`, `221`) may wait for the client to read it before the
+    /// connection is closed anyway, so a client that stops reading cannot hold its slot and
+    /// buffers. Default 5 s.
+    public var finalReplyTimeout: TimeAmount = .seconds(5)
     /// Delay before answering failed AUTH with `535 5.7.8`, to slow down password guessing.
     /// Default 1 s.
     public var authenticationFailureDelay: TimeAmount = .seconds(1)

@@ -52,6 +52,12 @@ extension SMTPReply {
     }
     static func tooManyErrors(hostname: String) -> SMTPReply { SMTPReply(421, "4.7.0", "\(hostname) Error: too many errors") }
     static func timeout(hostname: String) -> SMTPReply { SMTPReply(421, "4.4.2", "\(hostname) Error: timeout exceeded") }
+    static func sessionTooLong(hostname: String) -> SMTPReply {
+        SMTPReply(421, "4.4.2", "\(hostname) Error: session time limit exceeded")
+    }
+    static func transferTooLong(hostname: String) -> SMTPReply {
+        SMTPReply(421, "4.4.2", "\(hostname) Error: message transfer time limit exceeded")
+    }
     static func shuttingDown(hostname: String) -> SMTPReply {
         SMTPReply(421, "4.3.2", "\(hostname) Service shutting down, closing transmission channel")
     }

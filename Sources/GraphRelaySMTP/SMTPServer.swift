@@ -110,6 +110,7 @@ public final class SMTPServer: Sendable {
     private func initializeSession(_ channel: any Channel, listener: SMTPListenerConfiguration) throws {
         let remote = channel.remoteAddress
         let client = remote?.ipAddress ?? "unknown"
+        let network = SMTPClientNetwork.key(for: remote)
         let sessionID = SMTPIdentifier.random(hexDigits: 10)
         var logger = self.logger
         logger[metadataKey: "relay.session"] = "\(sessionID)"
@@ -121,12 +122,12 @@ public final class SMTPServer: Sendable {
         if shuttingDown {
             rejection = .shuttingDown(hostname: configuration.hostname)
         } else {
-            switch limiter.admit(client: client) {
+            switch limiter.admit(client: network) {
             case .admitted:
                 let key = ObjectIdentifier(channel)
                 state.withLockedValue { $0.sessions[key] = channel }
                 channel.closeFuture.whenComplete { [limiter, state] _ in
-                    limiter.release(client: client)
+                    limiter.release(client: network)
                     state.withLockedValue { _ = $0.sessions.removeValue(forKey: key) }
                 }
             case .tooManyConnections:
@@ -134,7 +135,7 @@ public final class SMTPServer: Sendable {
                 rejection = .tooManyConnections(hostname: configuration.hostname)
             case .tooManyFromClient:
                 logger.warning("connection refused: too many connections from this client")
-                rejection = .tooManyConnections(hostname: configuration.hostname, from: client)
+                rejection = .tooManyConnections(hostname: configuration.hostname, from: network)
             }
         }
 

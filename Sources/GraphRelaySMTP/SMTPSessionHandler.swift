@@ -109,6 +109,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     private func start() {
         guard !started else { return }
         started = true
+        deadlines.sessionStarted(now: now)
         logger.info("SMTP connection", metadata: ["smtp.tls": "\(machine.configuration.listener.tls)"])
         perform(machine.start(rejection: rejection))
     }
@@ -151,6 +152,10 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
         case let tlsEvent as TLSUserEvent:
             if case .handshakeCompleted(let info) = tlsEvent {
                 logger.info("TLS established", metadata: ["tls.version": "\(info.version)", "tls.cipher": "\(info.cipher)"])
+                if machine.plaintextDroppedDuringHandshake > 0 {
+                    logger.warning("discarded plaintext sent while STARTTLS was answered",
+                                   metadata: ["smtp.octets": "\(machine.plaintextDroppedDuringHandshake)"])
+                }
                 perform(machine.tlsHandshakeCompleted(info))
             }
         case is SMTPServerShutdownEvent:
@@ -234,8 +239,14 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
                 let written = context.eventLoop.makePromise(of: Void.self)
                 write(reply, context: context, promise: written)
                 flushIfNeeded()
-                // Close once the reply is on its way (with TLS: encrypted and written).
+                // Close once the reply is on its way (with TLS: encrypted and written), or after
+                // finalReplyTimeout if the client does not read it.
+                let hardClose = context.eventLoop.assumeIsolated().scheduleTask(in: machine.configuration.limits.finalReplyTimeout) {
+                    self.logger.notice("closing connection", metadata: ["smtp.reason": "the client did not read the last reply"])
+                    context.close(mode: .all, promise: nil)
+                }
                 written.futureResult.assumeIsolated().whenComplete { _ in
+                    hardClose.cancel()
                     context.close(promise: nil)
                 }
                 return
@@ -506,8 +517,8 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
         timerDeadline = nil
         guard !closed else { return }
         if deadlines.isExpired(now: now) {
-            logger.notice("timeout", metadata: ["smtp.phase": "\(machine.inputPhase)"])
-            perform(machine.timedOut())
+            logger.notice("timeout", metadata: ["smtp.phase": "\(machine.inputPhase)", "smtp.limit": "\(deadlines.expiry)"])
+            perform(machine.timedOut(deadlines.expiry))
         } else {
             armTimer()
         }

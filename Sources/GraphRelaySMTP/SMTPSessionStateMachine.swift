@@ -133,6 +133,9 @@ struct SMTPSessionStateMachine {
     /// Decoder events handled so far (lines, content pieces), so the deadlines can tell progress.
     private(set) var inputEventCount = 0
     private var junkCommandCount = 0
+    /// Plaintext octets that arrived after the STARTTLS `220` was queued, before the TLS handler
+    /// took over the connection (the `220` was still waiting for the peer to read): dropped.
+    private(set) var plaintextDroppedDuringHandshake = 0
     private var shutdownPending = false
     private let makeIdentifier: () -> String
     private let clock: () -> Int
@@ -230,6 +233,13 @@ struct SMTPSessionStateMachine {
             }
             return .replyAndClose(.inputBeforeGreeting)
         case .commands, .authResponse, .data, .chunk:
+            if case .tlsHandshake? = suspension, session.tls == nil {
+                // From the moment STARTTLS is accepted until the handshake completes, every
+                // plaintext byte is dropped (CVE-2011-0411), however late the TLS handler joins
+                // the pipeline: the 220 may still wait for the peer to read when more arrives.
+                plaintextDroppedDuringHandshake += bytes.readableBytes
+                return nextAction()
+            }
             decoder.feed(bytes)
             return nextAction()
         }
@@ -351,9 +361,14 @@ struct SMTPSessionStateMachine {
         return nextAction()
     }
 
-    /// The input deadline passed.
-    mutating func timedOut() -> Action {
-        close(with: .timeout(hostname: configuration.hostname))
+    /// The input deadline passed: the client was too slow (`.input`), or the message's transfer
+    /// or the whole session reached its cap.
+    mutating func timedOut(_ expiry: SMTPInputDeadline.Expiry = .input) -> Action {
+        switch expiry {
+        case .input: close(with: .timeout(hostname: configuration.hostname))
+        case .dataDuration: close(with: .transferTooLong(hostname: configuration.hostname))
+        case .sessionDuration: close(with: .sessionTooLong(hostname: configuration.hostname))
+        }
         return nextAction()
     }
 

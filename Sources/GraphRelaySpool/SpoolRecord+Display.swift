@@ -1,4 +1,5 @@
 import Foundation
+import GraphRelayMIME
 
 extension SpoolRecord {
     /// The columns of `graph-relay queue list`, in order.
@@ -16,39 +17,42 @@ extension SpoolRecord {
         return [
             id.rawValue,
             Self.age(now.timeIntervalSince(receivedAt)),
-            sender.isEmpty ? "<>" : sender,
+            sender.isEmpty ? "<>" : UntrustedText.escaped(sender),
             route.mailbox,
-            recipients.joined(separator: ","),
+            UntrustedText.escaped(recipients.joined(separator: ",")),
             String(attempts),
             next,
-            DeliveryStatusNotification.oneLine(lastError ?? "", limit: 120),
+            UntrustedText.escaped(DeliveryStatusNotification.oneLine(lastError ?? "", limit: 120)),
         ]
     }
 
     /// `queue show`: every field, one per line, as `key: value`.
+    /// Client-supplied values (addresses, Message-ID, attributes) and Graph's error texts are
+    /// escaped (``UntrustedText``): each line stays one line and sends no control characters to
+    /// the terminal.
     public func showLines() -> [String] {
         var lines = [
             "id: \(id)",
             "state: \(state.rawValue)",
-            "sender: \(sender.isEmpty ? "<>" : sender)",
-            "recipients: \(recipients.joined(separator: ", "))",
+            "sender: \(sender.isEmpty ? "<>" : UntrustedText.escaped(sender))",
+            "recipients: \(UntrustedText.escaped(recipients.joined(separator: ", ")))",
             "route: application=\(route.application) mailbox=\(route.mailbox) rewriteFrom=\(route.rewriteFrom)",
             "received: \(SpoolJSON.formatDate(receivedAt))",
             "size: \(size)",
-            "message-id: \(messageId ?? "-")",
+            "message-id: \(messageId.map(UntrustedText.escaped) ?? "-")",
             "attempts: \(attempts) (transient failures \(transientFailures), ambiguous \(ambiguousAttempts))",
             "next attempt: \(SpoolJSON.formatDate(nextAttemptAt))",
         ]
         if let lastAttemptAt { lines.append("last attempt: \(SpoolJSON.formatDate(lastAttemptAt))") }
-        if let lastError { lines.append("last error: \(lastError)") }
+        if let lastError { lines.append("last error: \(UntrustedText.escaped(lastError))") }
         if let lastRequestId { lines.append("graph request-id: \(lastRequestId)") }
-        if let failedAt { lines.append("failed: \(SpoolJSON.formatDate(failedAt)) \(failureStatus ?? "") \(failureReason ?? "")") }
+        if let failedAt { lines.append("failed: \(SpoolJSON.formatDate(failedAt)) \(failureStatus ?? "") \(UntrustedText.escaped(failureReason ?? ""))") }
         if let bounceId { lines.append("bounce: \(bounceId)") }
         if let bounceSuppressed { lines.append("no bounce: \(bounceSuppressed)") }
         if let draft {
             lines.append("draft: \(draft.stage.rawValue) \(draft.format) in \(draft.mailbox)\(draft.id.map { " id=\($0)" } ?? "") (\(SpoolJSON.formatDate(draft.updatedAt)))")
         }
-        for key in attributes.keys.sorted() { lines.append("\(key): \(attributes[key]!)") }
+        for key in attributes.keys.sorted() { lines.append("\(UntrustedText.escaped(key)): \(UntrustedText.escaped(attributes[key]!))") }
         return lines
     }
 

@@ -96,13 +96,15 @@ struct SMTPSessionHandlerTests {
         policy: TestPolicy = TestPolicy(),
         store: any SMTPMessageStore = SMTPSpillingMessageStore(memoryThreshold: 64),
         rejection: SMTPReply? = nil,
-        hooksOnEventLoop: Bool = false
+        hooksOnEventLoop: Bool = false,
+        startTLSContext: TLSContext? = nil,
+        logger: Logger = SMTPServerFixture.quietLogger
     ) async throws -> Fixture {
         let channel = NIOAsyncTestingChannel()
         let reads = ReadCounter()
         let configuration = SMTPSessionStateMachine.Configuration(
             hostname: "relay.test", banner: "ESMTP graph-relay", limits: limits, listener: listener,
-            startTLSAvailable: false, authenticationAvailable: true
+            startTLSAvailable: startTLSContext != nil, authenticationAvailable: true
         )
         let session = SMTPSessionInfo(id: "H1", listenerName: listener.name, clientAddress: "192.0.2.10", clientPort: 40000)
         let services = SMTPSessionHandler.Services(
@@ -112,7 +114,7 @@ struct SMTPSessionHandlerTests {
         try await channel.testingEventLoop.executeInContext {
             try channel.pipeline.syncOperations.addHandler(SMTPSessionHandler(
                 configuration: configuration, session: session, services: services,
-                startTLSContext: nil, rejection: rejection, logger: SMTPServerFixture.quietLogger
+                startTLSContext: startTLSContext, rejection: rejection, logger: logger
             ))
         }
         try await channel.connect(to: SocketAddress(ipAddress: "192.0.2.10", port: 40000))
@@ -216,7 +218,9 @@ struct SMTPSessionHandlerTests {
 
     @Test("message content must keep the minimum data rate")
     func dataRate() async throws {
-        let fast = try await makeFixture()
+        var limits = SMTPLimits()
+        limits.maximumDataDuration = .seconds(2000)  // not the cap under test
+        let fast = try await makeFixture(limits: limits)
         _ = try await fast.reply()
         try await fast.send("EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n")
         _ = try await fast.statuses(4)
@@ -238,6 +242,85 @@ struct SMTPSessionHandlerTests {
         try await slow.sendAndSettle(String(repeating: "y", count: 100))
         await slow.channel.testingEventLoop.advanceTime(by: .seconds(101))
         #expect(try await slow.reply().status == "421 4.4.2")
+    }
+
+    @Test("a session that keeps sending commands is closed when its lifetime is up; a message's transfer has its own cap")
+    func lifetimeCaps() async throws {
+        var limits = SMTPLimits()
+        limits.maximumSessionDuration = .seconds(600)
+        limits.maximumDataDuration = .seconds(120)
+        let busy = try await makeFixture(limits: limits)
+        _ = try await busy.reply()
+        try await busy.send("EHLO c\r\n")
+        _ = try await busy.reply()
+        // A message a minute: progress every time, the idle timer never fires.
+        for minute in 0..<9 {
+            await busy.channel.testingEventLoop.advanceTime(by: .seconds(60))
+            try await busy.send("MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nm\(minute)\r\n.\r\n")
+            #expect(try await busy.statuses(4) == ["250 2.1.0", "250 2.1.5", "354", "250 2.0.0"])
+        }
+        #expect(busy.channel.isActive)
+        await busy.channel.testingEventLoop.advanceTime(by: .seconds(61))
+        let closing = try await busy.reply()
+        #expect(closing.status == "421 4.4.2" && closing.text.contains("session time limit"))
+        try await eventually("the channel to close") { !busy.channel.isActive }
+
+        // Content that keeps the minimum rate, but for longer than maximumDataDuration.
+        let steady = try await makeFixture(limits: limits)
+        _ = try await steady.reply()
+        try await steady.send("EHLO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n")
+        _ = try await steady.statuses(4)
+        try await steady.settle()
+        let block = String(repeating: "x", count: 998) + "\r\n"
+        for _ in 0..<11 {
+            await steady.channel.testingEventLoop.advanceTime(by: .seconds(10))
+            try await steady.sendAndSettle(String(repeating: block, count: 10))  // 1 kB/s
+        }
+        #expect(steady.channel.isActive, "110 s of content")
+        await steady.channel.testingEventLoop.advanceTime(by: .seconds(11))
+        let cut = try await steady.reply()
+        #expect(cut.status == "421 4.4.2" && cut.text.contains("transfer time limit"))
+    }
+
+    @Test("EHLO and NOOP loops: beyond the junk limit each counts as an error, then 421 4.7.0")
+    func junkLoop() async throws {
+        var limits = SMTPLimits()
+        limits.maximumJunkCommands = 10
+        limits.maximumErrors = 3
+        let fixture = try await makeFixture(limits: limits)
+        _ = try await fixture.reply()
+        try await fixture.send(String(repeating: "EHLO c\r\nNOOP\r\n", count: 7))
+        let statuses = try await fixture.statuses(14)
+        #expect(statuses.last == "421 4.7.0", "\(statuses)")
+        try await eventually("the channel to close") { !fixture.channel.isActive }
+    }
+
+    @Test("plaintext that arrives while the STARTTLS 220 waits for the client to read is dropped, never run inside TLS")
+    func startTLSUnderBackPressure() async throws {
+        let policy = TestPolicy()
+        let logs = LogCapture()
+        let fixture = try await makeFixture(
+            listener: SMTPListenerConfiguration(name: "submission", tls: .starttls), policy: policy,
+            startTLSContext: try SMTPServerFixture.serverTLS(), logger: logs.logger("smtp")
+        )
+        _ = try await fixture.reply()
+        try await fixture.send("EHLO c\r\n")
+        _ = try await fixture.reply()
+        // The client reads nothing: the 220 fills the output, the session stops before TLS starts.
+        fixture.channel.isWritable = false
+        try await fixture.send("STARTTLS\r\n")
+        #expect(try await fixture.reply().status == "220 2.0.0")
+        // Another read of the same read loop, before the TLS handler is in place.
+        let injected = "EHLO evil\r\nMAIL FROM:<evil@attacker.example>\r\n"
+        try await fixture.send(injected)
+        fixture.channel.isWritable = true
+        fixture.channel.pipeline.fireChannelWritabilityChanged()
+        fixture.channel.pipeline.fireUserInboundEventTriggered(
+            TLSUserEvent.handshakeCompleted(TLSConnectionInfo(version: "TLSv1.3", cipher: "TLS_AES_128_GCM_SHA256", cipherBits: 128))
+        )
+        try await eventually("the warning") { !logs.entries(containing: "discarded plaintext").isEmpty }
+        #expect(logs.entries(containing: "discarded plaintext").first?.metadata["smtp.octets"] == "\(injected.utf8.count)")
+        #expect(policy.senders.isEmpty, "the injected MAIL FROM ran inside TLS")
     }
 
     @Test("shutdown: 421 4.3.2 and close")

@@ -269,7 +269,7 @@ struct SMTPSessionStateMachineTests {
     @Test("the junk command count starts again after a delivered message")
     func junkResetByDelivery() {
         var limits = SMTPLimits()
-        limits.maximumJunkCommands = 2
+        limits.maximumJunkCommands = 3  // the EHLO and two RSETs
         limits.maximumErrors = 2
         var harness = greeted(Harness.configuration(limits: limits))
         _ = harness.takeStatuses()
@@ -461,6 +461,29 @@ struct SMTPSessionStateMachineTests {
         harness.send("EHLO c\r\nSTARTTLS\r\n")
         #expect(harness.takeStatuses() == ["250", "503 5.5.1"])
         #expect(harness.senderChecks.isEmpty)
+    }
+
+    @Test("plaintext arriving after the STARTTLS 220 was queued, before TLS starts, is dropped (the 220 waited for the client)")
+    func startTLSDropsLatePlaintext() {
+        var harness = greeted(Harness.configuration(listener: SMTPListenerConfiguration(tls: .starttls), startTLSAvailable: true))
+        harness.send("EHLO c\r\n")
+        _ = harness.takeStatuses()
+        // The handler writes the 220 and stops there: its output is full.
+        guard case .reply(let ready) = harness.machine.bytesReceived(ByteBuffer(string: "STARTTLS\r\n")) else {
+            Issue.record("STARTTLS not answered first")
+            return
+        }
+        #expect(Harness.status(ready) == "220 2.0.0")
+        // The same read loop delivers more plaintext before the TLS handler is in place.
+        let injected = "EHLO evil\r\nMAIL FROM:<evil@attacker.example>\r\n"
+        harness.send(injected)
+        #expect(harness.startTLSDiscarded == [0])
+        #expect(harness.machine.plaintextDroppedDuringHandshake == injected.utf8.count)
+        harness.run(harness.machine.tlsHandshakeCompleted(Self.tlsInfo))
+        #expect(harness.takeStatuses().isEmpty, "nothing sent in plaintext runs inside TLS")
+        #expect(harness.senderChecks.isEmpty)
+        harness.send("EHLO c\r\n")
+        #expect(harness.takeStatuses() == ["250"])
     }
 
     @Test("STARTTLS during a transaction, on implicit TLS, and with requireTLS")

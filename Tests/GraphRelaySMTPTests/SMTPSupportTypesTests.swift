@@ -128,6 +128,29 @@ struct SMTPInputDeadlineTests {
         deadline.stop()
         #expect(deadline.deadline == nil)
     }
+
+    @Test("caps: a message's transfer and the session's lifetime come before the input deadlines")
+    func caps() {
+        var limits = SMTPLimits()
+        limits.maximumSessionDuration = .seconds(1000)
+        limits.maximumDataDuration = .seconds(400)
+        var deadline = SMTPInputDeadline(limits: limits)
+        deadline.sessionStarted(now: t0)
+        deadline.awaitingCommand(partial: false, progressed: false, now: t0)
+        #expect(deadline.deadline == t0 + .seconds(300) && deadline.expiry == .input)
+        deadline.receivingContent(now: t0 + .seconds(100))
+        for second in stride(from: 150, through: 450, by: 50) {
+            deadline.contentReceived(100_000, now: t0 + .seconds(Int64(second)))
+        }
+        #expect(deadline.deadline == t0 + .seconds(500) && deadline.expiry == .dataDuration)
+        // Storage time is the server's: the cap moves with it.
+        deadline.suspended(now: t0 + .seconds(450))
+        deadline.receivingContent(now: t0 + .seconds(460))
+        #expect(deadline.deadline == t0 + .seconds(510))
+        deadline.awaitingCommand(partial: false, progressed: true, now: t0 + .seconds(800))
+        #expect(deadline.deadline == t0 + .seconds(1000) && deadline.expiry == .sessionDuration)
+        #expect(deadline.isExpired(now: t0 + .seconds(1000)))
+    }
 }
 
 @Suite("SMTP connection counter")
@@ -148,6 +171,26 @@ struct SMTPConnectionCounterTests {
         #expect(counter.perClient.isEmpty)
         counter.release(client: "never")
         #expect(counter.total == 0)
+    }
+
+    @Test("clients are counted by IPv4 address and by IPv6 /64; IPv4-mapped addresses as IPv4")
+    func clientNetworks() throws {
+        func key(_ address: String) throws -> String {
+            SMTPClientNetwork.key(for: try SocketAddress(ipAddress: address, port: 25))
+        }
+        #expect(try key("192.0.2.1") == "192.0.2.1")
+        #expect(try key("2001:db8:1:2::1") == "2001:db8:1:2::/64")
+        #expect(try key("2001:db8:1:2:aaaa:bbbb:cccc:dddd") == "2001:db8:1:2::/64")
+        #expect(try key("2001:db8:1:3::1") == "2001:db8:1:3::/64")
+        #expect(try key("::1") == "::/64")
+        #expect(try key("::ffff:192.0.2.7") == "192.0.2.7")
+        #expect(SMTPClientNetwork.key(for: nil) == "unknown")
+        // One host rotating addresses in its /64 meets the per-client limit.
+        var counter = SMTPConnectionCounter(maximumConnections: 100, maximumPerClient: 2)
+        #expect(counter.admit(client: try key("2001:db8::a")) == .admitted)
+        #expect(counter.admit(client: try key("2001:db8::b")) == .admitted)
+        #expect(counter.admit(client: try key("2001:db8::c")) == .tooManyFromClient)
+        #expect(counter.admit(client: try key("2001:db8:0:1::c")) == .admitted)
     }
 }
 

@@ -230,4 +230,19 @@ struct SpoolRecordDisplayTests {
         #expect(throws: SpoolError.invalidQueueID("nope")) { try QueueID.parse("nope") }
         #expect(SpoolRecord.listHeader.count == record.listColumns().count)
     }
+
+    @Test("client-supplied values reach the terminal escaped: CR, LF, ESC and NUL")
+    func escaping() throws {
+        let received = Date(timeIntervalSince1970: 1_750_000_000)
+        var record = SpoolRecord(id: try QueueID.parse("01K11R02YXSRSH8NM5"),
+                                 envelope: envelope(recipients: ["a@x.com\u{1B}[2J"], receivedAt: received), size: 42,
+                                 messageId: "<m@x>\r\nstate: delivered\0")
+        record.sender = "evil\u{1B}]0;pwned\u{07}@x.com"
+        record.lastError = "Graph said \u{1B}[31mno"
+        let text = (record.showLines() + record.listColumns(now: received)).joined(separator: "\n")
+        #expect(!text.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" })
+        #expect(record.showLines().contains(#"message-id: <m@x>\r\nstate: delivered\0"#))
+        #expect(record.showLines().contains(#"sender: evil\x1B]0;pwned\x07@x.com"#))
+        #expect(record.listColumns(now: received)[4] == #"a@x.com\x1B[2J"#)
+    }
 }

@@ -86,6 +86,8 @@ struct ConfigurationLoadingTests {
         #expect(configuration.smtp.commandTimeout == .seconds(300))
         #expect(configuration.smtp.minimumDataRate == 500)
         #expect(configuration.smtp.maxConnectionsPerClient == 50)
+        #expect(configuration.smtp.maxSessionDuration == .seconds(3600) && configuration.smtp.maxDataDuration == .seconds(600))
+        #expect(configuration.smtp.maxJunkCommands == 100)
         #expect(configuration.tls == nil)
         #expect(configuration.delivery == .queue)
         #expect(configuration.spool.retry.multiplier == 2)
@@ -96,6 +98,33 @@ struct ConfigurationLoadingTests {
         #expect(configuration.logging.level == .info)
         #expect(!configuration.smtp.hostname.isEmpty)
         #expect(configuration.applications.first?.cloud == .global)
+    }
+
+    @Test("session caps: smtp.maxSessionDuration, smtp.maxDataDuration and smtp.maxJunkCommands reach the listener's limits")
+    func sessionCaps() throws {
+        let configuration = try loadConfiguration(minimalYAML + "\nsmtp: { maxSessionDuration: 30m, maxDataDuration: 2m, maxJunkCommands: 20 }\n")
+        let limits = configuration.smtpServerConfiguration(tls: nil).limits
+        #expect(limits.maximumSessionDuration == .minutes(30) && limits.maximumDataDuration == .minutes(2))
+        #expect(limits.maximumJunkCommands == 20)
+        #expect(configurationIssues(minimalYAML + "\nsmtp: { maxSessionDuration: 1s, maxJunkCommands: 0 }\n").count == 2)
+    }
+
+    @Test("{ file: $CREDENTIALS_DIRECTORY/… }: systemd's LoadCredential directory; unset, the error names the path as written")
+    func credentialsDirectory() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("credentials-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "from-systemd\n".write(toFile: directory + "/client-secret", atomically: true, encoding: .utf8)
+        for form in ["$CREDENTIALS_DIRECTORY/client-secret", "${CREDENTIALS_DIRECTORY}/client-secret"] {
+            let yaml = minimalYAML.replacingOccurrences(of: "clientSecret: s3cr3t-value", with: "clientSecret: { file: \"\(form)\" }")
+            let configuration = try loadConfiguration(yaml, environment: ["CREDENTIALS_DIRECTORY": directory])
+            guard case .clientSecret(let secret)? = configuration.applications.first?.credential else {
+                Issue.record("no client secret")
+                continue
+            }
+            #expect(secret.revealedValue == "from-systemd")
+            #expect(configurationIssues(yaml).first?.contains("cannot read '\(form)': no such file") == true, "\(configurationIssues(yaml))")
+        }
     }
 
     @Test("the default listener uses STARTTLS when a tls section exists")

@@ -300,8 +300,26 @@ struct ConfigurationReader {
 
     // MARK: Paths, secrets, PEM
 
+    /// A path from the configuration: `~/` is the home directory; a leading `$NAME/` or
+    /// `${NAME}/` is that environment variable (e.g. `$CREDENTIALS_DIRECTORY/client-secret` for
+    /// systemd's `LoadCredential=`), left as written when it is not set; other relative paths are
+    /// relative to the configuration file.
     func resolve(path: String) -> String {
         if path.hasPrefix("~/"), let home = environment["HOME"] { return home + path.dropFirst() }
+        if path.hasPrefix("$") {
+            let braced = path.hasPrefix("${")
+            let nameStart = path.index(path.startIndex, offsetBy: braced ? 2 : 1)
+            let name = path[nameStart...].prefix { $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }
+            var rest = path[name.endIndex...]
+            if braced {
+                guard rest.hasPrefix("}") else { return path }
+                rest = rest.dropFirst()
+            }
+            guard !name.isEmpty, rest.isEmpty || rest.hasPrefix("/"), let value = environment[String(name)], !value.isEmpty else { return path }
+            let expanded = value + rest
+            guard !expanded.hasPrefix("/"), let baseDirectory else { return expanded }
+            return (baseDirectory as NSString).appendingPathComponent(expanded)
+        }
         guard !path.hasPrefix("/"), let baseDirectory else { return path }
         return (baseDirectory as NSString).appendingPathComponent(path)
     }

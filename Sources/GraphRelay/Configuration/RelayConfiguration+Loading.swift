@@ -223,6 +223,17 @@ extension RelayConfiguration {
             smtp.maxConnectionsPerClient = reader.int(value, "smtp.maxConnectionsPerClient", range: 1...100_000)
                 ?? smtp.maxConnectionsPerClient
         }
+        if let value = map.take("maxSessionDuration", &reader) {
+            smtp.maxSessionDuration = reader.duration(value, "smtp.maxSessionDuration", minimum: .seconds(10), maximum: .seconds(86_400))
+                ?? smtp.maxSessionDuration
+        }
+        if let value = map.take("maxDataDuration", &reader) {
+            smtp.maxDataDuration = reader.duration(value, "smtp.maxDataDuration", minimum: .seconds(10), maximum: .seconds(86_400))
+                ?? smtp.maxDataDuration
+        }
+        if let value = map.take("maxJunkCommands", &reader) {
+            smtp.maxJunkCommands = reader.int(value, "smtp.maxJunkCommands", range: 1...100_000) ?? smtp.maxJunkCommands
+        }
         map.finish(&reader)
     }
 

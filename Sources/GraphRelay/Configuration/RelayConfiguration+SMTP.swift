@@ -32,9 +32,19 @@ extension RelayConfiguration {
         /// content (each octet extends the deadline by 1/rate s, never beyond `commandTimeout`), so
         /// a byte-a-second client cannot hold a slot. Default 500.
         public var minimumDataRate: Int = 500
-        /// `smtp.maxConnectionsPerClient`: concurrent sessions from one client address.
-        /// Default 50.
+        /// `smtp.maxConnectionsPerClient`: concurrent sessions from one client (an IPv4
+        /// address, or an IPv6 /64). Default 50.
         public var maxConnectionsPerClient: Int = 50
+        /// `smtp.maxSessionDuration`: the longest one SMTP session may last, however busy
+        /// (`421 4.4.2` after it). Default `1h`.
+        public var maxSessionDuration: Duration = .seconds(3600)
+        /// `smtp.maxDataDuration`: the longest the content of one message (or one BDAT chunk)
+        /// may take to arrive, even at `minimumDataRate` (`421 4.4.2` after it). Default `10m`.
+        public var maxDataDuration: Duration = .seconds(600)
+        /// `smtp.maxJunkCommands`: EHLO, HELO, NOOP, RSET, VRFY, EXPN and HELP per accepted
+        /// message before each further one counts as an error (Postfix's
+        /// `smtpd_junk_command_limit`). Default 100.
+        public var maxJunkCommands: Int = 100
 
         public init() {}
     }

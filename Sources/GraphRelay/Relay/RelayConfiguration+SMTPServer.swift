@@ -11,6 +11,9 @@ extension RelayConfiguration {
         limits.maximumConnectionsPerClient = smtp.maxConnectionsPerClient
         limits.commandTimeout = TimeAmount(smtp.commandTimeout)
         limits.minimumDataRate = smtp.minimumDataRate
+        limits.maximumSessionDuration = TimeAmount(smtp.maxSessionDuration)
+        limits.maximumDataDuration = TimeAmount(smtp.maxDataDuration)
+        limits.maximumJunkCommands = smtp.maxJunkCommands
         let listeners = smtp.listeners.enumerated().map { index, listener in
             SMTPListenerConfiguration(
                 name: "smtp.listeners[\(index)] \(listener.address)",

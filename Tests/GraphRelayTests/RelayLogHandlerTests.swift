@@ -1,0 +1,71 @@
+import Foundation
+import GraphRelay
+import GraphRelaySMTP
+import GraphRelayTestSupport
+import Logging
+import NIOConcurrencyHelpers
+import NIOPosix
+import Testing
+
+@Suite("Relay log output")
+struct RelayLogHandlerTests {
+    final class Lines: Sendable {
+        let text = NIOLockedValueBox("")
+        func logger(level: Logger.Level = .info) -> Logger {
+            Logger(label: "graph-relay") { label in
+                var handler = RelayLogHandler(label: label) { [self] line in self.text.withLockedValue { $0 += line } }
+                handler.logLevel = level
+                return handler
+            }
+        }
+        var all: [Substring] { text.withLockedValue { $0 }.split(separator: "\n") }
+    }
+
+    @Test("one line per record: message and metadata escaped, metadata sorted, values with spaces quoted")
+    func format() {
+        let lines = Lines()
+        var logger = lines.logger()
+        logger[metadataKey: "relay.session"] = "S1"
+        logger.info("authentication failed", metadata: ["smtp.user": "evil\r\n2026-12-05 info graph-relay: authenticated\u{1B}[2J\0", "smtp.reply": "535 5.7.8"])
+        logger.debug("not shown")
+        #expect(lines.all.count == 1)
+        let line = String(lines.all[0])
+        #expect(line.hasSuffix(#" info graph-relay: relay.session=S1 smtp.reply="535 5.7.8" smtp.user="evil\r\n2026-12-05 info graph-relay: authenticated\x1B[2J\0" authentication failed"#), "\(line)")
+        #expect(line.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "#, options: .regularExpression) != nil)
+    }
+
+    /// Accepts nobody; the test is about what the log shows.
+    struct RefuseAll: SMTPAuthenticator {
+        func authenticate(username: String, password: String, session: SMTPSessionInfo) async -> Bool { false }
+    }
+
+    @Test("over the wire: an AUTH user name and a HELO name with CR, LF, ESC and NUL stay on their log line")
+    func overTheWire() async throws {
+        let lines = Lines()
+        var limits = SMTPLimits()
+        limits.authenticationFailureDelay = .zero
+        let server = SMTPServer(
+            configuration: SMTPServerConfiguration(
+                hostname: "relay.test",
+                listeners: [SMTPListenerConfiguration(name: "plain", host: "127.0.0.1", port: 0, allowPlaintextAuthentication: true)],
+                limits: limits),
+            policy: SMTPDenyAllPolicy(), authenticator: RefuseAll(), logger: lines.logger())
+        let port = try await server.start(on: MultiThreadedEventLoopGroup.singleton)[0].port
+        defer { Task { await server.shutdown(gracePeriod: .seconds(1)) } }
+        let client = try await SMTPTestClient.connect(port: port)
+        _ = try await client.readReply()
+        _ = try await client.command("EHLO c")
+        let user = "printer\r\nFAKE info graph-relay: authenticated smtp.user=admin\u{1B}[31m\0"
+        #expect(try await client.command("AUTH LOGIN").status == "334")
+        #expect(try await client.command(Data(user.utf8).base64EncodedString()).status == "334")
+        #expect(try await client.command(Data("x".utf8).base64EncodedString()).status == "535 5.7.8")
+        _ = try await client.command("QUIT")
+        await client.close()
+        try await Task.sleep(for: .milliseconds(200))
+        let failed = lines.all.filter { $0.contains("authentication failed") }
+        #expect(failed.count == 1, "\(lines.all)")
+        #expect(failed.first?.contains(#"smtp.user="printer\r\nFAKE info graph-relay: authenticated smtp.user=admin\x1B[31m\0""#) == true, "\(failed)")
+        #expect(!lines.all.contains { $0.hasPrefix("FAKE") })
+        #expect(!lines.text.withLockedValue { $0 }.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\0" || $0 == "\r" })
+    }
+}
