@@ -46,6 +46,7 @@ test: deps
 
 run: deps
 	$(SWIFT) build -c $(CONFIGURATION) --product graph-relay
+	$(SWIFT) build -c $(CONFIGURATION) --product graph-emulator
 	./scripts/run-demo.sh "$$($(SWIFT) build -c $(CONFIGURATION) --show-bin-path)/graph-relay"
 
 bench: deps

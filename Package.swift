@@ -50,11 +50,11 @@ let package = Package(
         .target(
             name: "GraphRelay",
             dependencies: [
-                "GraphRelaySMTP", "GraphRelayGraph", "GraphRelayMIME", "GraphRelaySpool", "GraphRelayTLS", "GraphEmulator", "COpenSSL",
+                "GraphRelaySMTP", "GraphRelayGraph", "GraphRelayMIME", "GraphRelaySpool", "GraphRelayTLS", "COpenSSL",
                 nioCore, nioConcurrencyHelpers, nioPosix, logging, yams,
             ]
         ),
-        .executableTarget(name: "GraphRelayCLI", dependencies: ["GraphRelay", "GraphRelayMIME", "GraphRelaySpool", "GraphRelaySMTP", "GraphEmulator", argumentParser, logging, nioCore, nioPosix]),
+        .executableTarget(name: "GraphRelayCLI", dependencies: ["GraphRelay", "GraphRelayMIME", "GraphRelaySpool", "GraphRelaySMTP", argumentParser, logging, nioCore, nioPosix]),
 
         // MARK: Graph emulator (test support and the demo's stand-in for Microsoft Graph)
         .target(

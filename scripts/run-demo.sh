@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# make run: graph-relay on 127.0.0.1:2525 with an embedded Microsoft Graph emulator.
-# Everything lives under ./run: the demo configuration, a self-signed certificate for STARTTLS and
-# the emulator's outbox, where every message Graph "sent" appears as an .eml file.
+# make run: graph-relay on 127.0.0.1:2525 and, as a second process, the graph-emulator (a stand-in
+# for Microsoft Graph and Entra ID, built next to graph-relay; never part of the product) on
+# https://127.0.0.1:8443. The relay reaches it through the ordinary loginEndpoint, graphEndpoint
+# and caFile keys. Everything lives under ./run: the demo configuration, a self-signed
+# certificate for STARTTLS, the emulator's certificate and its outbox, where every message Graph
+# "sent" appears as an .eml file.
 set -euo pipefail
 binary="${1:?usage: run-demo.sh PATH-TO-graph-relay}"
+emulator="$(dirname "$binary")/graph-emulator"
 cd "$(dirname "$0")/.."
-mkdir -p run/outbox run/spool
+mkdir -p run/outbox run/spool run/emulator
+[ -x "$emulator" ] || { echo "graph-emulator is not built next to $binary (make run builds both)" >&2; exit 1; }
 
 if [ ! -f run/relay-cert.pem ]; then
   openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN=localhost" \
@@ -31,15 +36,27 @@ applications:
     tenantId: demo.onmicrosoft.com
     clientId: 00000000-0000-0000-0000-000000000000
     clientSecret: demo-secret
+    # Development only: the graph-emulator process stands in for Entra ID and Graph.
+    loginEndpoint: https://127.0.0.1:8443
+    graphEndpoint: https://127.0.0.1:8443
+    caFile: emulator/emulator.pem
 routes:
   - { sender: "*", application: demo, mailbox: scanner@demo.example, rewriteFrom: true }
 delivery: queue                 # 250 once the message is on disk; delivered in the background
 spool: { directory: spool, retry: { initial: 10s, maximum: 1m } }
-# Development only: Microsoft Graph is replaced by an emulator inside graph-relay.
-emulator:
-  outbox: outbox
 YAML
 fi
+
+"$emulator" --listen 127.0.0.1:8443 --generate-certificate run/emulator --outbox run/outbox \
+  --mailbox scanner@demo.example --tenant demo.onmicrosoft.com \
+  --client-id 00000000-0000-0000-0000-000000000000 --client-secret demo-secret --log-level warning &
+emulator_pid=$!
+trap 'kill $emulator_pid 2>/dev/null || true' EXIT INT TERM
+for _ in $(seq 1 100); do
+  [ -f run/emulator/emulator.pem ] && (exec 3<>/dev/tcp/127.0.0.1/8443) 2>/dev/null && break
+  kill -0 $emulator_pid 2>/dev/null || { echo "graph-emulator did not start" >&2; exit 1; }
+  sleep 0.1
+done
 
 cat <<TEXT
 graph-relay demo: SMTP on 127.0.0.1:2525 (STARTTLS offered; AUTH user 'printer', password 'demo-password').
@@ -47,4 +64,4 @@ Send a message, for example:
   swaks --server 127.0.0.1:2525 --from scanner@printer.local --to alice@example.com
 Delivered messages appear under run/outbox/scanner@demo.example/. Stop with Ctrl-C.
 TEXT
-exec "$binary" serve --config run/demo.yaml
+"$binary" serve --config run/demo.yaml

@@ -127,6 +127,14 @@ struct ConfigurationLoadingTests {
         }
     }
 
+    @Test("emulator: is not a configuration key; the product binary links no emulator")
+    func noEmulator() throws {
+        let issues = configurationIssues(minimalYAML + "\nemulator: { outbox: outbox }\n")
+        #expect(issues.count == 1 && issues.first?.contains("run the graph-emulator executable") == true, "\(issues)")
+        let binary = try #require(FileManager.default.contents(atPath: QueueServerProcess.binary))
+        #expect(binary.range(of: Data("GraphEmulator".utf8)) == nil, "graph-relay contains the GraphEmulator module")
+    }
+
     @Test("the default listener uses STARTTLS when a tls section exists")
     func defaultListenerWithTLS() throws {
         let pki = TestPKI.shared

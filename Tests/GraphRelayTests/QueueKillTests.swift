@@ -1,5 +1,7 @@
 import Foundation
+import GraphEmulator
 import GraphRelayTestSupport
+import Logging
 import NIOCore
 import Testing
 
@@ -23,6 +25,16 @@ struct QueueKillTests {
         let directory = NSTemporaryDirectory() + "graph-relay-kill-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
+        // Graph stands in this test process: it outlives every kill of the relay.
+        var emulatorConfiguration = GraphEmulatorConfiguration()
+        emulatorConfiguration.tls = .server(certificateChain: .file(TestPKI.shared.serverCertificate), privateKey: .file(TestPKI.shared.serverKey))
+        emulatorConfiguration.applications = [.init(tenantID: "contoso.onmicrosoft.com", clientID: "7f1c9a52-3d4b-4c8e-9a61-0b2d5e8f4c10", secrets: ["kill-test-secret"])]
+        emulatorConfiguration.mailboxes = [GraphEmulatorConfiguration.Mailbox(Self.mailbox)]
+        emulatorConfiguration.enforceSendAs = false
+        emulatorConfiguration.outboxDirectory = directory + "/outbox"
+        emulatorConfiguration.retainedMessages = 1000
+        let emulator = try await GraphEmulator.start(configuration: emulatorConfiguration,
+                                                     logger: Logger(label: "graph-emulator", factory: { _ in SwiftLogNoOpLogHandler() }))
         let configFile = directory + "/relay.yaml"
         try """
             smtp:
@@ -36,6 +48,9 @@ struct QueueKillTests {
                 tenantId: contoso.onmicrosoft.com
                 clientId: 7f1c9a52-3d4b-4c8e-9a61-0b2d5e8f4c10
                 clientSecret: kill-test-secret
+                loginEndpoint: \(emulator.baseURL)
+                graphEndpoint: \(emulator.baseURL)
+                caFile: \(TestPKI.shared.caCertificate)
             routes:
               - { sender: "*", application: contoso, mailbox: \(Self.mailbox) }
             delivery: queue
@@ -43,8 +58,6 @@ struct QueueKillTests {
               directory: spool
               retry: { initial: 100ms, maximum: 500ms, lifetime: 1h }
             scheduler: { concurrencyPerMailbox: 4, messagesPerMinute: 10000 }
-            emulator:
-              outbox: outbox
             """.write(toFile: configFile, atomically: true, encoding: .utf8)
         let spool = directory + "/spool"
         let outbox = directory + "/outbox/" + Self.mailbox
@@ -71,6 +84,7 @@ struct QueueKillTests {
         let drained = await queueWait(timeout: .seconds(60)) { QueueSpoolFiles.files(spool, area: "queue").isEmpty }
         report.append("final restart: recovery \(Self.recovery(in: server.output))")
         server.kill()
+        await emulator.shutdown()
         #expect(drained, "queue not empty a minute after the restart: \(QueueSpoolFiles.files(spool, area: "queue").prefix(10)); log:\n\(server.output.suffix(3000))")
         #expect(QueueSpoolFiles.files(spool, area: "failed").isEmpty)
         // tmp/ holds only spares (delivered messages' files kept for reuse), no interrupted write.

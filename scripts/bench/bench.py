@@ -368,18 +368,15 @@ def relay_command(args) -> tuple[list[str] | None, str]:
     return [binary, "serve", "--config", "{config}"], binary
 
 
-def relay_variables(args, tls, max_size: str, graph: tuple[str, str] | None = None) -> dict:
-    """The template's values; `graph` = (URL, CA file) of a graph-emulator process, else the
-    embedded emulator."""
+def relay_variables(args, tls, max_size: str, graph: tuple[str, str], upload_limit: str = "150MiB") -> dict:
+    """The template's values; `graph` = (URL, CA file) of the graph-emulator process."""
     tls_section = ""
     if tls:
         tls_section = f"tls: {{ certificate: {tls[0]}, privateKey: {tls[1]} }}"
-    endpoints = f", loginEndpoint: {graph[0]}, graphEndpoint: {graph[0]}, caFile: {graph[1]}" if graph else ""
-    emulator = "" if graph else "emulator: { outbox: null }          # embedded Graph emulator, nothing written to disk"
     return {"LISTENER_TLS": "starttls" if tls else "none", "TLS_SECTION": tls_section,
             "MAX_MESSAGE_SIZE": max_size, "MESSAGES_PER_MINUTE": str(args.relay_rate),
             "CONCURRENCY": str(args.relay_concurrency), "LOG_LEVEL": args.relay_log_level,
-            "APPLICATION_ENDPOINTS": endpoints, "EMULATOR_SECTION": emulator, "UPLOAD_LIMIT": "0" if graph else "150MiB"}
+            "GRAPH_URL": graph[0], "GRAPH_CA_FILE": graph[1], "UPLOAD_LIMIT": upload_limit}
 
 
 def relay_side(args, workdir: str, tls) -> dict:
@@ -389,9 +386,14 @@ def relay_side(args, workdir: str, tls) -> dict:
         out["skipped"] = f"graph-relay not run: {what}"
         return out
     out["binary"] = what
+    emulator, why = start_emulator(args, os.path.join(workdir, "rounds"), command[0])
+    if emulator is None:
+        out["skipped"] = f"graph-relay not run: {why}"
+        return out
+    emulator_proc, url, ca = emulator
     port = free_port()
     relay = RelayInstance(os.path.join(workdir, "relay"), command, args.relay_template, port,
-                          relay_variables(args, tls, "3MB"), args.spool_exclude,
+                          relay_variables(args, tls, "3MB", graph=(url, ca)), args.spool_exclude,
                           args.relay_delivered_pattern, start_timeout=args.start_timeout, cwd=REPO)
     on_cleanup(relay.stop)
     log(f"graph-relay: {' '.join(relay.command)} (127.0.0.1:{port}, work dir {relay.dir})")
@@ -431,7 +433,7 @@ def relay_side(args, workdir: str, tls) -> dict:
     for i in range(args.rounds):
         spool_watch.max_seen = 0
         log(f"graph-relay: round {i + 1}/{args.rounds}: {args.messages} x {args.size} B, {args.concurrency} sessions")
-        r = measure_round("relay", port, roots, args, wait_delivered)
+        r = measure_round("relay", port, roots, args, wait_delivered, extra_cpu_roots=[emulator_proc.pid])
         log(f"graph-relay: round {i + 1}: {_round_line(r)}")
         rounds.append(r)
         if not relay.alive():
@@ -442,6 +444,7 @@ def relay_side(args, workdir: str, tls) -> dict:
     out["main"] = pick_median(rounds)
     out["vm_hwm_kb"] = status_kb(relay.pid, "VmHWM") if relay.alive() else None
     relay.stop()
+    emulator_proc.terminate()
     if not args.skip_large:
         out["large"] = relay_large(args, workdir, command, tls)
     return out
@@ -496,7 +499,7 @@ def relay_large(args, workdir, command, tls) -> dict:
     port = free_port()
     limit = f"{int(args.large_size / 1e6) + 5}MB"
     relay = RelayInstance(os.path.join(workdir, "relay-large"), command, args.relay_template, port,
-                          relay_variables(args, tls, limit, graph=(url, ca)), args.spool_exclude,
+                          relay_variables(args, tls, limit, graph=(url, ca), upload_limit="0"), args.spool_exclude,
                           args.relay_delivered_pattern, start_timeout=args.start_timeout, cwd=REPO)
     on_cleanup(relay.stop)
     try:
@@ -612,8 +615,8 @@ def side_rows(side: dict) -> dict:
         rows["peak RSS (MB)"] = fmt(mb(m.get("peak_rss_kb_sum")), "{:.1f}", " (sum)")
         rows["processes"] = str(m.get("peak_processes", "?"))
     rows["peak PSS (MB, sampled sum)"] = fmt(mb(m.get("peak_pss_kb_sum")), "{:.1f}")
-    rows["downstream CPU per message (ms)"] = (
-        "in process (emulator)" if relay else fmt(m.get("downstream_cpu_ms_per_msg"), "{:.2f}", " (smtp-sink)"))
+    rows["downstream CPU per message (ms)"] = fmt(m.get("downstream_cpu_ms_per_msg"), "{:.2f}",
+                                                  " (graph-emulator)" if relay else " (smtp-sink)")
     rows["load generator CPU (s)"] = fmt(load.get("loadgen_cpu_s"), "{:.1f}")
     rows["harness CPU (s, sampling /proc)"] = fmt(m.get("harness_cpu_s"), "{:.2f}")
     rows["other processes' CPU (cores)"] = fmt(m.get("other_cores"), "{:.2f}")

@@ -154,7 +154,7 @@ class StandInRunTests(unittest.TestCase):
             os.path.join(HERE, "graph-relay.yaml.template"), cls.port,
             {"LISTENER_TLS": "none", "TLS_SECTION": "", "MAX_MESSAGE_SIZE": "100KB",
              "MESSAGES_PER_MINUTE": "100000", "CONCURRENCY": "4", "LOG_LEVEL": "info",
-             "APPLICATION_ENDPOINTS": "", "EMULATOR_SECTION": "emulator: { outbox: null }", "UPLOAD_LIMIT": "150MiB"},
+             "GRAPH_URL": "https://127.0.0.1:1", "GRAPH_CA_FILE": "/nonexistent/ca.pem", "UPLOAD_LIMIT": "150MiB"},
             ["failed"], start_timeout=20)
         cls.relay.start()
 

@@ -133,7 +133,9 @@ extension RelayConfiguration {
         if graph.sendVia == .sendMail && !context.maxMessageSizeGiven {
             smtp.maxMessageSize = Self.sendMailMessageSizeLimit
         }
-        if let node = top.take("emulator", &reader) { readEmulator(node, &reader) }
+        if let node = top.take("emulator", &reader) {
+            reader.error("emulator", "is no longer a configuration key: run the graph-emulator executable (development and tests only) and point the application's loginEndpoint, graphEndpoint and caFile at it", node)
+        }
         if let node = top.take("logging", &reader), var map = reader.mapping(node, "logging") {
             if let value = map.take("level", &reader), let level = reader.choice(value, "logging.level", Logger.Level.self) {
                 logging.level = level
@@ -557,31 +559,6 @@ extension RelayConfiguration {
                 context.routeIndices.append(index)
             }
         }
-    }
-
-    private mutating func readEmulator(_ node: Node, _ reader: inout ConfigurationReader) {
-        var settings = Emulator()
-        defer { emulator = settings }
-        if ConfigurationReader.isNull(node) { return }
-        guard var map = reader.mapping(node, "emulator") else { return }
-        if let value = map.take("listen", &reader), let text = reader.nonEmptyString(value, "emulator.listen") {
-            do {
-                settings.listen = try ListenAddress(parsing: text)
-            } catch {
-                reader.error("emulator.listen", error.description, value)
-            }
-        }
-        if let value = map.take("outbox", &reader), !ConfigurationReader.isNull(value),
-           let directory = reader.nonEmptyString(value, "emulator.outbox") {
-            settings.outbox = reader.resolve(path: directory)
-        }
-        if let value = map.take("mailboxes", &reader), let items = reader.stringList(value, "emulator.mailboxes") {
-            settings.mailboxes = items.map(\.0)
-        }
-        if let value = map.take("enforceSendAs", &reader) {
-            settings.enforceSendAs = reader.bool(value, "emulator.enforceSendAs") ?? true
-        }
-        map.finish(&reader)
     }
 
     private mutating func readSpool(_ node: Node, _ reader: inout ConfigurationReader) {

@@ -31,9 +31,6 @@ public struct RelayConfiguration: Sendable {
     public var graph = GraphClient()
     /// `logging`: log level.
     public var logging = Logging()
-    /// `emulator`: development only — an embedded Graph emulator replaces Microsoft's endpoints.
-    /// Default none.
-    public var emulator: Emulator?
     /// Non-fatal findings of the last load (e.g. unreachable routes); `graph-relay check-config`
     /// prints them, `serve` logs them.
     public var warnings: [ConfigurationIssue] = []

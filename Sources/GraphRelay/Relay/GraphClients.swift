@@ -7,26 +7,15 @@ import NIOCore
 /// One ``GraphClient`` per configured application, created at start-up and kept for the life of
 /// the process: each holds its application's token cache, connection pool and per-mailbox limit.
 final class GraphClients: Sendable {
-    /// Where requests go instead of Microsoft's endpoints (the embedded emulator).
-    struct EndpointOverride: Sendable {
-        var baseURL: String
-        var trustRoots: [PEMSource]
-    }
-
     private let clients: [String: GraphClient]
     /// Applications for which Graph refused attachments on a draft made from MIME: their large
     /// messages are built as JSON drafts until the relay restarts.
     private let mimeRefused = NIOLockedValueBox<Set<String>>([])
 
-    init(configuration: RelayConfiguration, override: EndpointOverride?, eventLoopGroup: any EventLoopGroup) throws {
+    init(configuration: RelayConfiguration, eventLoopGroup: any EventLoopGroup) throws {
         var clients: [String: GraphClient] = [:]
         for application in configuration.applications {
-            var (graphApplication, inlineTrust) = application.graphApplication()
-            if let override {
-                graphApplication.loginEndpoint = override.baseURL
-                graphApplication.graphEndpoint = override.baseURL
-                inlineTrust += override.trustRoots
-            }
+            let (graphApplication, inlineTrust) = application.graphApplication()
             let clientConfiguration = try configuration.graph.clientConfiguration(
                 scheduler: configuration.scheduler, extraTrustRoots: inlineTrust
             )

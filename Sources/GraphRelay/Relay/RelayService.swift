@@ -1,4 +1,3 @@
-import GraphEmulator
 import GraphRelayGraph
 import GraphRelaySMTP
 import GraphRelaySpool
@@ -9,8 +8,8 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
-/// graph-relay as a whole: the SMTP listeners, the relay policy, the Graph clients and — in
-/// development — the embedded Graph emulator, started and stopped together.
+/// graph-relay as a whole: the SMTP listeners, the relay policy, the spool and the Graph
+/// clients, started and stopped together.
 public final class RelayService: Sendable {
     public let configuration: RelayConfiguration
     private let logger: Logger
@@ -20,7 +19,6 @@ public final class RelayService: Sendable {
     private struct State {
         var server: SMTPServer?
         var clients: GraphClients?
-        var emulator: GraphEmulator?
         var background: [Task<Void, Never>] = []
         var listeners: [SMTPBoundListener] = []
         var reloadable: ReloadableTLSContext?
@@ -49,22 +47,13 @@ public final class RelayService: Sendable {
         set { state.withLockedValue { $0.deliveryAgentTuning = newValue } }
     }
 
-    /// The embedded Graph emulator, when `emulator` is configured.
-    public var emulator: GraphEmulator? { state.withLockedValue { $0.emulator } }
-
     /// The listeners' bound addresses (real ports when a listener asked for port 0).
     public var listeners: [SMTPBoundListener] { state.withLockedValue { $0.listeners } }
 
     /// Starts everything; returns once every listener is bound.
     @discardableResult
     public func start() async throws -> [SMTPBoundListener] {
-        var override: GraphClients.EndpointOverride?
-        if let settings = configuration.emulator {
-            let emulator = try await startEmulator(settings)
-            state.withLockedValue { $0.emulator = emulator.0 }
-            override = emulator.1
-        }
-        let clients = try GraphClients(configuration: configuration, override: override, eventLoopGroup: eventLoopGroup)
+        let clients = try GraphClients(configuration: configuration, eventLoopGroup: eventLoopGroup)
         state.withLockedValue { $0.clients = clients }
 
         var tlsSource: (any SMTPTLSContextSource)?
@@ -191,11 +180,11 @@ public final class RelayService: Sendable {
 
     /// Stops accepting, answers `421 4.3.2` to open sessions (after a delivery in progress
     /// finishes, up to `gracePeriod`), lets the delivery agent finish or release what it is
-    /// sending, closes the spool, then the Graph clients and the emulator.
+    /// sending, closes the spool, then the Graph clients.
     public func shutdown(gracePeriod: TimeAmount = .seconds(30)) async {
-        let (server, clients, emulator, tasks, agent, spool) = state.withLockedValue { state in
+        let (server, clients, tasks, agent, spool) = state.withLockedValue { state in
             defer { state.background = [] }
-            return (state.server, state.clients, state.emulator, state.background, state.agent, state.spool)
+            return (state.server, state.clients, state.background, state.agent, state.spool)
         }
         tasks.forEach { $0.cancel() }
         await server?.shutdown(gracePeriod: gracePeriod)
@@ -203,44 +192,7 @@ public final class RelayService: Sendable {
         await agent?.stop(gracePeriod: .seconds(Int64(gracePeriod.nanoseconds / 1_000_000_000)))
         await spool?.close()
         await clients?.shutdown()
-        await emulator?.shutdown()
         logger.notice("stopped")
-    }
-
-    private func startEmulator(_ settings: RelayConfiguration.Emulator) async throws -> (GraphEmulator, GraphClients.EndpointOverride) {
-        let certificate = try SelfSignedCertificate.graphEmulator()
-        var emulatorConfiguration = GraphEmulatorConfiguration()
-        emulatorConfiguration.host = settings.listen.host
-        emulatorConfiguration.port = settings.listen.port
-        emulatorConfiguration.tls = .server(certificateChain: .pem(certificate.certificatePEM), privateKey: .pem(certificate.privateKeyPEM))
-        emulatorConfiguration.outboxDirectory = settings.outbox
-        emulatorConfiguration.enforceSendAs = settings.enforceSendAs
-        emulatorConfiguration.retainedMessages = 1000
-        emulatorConfiguration.retainsAttachmentContent = false
-        var mailboxes = settings.mailboxes
-        for route in configuration.routes {
-            if case .address(let address) = route.mailbox { mailboxes.append(address) }
-        }
-        emulatorConfiguration.mailboxes = mailboxes.map { GraphEmulatorConfiguration.Mailbox($0) }
-        emulatorConfiguration.applications = try configuration.applications.map { application in
-            var registered = GraphEmulatorConfiguration.Application(tenantID: application.tenantId, clientID: application.clientId)
-            switch application.credential {
-            case .clientSecret(let secret): registered.secrets = [secret.revealedValue]
-            case .certificate(let certificate, _): registered.certificates = [try Self.pemText(certificate)]
-            case .workloadIdentity(let file): registered.federatedTokens = [try String(contentsOfFile: file, encoding: .utf8)]
-            }
-            return registered
-        }
-        if let first = configuration.applications.first {
-            emulatorConfiguration.expectedScope = first.scope
-        }
-        var emulatorLogger = logger
-        emulatorLogger[metadataKey: "relay.component"] = "graph-emulator"
-        let emulator = try await GraphEmulator.start(configuration: emulatorConfiguration, eventLoopGroup: eventLoopGroup, logger: emulatorLogger)
-        logger.warning("development mode: Microsoft Graph is replaced by the embedded emulator", metadata: [
-            "emulator.url": "\(emulator.baseURL)", "emulator.outbox": "\(settings.outbox ?? "(memory only)")",
-        ])
-        return (emulator, .init(baseURL: emulator.baseURL, trustRoots: [.pem(certificate.certificatePEM)]))
     }
 
     private static func pemText(_ source: PEMSource) throws -> String {
