@@ -17,6 +17,7 @@
 #include <openssl/crypto.h>
 #include <openssl/core_names.h>
 #include <openssl/kdf.h>
+#include <openssl/hmac.h>
 #include <openssl/params.h>
 
 #endif

@@ -107,4 +107,5 @@ extension SMTPReply {
     static let cannotDecodeResponse = SMTPReply(501, "5.5.2", "Cannot decode response")
     static let malformedAuthenticationResponse = SMTPReply(501, "5.5.2", "Malformed authentication response")
     static let authenticationFailed = SMTPReply(535, "5.7.8", "Authentication credentials invalid")
+    static let authenticationTemporarilyUnavailable = SMTPReply(454, "4.7.0", "Temporary authentication failure, try again later")
 }

@@ -63,7 +63,7 @@ public final class SMTPServer: Sendable {
             guard !state.started else { throw SMTPServerError("the SMTP server was already started") }
             state.started = true
         }
-        for listener in configuration.listeners where listener.tls != .none && configuration.tls == nil {
+        for listener in configuration.listeners where listener.tls != .none && configuration.tls(for: listener) == nil {
             logger.warning("listener has TLS mode \(listener.tls) but no TLS context is configured", metadata: ["smtp.listener": "\(listener.name)"])
         }
         var bound: [SMTPBoundListener] = []
@@ -148,7 +148,7 @@ public final class SMTPServer: Sendable {
                 channel.close(promise: nil)
                 return
             }
-            guard let context = configuration.tls?.tlsContextForNewConnection() else {
+            guard let context = configuration.tls(for: listener)?.tlsContextForNewConnection() else {
                 logger.error("implicit-TLS connection closed: no TLS context available")
                 channel.close(promise: nil)
                 return
@@ -156,7 +156,7 @@ public final class SMTPServer: Sendable {
             try sync.addHandler(TLSHandler(context: context, logger: logger))
         case .starttls:
             if rejection == nil {
-                startTLSContext = configuration.tls?.tlsContextForNewConnection()
+                startTLSContext = configuration.tls(for: listener)?.tlsContextForNewConnection()
             }
         case .none:
             break

@@ -13,6 +13,15 @@ public struct SMTPServerConfiguration: Sendable {
     /// reloaded certificates apply to new connections. Default nil: STARTTLS is not offered and
     /// implicit-TLS connections are closed.
     public var tls: (any SMTPTLSContextSource)?
+    /// Contexts for particular listeners (by ``SMTPListenerConfiguration/name``) instead of
+    /// ``tls``: e.g. one listener that still accepts TLS 1.0 for old printers while the others stay
+    /// modern. Default none.
+    public var listenerTLS: [String: any SMTPTLSContextSource] = [:]
+
+    /// The context source for `listener`: its own, else ``tls``.
+    public func tls(for listener: SMTPListenerConfiguration) -> (any SMTPTLSContextSource)? {
+        listenerTLS[listener.name] ?? tls
+    }
 
     public init(
         hostname: String = "localhost", banner: String = "ESMTP graph-relay",

@@ -281,14 +281,19 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
                 let authenticator = services.authenticator
                 let delay = machine.configuration.limits.authenticationFailureDelay
                 run({
-                    let valid = await authenticator?.authenticate(username: username, password: password, session: session) ?? false
-                    if !valid, delay > .zero {
+                    let result = await authenticator?.authenticate(username: username, password: password, session: session) ?? .failed
+                    if result == .failed, delay > .zero {
                         try? await Task.sleep(nanoseconds: UInt64(delay.nanoseconds))
                     }
-                    return valid
-                }) { valid in
-                    self.logger.info(valid ? "authenticated" : "authentication failed", metadata: ["smtp.user": "\(username)"])
-                    return self.machine.credentialsVerified(valid)
+                    return result
+                }) { result in
+                    switch result {
+                    case .succeeded: self.logger.info("authenticated", metadata: ["smtp.user": "\(username)"])
+                    case .failed: self.logger.info("authentication failed", metadata: ["smtp.user": "\(username)"])
+                    case .temporarilyUnavailable:
+                        self.logger.info("authentication not checked now", metadata: ["smtp.user": "\(username)"])
+                    }
+                    return self.machine.credentialsVerified(result)
                 }
             case .startTLS(let discarded):
                 flushIfNeeded()

@@ -272,14 +272,17 @@ struct SMTPSessionStateMachine {
         return nextAction()
     }
 
-    mutating func credentialsVerified(_ valid: Bool) -> Action {
+    mutating func credentialsVerified(_ result: SMTPAuthenticationResult) -> Action {
         guard case .credentials(let username)? = suspension else { return nextAction() }
         suspension = nil
-        if valid {
+        switch result {
+        case .succeeded:
             session.authenticatedUser = username
             reply(.authenticationSucceeded)
-        } else {
+        case .failed:
             reply(.authenticationFailed)
+        case .temporarilyUnavailable:
+            reply(.authenticationTemporarilyUnavailable)
         }
         return nextAction()
     }

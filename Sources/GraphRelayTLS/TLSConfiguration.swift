@@ -44,8 +44,9 @@ public enum PEMSource: Sendable, Hashable {
 
 /// Settings for one TLS context, shared by every connection made from it.
 ///
-/// Defaults are the safe choice for a mail gateway in 2026: TLS 1.2 minimum, OpenSSL's default
-/// cipher lists, renegotiation off, 10 s to finish a handshake.
+/// Defaults are the safe choice for a mail gateway in 2026: TLS 1.2 minimum; as a server, only
+/// AEAD suites with forward secrecy for TLS 1.2 (``intermediateCipherList``) and OpenSSL's TLS 1.3
+/// suites; renegotiation off; 10 s to finish a handshake.
 public struct TLSConfiguration: Sendable, Hashable {
     /// Certificate chain, leaf first (PEM). Required in server mode; optional client certificate
     /// otherwise.
@@ -60,8 +61,9 @@ public struct TLSConfiguration: Sendable, Hashable {
     /// security level to 0 so the SHA-1 handshake and AES-CBC suites those peers need are allowed.
     /// Default `false`.
     public var allowLegacyProtocols: Bool = false
-    /// OpenSSL cipher list for TLS 1.2 and below (`SSL_CTX_set_cipher_list`); `nil` keeps
-    /// OpenSSL's default. Default `nil`.
+    /// OpenSSL cipher list for TLS 1.2 and below (`SSL_CTX_set_cipher_list`). Default `nil`: a
+    /// server uses ``intermediateCipherList`` (OpenSSL's `DEFAULT` with ``allowLegacyProtocols``,
+    /// which old devices need for their CBC suites), a client OpenSSL's default.
     public var cipherList: String?
     /// TLS 1.3 ciphersuites (`SSL_CTX_set_ciphersuites`); `nil` keeps OpenSSL's default. Default `nil`.
     public var cipherSuites: String?
@@ -78,6 +80,16 @@ public struct TLSConfiguration: Sendable, Hashable {
     public var applicationProtocols: [String] = []
 
     public init() {}
+
+    /// The TLS 1.2 suites of Mozilla's "intermediate" profile (v5.7): ECDHE or DHE key exchange
+    /// (forward secrecy) with AES-GCM or ChaCha20-Poly1305 (AEAD) only, no CBC suite (LUCKY13) and
+    /// no static RSA key exchange.
+    public static let intermediateCipherList = [
+        "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+        "DHE-RSA-AES128-GCM-SHA256", "DHE-RSA-AES256-GCM-SHA384", "DHE-RSA-CHACHA20-POLY1305",
+    ].joined(separator: ":")
 
     /// A server configuration from a PEM certificate chain and key.
     public static func server(certificateChain: PEMSource, privateKey: PEMSource) -> TLSConfiguration {

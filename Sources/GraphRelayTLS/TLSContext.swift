@@ -72,6 +72,9 @@ public final class TLSContext: @unchecked Sendable {
 
         // Ciphers.
         var cipherList = configuration.cipherList
+        if cipherList == nil && role == .server && !configuration.allowLegacyProtocols {
+            cipherList = TLSConfiguration.intermediateCipherList
+        }
         if configuration.allowLegacyProtocols {
             let base = cipherList ?? "DEFAULT"
             if !base.contains("@SECLEVEL") { cipherList = base + ":@SECLEVEL=0" }

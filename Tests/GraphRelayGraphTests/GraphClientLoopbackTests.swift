@@ -580,6 +580,9 @@ struct GraphClientLoopbackTests {
         defer { Task { await proxy.shutdown() } }
         try await F.withEmulator { emulator in
             var configuration = F.clientConfiguration()
+            // Two TLS handshakes through the tunnel: room for a busy machine.
+            configuration.http.connectTimeout = .seconds(15)
+            configuration.tokenRequestTimeout = .seconds(20)
             configuration.http.proxy = try HTTPProxyConfiguration(url: "http://relay:pa%20ss@127.0.0.1:\(proxy.port)")
             try await F.withClient(F.application(emulator), configuration: configuration) { client in
                 let message = F.message(bodySize: 300_000)

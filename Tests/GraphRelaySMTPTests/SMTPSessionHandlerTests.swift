@@ -362,6 +362,20 @@ struct SMTPSessionHandlerTests {
         #expect(ContinuousClock.now - start >= .milliseconds(200))
     }
 
+    @Test("AUTH not checked now is answered 454 4.7.0 at once, without the failure delay")
+    func authTemporarilyUnavailable() async throws {
+        var limits = SMTPLimits()
+        limits.authenticationFailureDelay = .seconds(30)
+        let fixture = try await makeFixture(listener: SMTPListenerConfiguration(name: "t", allowPlaintextAuthentication: true), limits: limits)
+        _ = try await fixture.reply()
+        try await fixture.send("EHLO c\r\n")
+        _ = try await fixture.reply()
+        let start = ContinuousClock.now
+        try await fixture.send("AUTH PLAIN AGJ1c3kAc2VjcmV0\r\n")
+        #expect(try await fixture.reply().status == "454 4.7.0")
+        #expect(ContinuousClock.now - start < .seconds(10))
+    }
+
     @Test("over a connection limit: 421 4.7.0, no policy call")
     func limiterRejection() async throws {
         let policy = TestPolicy()

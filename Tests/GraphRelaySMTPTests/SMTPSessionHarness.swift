@@ -27,6 +27,8 @@ struct SMTPSessionHarness {
     var recipientDecision: (SMTPForwardPath) -> SMTPDecision = { _ in .accept }
     var deliveryReply: SMTPReply = .queued(as: "QUEUED1")
     var users: [String: String] = ["alice": "secret"]
+    /// The authenticator answers "not checked now" (454) for this user name.
+    static let unavailableUser = "busy"
     var sinkOpenFails = false
     var appendFailsAfter: Int?
 
@@ -101,7 +103,9 @@ struct SMTPSessionHarness {
                 continue
             case .verifyCredentials(let username, let password, _):
                 credentialChecks.append((username, password))
-                action = machine.credentialsVerified(users[username] == password)
+                action = machine.credentialsVerified(
+                    username == Self.unavailableUser ? .temporarilyUnavailable : users[username] == password ? .succeeded : .failed
+                )
                 continue
             case .startTLS(let discarded):
                 startTLSDiscarded.append(discarded)

@@ -409,6 +409,16 @@ struct SMTPSessionStateMachineTests {
         #expect(inline.credentialChecks.map(\.0) == ["alice"])
     }
 
+    @Test("AUTH not checked now: 454 4.7.0, the session stays unauthenticated and may try again")
+    func authTemporarilyUnavailable() {
+        var harness = authHarness()
+        harness.send("AUTH PLAIN \(SMTPBase64.encode(Array("\u{0}busy\u{0}secret".utf8)))\r\n")
+        #expect(harness.takeStatuses() == ["454 4.7.0"])
+        // Not authenticated: a second AUTH is allowed (it would be 503 after a success).
+        harness.send("AUTH PLAIN \(SMTPBase64.encode(Array("\u{0}alice\u{0}secret".utf8)))\r\n")
+        #expect(harness.takeStatuses() == ["235 2.7.0"])
+    }
+
     @Test("AUTH failures and refusals")
     func authFailures() {
         var harness = authHarness()

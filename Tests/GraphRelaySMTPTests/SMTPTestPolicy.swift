@@ -120,12 +120,13 @@ final class TestPolicy: SMTPPolicy {
     var connections: Int { state.withLockedValue { $0.connections } }
 }
 
-/// Users: alice/secret, and "bob@example.com"/"pa ss wörd".
+/// Users: alice/secret, and "bob@example.com"/"pa ss wörd"; "busy" is never checked (454).
 struct TestAuthenticator: SMTPAuthenticator {
     var users = ["alice": "secret", "bob@example.com": "pa ss wörd"]
 
-    func authenticate(username: String, password: String, session: SMTPSessionInfo) async -> Bool {
-        users[username] == password
+    func authenticate(username: String, password: String, session: SMTPSessionInfo) async -> SMTPAuthenticationResult {
+        if username == "busy" { return .temporarilyUnavailable }
+        return users[username] == password ? .succeeded : .failed
     }
 }
 

@@ -171,6 +171,29 @@ struct TLSInteropTests {
         #expect(accepted.stdout.contains("-SHA\n"))  // a CBC-mode suite such as ECDHE-RSA-AES256-SHA
     }
 
+    @Test("a server's default TLS 1.2 suites are AEAD with forward secrecy: a CBC-only or static-RSA client is refused")
+    func aeadOnlyByDefault() async throws {
+        let server = try await startServer(TLSPair.defaultServer()) { context in [try TLSHandler(context: context), PongHandler()] }
+        defer { server.close(promise: nil) }
+        let arguments = { (cipher: String) in [
+            "s_client", "-connect", "127.0.0.1:\(self.port(server))", "-tls1_2", "-cipher", cipher,
+            "-CAfile", TestPKI.shared.caCertificate, "-quiet",
+        ] }
+        for cbc in ["ECDHE-RSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384", "AES128-SHA256", "AES256-GCM-SHA384"] {
+            let refused = try await ProcessRunner.run("openssl", arguments(cbc), input: "ping\nQUIT\n".data(using: .utf8), timeout: 20)
+            #expect(!refused.stdout.contains("pong"), "\(cbc) was accepted: \(refused.stdout)")
+        }
+        let accepted = try await ProcessRunner.run("openssl", arguments("ALL"), input: "ping\nQUIT\n".data(using: .utf8), timeout: 20)
+        #expect(accepted.stdout.contains("pong TLSv1.2 ECDHE-"), "s_client said: \(accepted.stdout) \(accepted.stderr)")
+        #expect(accepted.stdout.contains("-GCM-") || accepted.stdout.contains("CHACHA20"))
+        // The whole list is what OpenSSL understands: every name in it is a known suite.
+        let listed = try await ProcessRunner.run("openssl", ["ciphers", TLSConfiguration.intermediateCipherList])
+        let known = Set(listed.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ":").map(String.init))
+        for name in TLSConfiguration.intermediateCipherList.split(separator: ":") {
+            #expect(known.contains(String(name)), "OpenSSL does not know \(name)")
+        }
+    }
+
     private func getFromSServer(_ extra: [String] = [], configure: (inout TLSConfiguration) -> Void = { _ in },
                                 serverHostname: String = "localhost") async throws -> (String, TLSConnectionInfo?) {
         let pki = TestPKI.shared

@@ -220,6 +220,24 @@ struct ConfigurationSectionTests {
         let legacy = try loadConfiguration(minimalYAML + "\ntls: { \(files), allowLegacyProtocols: true }\n")
         #expect(legacy.tls?.minimumVersion == .tls1_0)
         #expect(legacy.tls?.serverConfiguration.allowLegacyProtocols == true)
+        #expect(legacy.warnings.isEmpty)  // one listener: nothing to keep modern
+        // Per listener: its own context; the global switch with several listeners gets a warning.
+        let listeners = """
+            smtp:
+              listeners:
+                - { address: "0.0.0.0:25", tls: starttls, allowLegacyProtocols: true }
+                - { address: "0.0.0.0:587", tls: starttls }
+
+            """
+        let perListener = try loadConfiguration(minimalYAML + "\n" + listeners + "tls: { \(files) }\n")
+        #expect(perListener.smtp.listeners.map(\.allowLegacyProtocols) == [true, false])
+        #expect(perListener.tls?.serverConfiguration.allowLegacyProtocols == false)
+        #expect(perListener.tls?.legacyServerConfiguration.minimumVersion == .tls1_0)
+        #expect(perListener.warnings.isEmpty)
+        let global = try loadConfiguration(minimalYAML + "\n" + listeners + "tls: { \(files), allowLegacyProtocols: true }\n")
+        #expect(global.warnings.map(\.path) == ["tls.allowLegacyProtocols"])
+        #expect(configurationIssues(minimalYAML + "\nsmtp: { listeners: [ { address: \"0.0.0.0:25\", tls: none, allowLegacyProtocols: true } ] }\n")
+            == ["smtp.listeners[0].allowLegacyProtocols: a 'tls: none' listener has no TLS to allow legacy protocols for; use tls: starttls or implicit"])
         let strict = try loadConfiguration(minimalYAML + "\ntls: { \(files), minimumVersion: TLSv1.3, handshakeTimeout: 3s }\n")
         #expect(strict.tls?.minimumVersion == .tls1_3)
         #expect(strict.tls?.serverConfiguration.handshakeTimeout == .seconds(3))
@@ -262,6 +280,28 @@ struct ConfigurationSectionTests {
             == ["access.users[1].name: duplicate user 'u' (also access.users[0])"])
         #expect(configurationIssues(base + "access: { networks: 10.0.0.0/8 }") == ["access.networks: expected a list, found a value"])
 
+        // Hashes too cheap to protect a password whose hash leaks, and the example's placeholder.
+        let weakScrypt = try PasswordHasher.hash(password: "pw", algorithm: .scrypt(logN: 13, r: 8, p: 1))
+        let weakPBKDF2 = try PasswordHasher.hash(password: "pw", algorithm: .pbkdf2SHA256(iterations: 99_999))
+        let strongPBKDF2 = try PasswordHasher.hash(password: "pw", algorithm: .pbkdf2SHA256(iterations: 100_000))
+        #expect(configurationIssues(base + "access: { users: [ { name: u, passwordHash: \"\(weakScrypt)\" }, { name: v, passwordHash: \"\(weakPBKDF2)\" } ] }")
+            == ["access.users[0].passwordHash: scrypt ln=13,r=8 uses 8192 KiB per check, below the minimum of 16384 KiB (ln=14 with r=8); create a new one with 'graph-relay hash-password'",
+                "access.users[1].passwordHash: pbkdf2-sha256 with 99999 iterations is below the minimum of 100000; create a new one with 'graph-relay hash-password'"])
+        #expect(configurationIssues(base + "access: { users: [ { name: u, passwordHash: \"\(strongPBKDF2)\" } ] }") == [])
+        #expect(configurationIssues(base + "access: { users: [ { name: u, passwordHash: \"$scrypt$ln=15,r=8,p=1$a+XwHMo+SCKpEyZ6Y4rrqA$kQgaJi+GP/P29R6mB6INkXALHQKCLN8MrK+y0oYj0Kk\" } ] }")
+            == ["access.users[0].passwordHash: this is the example configuration's placeholder, whose password ('change-me') is published; create your own with 'graph-relay hash-password'"])
+
+        // The brute-force limits and the success cache.
+        let defaults = try loadConfiguration(base + "access: { networks: [10.0.0.0/8] }")
+        #expect(defaults.access.authFailureLimit == 10)
+        #expect(defaults.access.authFailureWindow == .seconds(600))
+        #expect(defaults.access.authCacheTime == .seconds(600))
+        let tuned = try loadConfiguration(base + "access: { networks: [10.0.0.0/8], authFailureLimit: 0, authFailureWindow: 1h, authCacheTime: 0s }")
+        #expect(tuned.access.authFailureLimit == 0)
+        #expect(tuned.access.authFailureWindow == .seconds(3600))
+        #expect(tuned.access.authCacheTime == .zero)
+        #expect(configurationIssues(base + "access: { networks: [10.0.0.0/8], authFailureLimit: -1, authFailureWindow: 1s }").count == 2)
+
         let open = try loadConfiguration(base + "access: { networks: [\"0.0.0.0/0\"] }")
         #expect(open.warnings.map(\.description) == ["access.networks[0]: 0.0.0.0/0 lets every client relay without authentication (an open relay)"])
         let noAuth = try loadConfiguration(base.replacingOccurrences(of: ", allowPlaintextAuth: true", with: "")
@@ -277,7 +317,7 @@ struct ConfigurationSectionTests {
         let head = """
             access:
               networks: ["10.0.0.0/8"]
-              users: [ { name: printer, passwordHash: "\(testPasswordHash)" } ]
+              users: [ { name: printer, passwordHash: "\(testPasswordHash)", allowedSenders: ["*@contoso.com"] } ]
             smtp: { listeners: [ { address: "127.0.0.1:25", allowPlaintextAuth: true } ] }
             applications: [ { name: c, tenantId: t.example, clientId: 00000000-0000-0000-0000-000000000000, clientSecret: x } ]
             routes:
@@ -313,7 +353,7 @@ struct ConfigurationSectionTests {
               - { sender: "*@fabrikam.com", application: c, mailbox: sender }
               - { sender: "<>", application: c, mailbox: n@contoso.com }
             """)
-        #expect(unreachable.warnings.map(\.description) == [
+        #expect(unreachable.warnings.map(\.description).filter { $0.contains("can never match") } == [
             "routes[1]: can never match: routes[0] (sender '*@contoso.com') matches every sender it would",
             "routes[3]: can never match: routes[2] (sender '*') matches every sender it would",
             "routes[4]: can never match: routes[2] (sender '*') matches every sender it would",
@@ -323,7 +363,51 @@ struct ConfigurationSectionTests {
               - { sender: "*", application: c, mailbox: sender }
               - { sender: "<>", application: c, mailbox: n@contoso.com }
             """)
-        #expect(senderCatchAll.warnings.isEmpty)
+        #expect(senderCatchAll.warnings.map(\.path) == ["routes[0].mailbox"])
+    }
+
+    @Test("mailbox: sender reachable without authentication or by a user without allowedSenders is warned about")
+    func senderAuthorization() throws {
+        let head = """
+            access:
+              networks: ["10.0.0.0/8"]
+              users:
+                - { name: printer, passwordHash: "\(testPasswordHash)", allowedSenders: ["scanner@contoso.com"] }
+                - { name: erp, passwordHash: "\(testPasswordHash)" }
+            smtp: { listeners: [ { address: "127.0.0.1:25", allowPlaintextAuth: true, requireHeaderFromMatch: true } ] }
+            applications: [ { name: c, tenantId: t.example, clientId: 00000000-0000-0000-0000-000000000000, clientSecret: x } ]
+            routes:
+
+            """
+        let open = try loadConfiguration(head + """
+              - { sender: "*@contoso.com", application: c, mailbox: sender }
+            """)
+        #expect(open.warnings.map(\.description) == [
+            "routes[0].mailbox: 'sender' sends as any address matching '*@contoso.com' that an unauthenticated client in 10.0.0.0/8 claims; "
+                + "narrow the route with authenticatedUser (users with allowedSenders), or send as a fixed mailbox",
+            "routes[0].mailbox: 'sender' lets 'erp' send as any address matching '*@contoso.com' (no allowedSenders); give each user allowedSenders",
+        ])
+        #expect(open.smtp.listeners[0].requireHeaderFromMatch)
+        // Narrowed to a user with allowedSenders, to networks outside access.networks, or one exact address: no warning.
+        let safe = try loadConfiguration(head + """
+              - { sender: "*@contoso.com", application: c, mailbox: sender, authenticatedUser: printer, requireHeaderFromMatch: true }
+              - { sender: "*@fabrikam.com", application: c, mailbox: sender, authenticatedUser: printer, clientNetworks: ["192.168.0.0/16"] }
+              - { sender: "erp@contoso.com", application: c, mailbox: sender }
+              - { sender: "*", application: c, mailbox: noreply@contoso.com, rewriteFrom: true }
+            """)
+        #expect(safe.warnings.isEmpty, "\(safe.warnings)")
+        #expect(safe.routes[0].requireHeaderFromMatch && !safe.routes[1].requireHeaderFromMatch)
+        // A route for other networks is still reachable by a trusted network inside it.
+        let overlapping = try loadConfiguration(head + """
+              - { sender: "*@contoso.com", application: c, mailbox: sender, clientNetworks: ["10.1.0.0/16"] }
+            """)
+        #expect(overlapping.warnings.count == 2)
+        // rewriteFrom to a fixed mailbox with requireHeaderFromMatch refuses everything but that mailbox.
+        let contradictory = try loadConfiguration(head + """
+              - { sender: "*", application: c, mailbox: noreply@contoso.com, rewriteFrom: true, requireHeaderFromMatch: true }
+            """)
+        #expect(contradictory.warnings.map(\.path) == ["routes[0].requireHeaderFromMatch"])
+        #expect(configurationIssues(head + "  - { sender: \"*\", application: c, mailbox: a@contoso.com, requireHeaderFromMatch: maybe }").count == 1)
     }
 
     // MARK: Delivery, spool, scheduler, bounces

@@ -2,8 +2,8 @@ import Foundation
 import GraphRelayTestSupport
 @testable import GraphRelay
 
-/// A hash with cheap parameters so config tests stay fast.
-let testPasswordHash: String = try! PasswordHasher.hash(password: "pw", algorithm: .scrypt(logN: 4, r: 8, p: 1))
+/// A hash with the cheapest parameters a configuration accepts (scrypt ln=14), made once.
+let testPasswordHash: String = try! PasswordHasher.hash(password: "pw", algorithm: .scrypt(logN: 14, r: 8, p: 1))
 
 /// The sections every valid configuration needs, without TLS.
 let minimalYAML = """

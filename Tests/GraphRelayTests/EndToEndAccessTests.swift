@@ -56,6 +56,84 @@ struct EndToEndAccessTests {
         }
     }
 
+    @Test("swaks: after authFailureLimit wrong passwords from 127.0.0.1, AUTH there gets 454 4.7.0 even with the right one; 127.0.0.2 still logs in")
+    func bruteForceLimit() async throws {
+        var setup = Self.untrusted
+        setup.accessKeys = ["authFailureLimit: 3"]
+        try await EndToEndRelay.run(setup) { harness in
+            let sender = "alice@\(EndToEnd.domain)"
+            for _ in 0..<3 {
+                let wrong = try await EndToEndClients.swaks(.starttls, port: harness.starttlsPort, password: "guess", message: Self.message(from: sender),
+                                                            extra: ["--local-interface", "127.0.0.1"])
+                #expect(wrong.stdout.contains(" 535 5.7.8"), "\(wrong.stdout)")
+            }
+            let refused = try await EndToEndClients.swaks(.starttls, port: harness.starttlsPort, message: Self.message(from: sender),
+                                                          extra: ["--local-interface", "127.0.0.1"])
+            #expect(refused.status != 0)
+            #expect(refused.stdout.contains(" 454 4.7.0"), "\(refused.stdout)")
+            let other = try await EndToEndClients.swaks(.starttls, port: harness.starttlsPort, message: Self.message(from: sender),
+                                                        extra: ["--local-interface", "127.0.0.2"])
+            #expect(other.status == 0, "\(other.stdout)")
+            #expect(harness.emulator.acceptedMessages.count == 1)
+            #expect(harness.logs.text.contains("AUTH from 127.0.0.1 refused for 60 s after 3 failed attempt(s)"), "\(harness.logs.text)")
+        }
+    }
+
+    @Test("requireHeaderFromMatch: a From: header other than the envelope sender gets 550 5.7.1 after DATA (smtplib, swaks); a matching one is delivered")
+    func headerFromMatch() async throws {
+        var setup = EndToEndSetup()
+        setup.routes = [#"{ sender: "*@\#(EndToEnd.domain)", application: contoso, mailbox: sender, requireHeaderFromMatch: true }"#]
+        try await EndToEndRelay.run(setup) { harness in
+            let sender = "alice@\(EndToEnd.domain)"
+            func message(from header: String) -> EndToEndMessage {
+                EndToEndMessage(from: sender, to: ["bob@example.net"],
+                                text: "From: \(header)\r\nTo: bob@example.net\r\nSubject: from\r\nMessage-ID: <from.\(UUID().uuidString)@e2e>\r\n\r\nx\r\n")
+            }
+            let results = try await EndToEndClients.smtplib(.starttls, port: harness.starttlsPort, authenticate: false, messages: [
+                message(from: "CEO <ceo@\(EndToEnd.domain)>"),
+                message(from: "Alice <ALICE@\(EndToEnd.domain)>"),
+                message(from: "alice@\(EndToEnd.domain), ceo@\(EndToEnd.domain)"),
+            ])
+            #expect(results.map(\.stage) == ["data", "data", "data"])
+            #expect(results.map(\.status) == ["550 5.7.1", "250 2.0.0", "550 5.7.1"], "\(results)")
+            let swaks = try await EndToEndClients.swaks(.smtps, port: harness.implicitPort, authenticate: false,
+                                                        message: message(from: "ceo@\(EndToEnd.domain)"))
+            #expect(swaks.status != 0)
+            #expect(swaks.stdout.contains("550 5.7.1 Error: the From: header address must be the envelope sender"), "\(swaks.stdout)")
+            #expect(harness.emulator.acceptedMessages.count == 1)
+            #expect(harness.logs.text.contains("is not the envelope sender <alice@\(EndToEnd.domain)> (requireHeaderFromMatch)"))
+        }
+    }
+
+    @Test("allowLegacyProtocols on one listener: openssl s_client -tls1 is served there and refused on the other listener")
+    func legacyListener() async throws {
+        var setup = EndToEndSetup()
+        setup.implicitListenerKeys = ["allowLegacyProtocols: true"]
+        try await EndToEndRelay.run(setup) { harness in
+            func sClient(_ extra: [String]) async throws -> ProcessResult {
+                try await ProcessRunner.run("openssl", ["s_client", "-tls1", "-cipher", "DEFAULT:@SECLEVEL=0",
+                                                        "-CAfile", EndToEnd.pki.caCertificate, "-quiet"] + extra,
+                                            input: Data("EHLO old-printer\r\nQUIT\r\n".utf8), timeout: 20)
+            }
+            let legacy = try await sClient(["-connect", "127.0.0.1:\(harness.implicitPort)"])
+            #expect(legacy.stdout.contains("220 \(EndToEnd.hostname)"), "\(legacy.stdout) \(legacy.stderr)")
+            #expect(legacy.stdout.contains("221 "))
+            let modern = try await sClient(["-connect", "127.0.0.1:\(harness.starttlsPort)", "-starttls", "smtp"])
+            #expect(modern.status != 0)
+            #expect(!modern.stdout.contains("221 "), "\(modern.stdout)")
+            // TLS 1.2 with an AEAD suite still works on both; the legacy one also offers CBC to old devices.
+            let cbc = try await ProcessRunner.run("openssl", ["s_client", "-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES128-SHA",
+                                                              "-CAfile", EndToEnd.pki.caCertificate, "-quiet", "-connect", "127.0.0.1:\(harness.implicitPort)"],
+                                                  input: Data("QUIT\r\n".utf8), timeout: 20)
+            #expect(cbc.stdout.contains("221 "), "\(cbc.stdout) \(cbc.stderr)")
+            let cbcModern = try await ProcessRunner.run("openssl", ["s_client", "-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES128-SHA",
+                                                                    "-CAfile", EndToEnd.pki.caCertificate, "-quiet", "-starttls", "smtp",
+                                                                    "-connect", "127.0.0.1:\(harness.starttlsPort)"],
+                                                        input: Data("QUIT\r\n".utf8), timeout: 20)
+            #expect(!cbcModern.stdout.contains("221 "), "\(cbcModern.stdout)")
+        }
+    }
+
     @Test("a trusted client with a sender no route matches: 550 5.7.1 at MAIL FROM (smtplib, curl)")
     func noRoute() async throws {
         try await EndToEndRelay.run { harness in

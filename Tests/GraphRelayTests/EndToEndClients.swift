@@ -44,8 +44,8 @@ enum EndToEndClients {
     }
 
     /// swaks with the message bytes from a file (`--data @file`), TLS verified against the test CA.
-    static func swaks(_ mode: Mode, port: Int, authenticate: Bool = true, message: EndToEndMessage,
-                      extra: [String] = []) async throws -> ProcessResult {
+    static func swaks(_ mode: Mode, port: Int, authenticate: Bool = true, password: String = EndToEnd.password,
+                      message: EndToEndMessage, extra: [String] = []) async throws -> ProcessResult {
         // swaks always sends CRLF before the terminating ".": a message ending in CRLF is written
         // without it, so that the bytes on the wire are exactly `message.data`.
         var data = message.data
@@ -58,7 +58,7 @@ enum EndToEndClients {
             mode == .smtps ? "--tlsc" : "--tls", "--tls-verify", "--tls-ca-path", ca,
         ]
         if authenticate {
-            arguments += ["--auth", "PLAIN", "--auth-user", EndToEnd.user, "--auth-password", EndToEnd.password]
+            arguments += ["--auth", "PLAIN", "--auth-user", EndToEnd.user, "--auth-password", password]
         }
         return try await ProcessRunner.run("swaks", arguments + extra, timeout: 45)
     }

@@ -113,11 +113,11 @@ final class EndToEndRelay: Sendable {
               hostname: \(EndToEnd.hostname)
               listeners:
                 - { address: "127.0.0.1:2587", tls: starttls }     # port 0 after loading
-                - { address: "127.0.0.1:2465", tls: implicit }
+                - { address: "127.0.0.1:2465", tls: implicit\(setup.implicitListenerKeys.map { ", " + $0 }.joined()) }
               commandTimeout: 30s
             tls: { certificate: \(yamlQuoted(pki.serverCertificate)), privateKey: \(yamlQuoted(pki.serverKey)) }
             access:
-            \(networks)  users:
+            \(setup.accessKeys.map { "  \($0)\n" }.joined())\(networks)  users:
                 - { name: \(EndToEnd.user), passwordHash: \(yamlQuoted(EndToEnd.passwordHash))\(allowed) }
             applications:
               - name: contoso

@@ -14,6 +14,10 @@ struct EndToEndSetup: Sendable {
     var trustedNetworks = ["127.0.0.0/8"]
     /// `allowedSenders` of the one AUTH user, `nil` for any sender.
     var allowedSenders: [String]? = ["*@\(EndToEnd.domain)"]
+    /// More keys of the implicit-TLS listener, as YAML flow-mapping entries (`allowLegacyProtocols: true`).
+    var implicitListenerKeys: [String] = []
+    /// More `access` keys, one YAML line each (`authFailureLimit: 3`).
+    var accessKeys: [String] = []
     /// `routes`, as YAML flow mappings.
     var routes = [#"{ sender: "*@\#(EndToEnd.domain)", application: contoso, mailbox: sender }"#]
     /// More top-level sections (`graph`, `scheduler`, ...) as YAML.

@@ -36,7 +36,7 @@ struct RelayLogHandlerTests {
 
     /// Accepts nobody; the test is about what the log shows.
     struct RefuseAll: SMTPAuthenticator {
-        func authenticate(username: String, password: String, session: SMTPSessionInfo) async -> Bool { false }
+        func authenticate(username: String, password: String, session: SMTPSessionInfo) async -> SMTPAuthenticationResult { .failed }
     }
 
     @Test("over the wire: an AUTH user name and a HELO name with CR, LF, ESC and NUL stay on their log line")

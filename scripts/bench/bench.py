@@ -376,7 +376,8 @@ def relay_variables(args, tls, max_size: str, graph: tuple[str, str], upload_lim
     return {"LISTENER_TLS": "starttls" if tls else "none", "TLS_SECTION": tls_section,
             "MAX_MESSAGE_SIZE": max_size, "MESSAGES_PER_MINUTE": str(args.relay_rate),
             "CONCURRENCY": str(args.relay_concurrency), "LOG_LEVEL": args.relay_log_level,
-            "GRAPH_URL": graph[0], "GRAPH_CA_FILE": graph[1], "UPLOAD_LIMIT": upload_limit}
+            "GRAPH_URL": graph[0], "GRAPH_CA_FILE": graph[1], "UPLOAD_LIMIT": upload_limit,
+            "ACCESS": 'access: { networks: ["127.0.0.0/8"] }'}
 
 
 def relay_side(args, workdir: str, tls) -> dict:
@@ -447,6 +448,8 @@ def relay_side(args, workdir: str, tls) -> dict:
     emulator_proc.terminate()
     if not args.skip_large:
         out["large"] = relay_large(args, workdir, command, tls)
+    if not args.skip_auth:
+        out["auth"] = relay_auth(args, workdir, command)
     return out
 
 
@@ -540,6 +543,98 @@ def relay_large(args, workdir, command, tls) -> dict:
     finally:
         relay.stop()
         proc.terminate()
+
+
+AUTH_USER, AUTH_PASSWORD = "printer", "bench-printer-password"
+
+
+def relay_auth(args, workdir, command) -> dict:
+    """Authenticated sessions per second, the way a printer sends: a new connection, STARTTLS,
+    AUTH PLAIN, one message, QUIT. Three fresh relay processes with one user (a default scrypt
+    hash): `access.authCacheTime: 0s` (every login pays a full scrypt check, as before the cache),
+    the default cache, and the default cache while a brute force from 127.0.0.2 runs (wrong
+    passwords, --auth-attackers sessions without pause) against the legitimate 127.0.0.1."""
+    if args.relay_cmd:
+        return {"skipped": "not measured with --relay-cmd (needs graph-relay hash-password)"}
+    hashed = subprocess.run([command[0], "hash-password"], input=AUTH_PASSWORD, capture_output=True, text=True)
+    if hashed.returncode != 0:
+        return {"skipped": f"graph-relay hash-password failed: {hashed.stderr.strip()}"}
+    password_hash = hashed.stdout.strip()
+    tls = make_tls(os.path.join(workdir)) if not args.starttls else (os.path.join(workdir, "tls-cert.pem"),
+                                                                      os.path.join(workdir, "tls-key.pem"))
+    emulator, why = start_emulator(args, os.path.join(workdir, "auth"), command[0])
+    if emulator is None:
+        return {"skipped": why}
+    proc, url, ca = emulator
+    out: dict = {"sessions": args.auth_sessions, "concurrency": args.auth_concurrency}
+    try:
+        for name, cache, attack in (("cache_off", "0s", False), ("cache_on", "10m", False), ("brute_force", "10m", True)):
+            port = free_port()
+            variables = relay_variables(args, tls, "3MB", graph=(url, ca))
+            variables["ACCESS"] = (f'access: {{ users: [ {{ name: {AUTH_USER}, passwordHash: "{password_hash}" }} ], '
+                                   f'authCacheTime: {cache} }}')
+            relay = RelayInstance(os.path.join(workdir, f"relay-auth-{name}"), command, args.relay_template, port,
+                                  variables, args.spool_exclude, args.relay_delivered_pattern,
+                                  start_timeout=args.start_timeout, cwd=REPO)
+            on_cleanup(relay.stop)
+            try:
+                relay.start()
+            except RelayStartError as e:
+                return {"skipped": f"relay did not start with an AUTH user: {e}"}
+            attacker = None
+            try:
+                if attack:
+                    attacker = subprocess.Popen(
+                        [sys.executable, SMTPLOAD, "--json", "--port", str(port), "--messages", "100000000",
+                         "--concurrency", str(args.auth_attackers), "--starttls", "--source", "127.0.0.2",
+                         "--auth-user", AUTH_USER, "--auth-password", "wrong-guess", "--timeout", str(args.load_timeout),
+                         "--command-timeout", str(args.command_timeout), "--tag", "attacker"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    on_cleanup(lambda: attacker.poll() is None and attacker.kill())
+                    time.sleep(2)      # the attack is under way (and past its first failures) first
+                cpu0 = cpu_seconds(relay.pid)
+                cmd = [sys.executable, SMTPLOAD, "--json", "--port", str(port), "--messages", str(args.auth_sessions),
+                       "--concurrency", str(args.auth_concurrency), "--size", str(args.size), "--starttls",
+                       "--source", "127.0.0.1", "--auth-user", AUTH_USER, "--auth-password", AUTH_PASSWORD,
+                       "--timeout", str(args.load_timeout), "--command-timeout", str(args.command_timeout),
+                       "--tag", f"auth-{name}", "--sender", args.sender, "--recipient", args.recipient]
+                r = subprocess.run(cmd, capture_output=True, text=True, timeout=args.load_timeout + args.command_timeout + 60)
+                try:
+                    load = json.loads(r.stdout.strip().splitlines()[-1])
+                except (json.JSONDecodeError, IndexError):
+                    load = {"accepted": 0, "failed": (r.stderr or r.stdout).strip()[-600:]}
+                entry = {"load": load, "cpu_s": (cpu_seconds(relay.pid) or 0) - (cpu0 or 0)}
+                if attacker is not None:
+                    attacker.kill()
+                    attacker.wait(10)
+                    entry["attacker"] = count_log(relay.log_path, {
+                        "failed (535)": "authentication failed", "refused (454)": "authentication not checked now",
+                        "blocks logged": "AUTH from 127.0.0.2 refused for"})
+                if load.get("accepted") != args.auth_sessions:
+                    entry["skipped"] = f"{load.get('accepted', 0)} of {args.auth_sessions} sessions: {_errors_text(load)}"
+                log(f"graph-relay: authenticated sessions, {name}: {load.get('accepted_per_s', 0):.1f}/s"
+                    + (f" (attacker: {entry['attacker']})" if attacker is not None else ""))
+                out[name] = entry
+            finally:
+                if attacker is not None and attacker.poll() is None:
+                    attacker.kill()
+                relay.stop()
+    finally:
+        proc.terminate()
+    return out
+
+
+def count_log(path: str, patterns: dict) -> dict:
+    counts = {k: 0 for k in patterns}
+    try:
+        with open(path, errors="replace") as f:
+            for line in f:
+                for k, needle in patterns.items():
+                    if needle in line:
+                        counts[k] += 1
+    except OSError:
+        pass
+    return counts
 
 
 # --------------------------------------------------------------------------------------------
@@ -676,12 +771,44 @@ def print_table(results: dict, args, info: dict):
         print(f"\nlarge scans: {args.large_messages} messages of {args.large_size / 1e6:.0f} MB (multipart/mixed, a base64 "
               f"attachment), {args.large_concurrency} sessions; graph-relay delivers them through drafts and upload sessions "
               f"into a graph-emulator process, Postfix into smtp-sink")
+    auth = results.get("relay", {}).get("auth")
+    if auth:
+        print_auth(auth, args)
     pm = results.get("postfix", {}).get("main", {})
     if pm.get("cpu_by_process"):
         print("\npostfix CPU by process (s, median round): " +
               ", ".join(f"{k} {v:.2f}" for k, v in sorted(pm["cpu_by_process"].items(), key=lambda kv: -kv[1])))
     print("\nmachine: " + "; ".join(f"{k}: {v}" for k, v in info.items()))
     print(f"command: {args.command_line}")
+
+
+def print_auth(auth: dict, args):
+    print(f"\nauthenticated sessions (graph-relay only; Postfix has no SASL here): {args.auth_sessions} sessions, "
+          f"{args.auth_concurrency} at a time, each a new connection, STARTTLS, AUTH PLAIN (scrypt ln=15 hash), "
+          f"one {args.size}-byte message, QUIT")
+    if auth.get("skipped"):
+        print(f"  skipped: {auth['skipped']}")
+        return
+    labels = {"cache_off": "authCacheTime: 0s (a full scrypt per login)", "cache_on": "authCacheTime: 10m (default)",
+              "brute_force": f"default, while {args.auth_attackers} sessions brute-force from 127.0.0.2"}
+    for key, label in labels.items():
+        e = auth.get(key)
+        if not e:
+            continue
+        load = e["load"]
+        if e.get("skipped"):
+            print(f"  {label}: {e['skipped']}")
+            continue
+        lat = load.get("latency_ms", {})
+        line = (f"  {label}: {load.get('accepted_per_s', 0):.1f} sessions/s, relay CPU "
+                f"{e['cpu_s'] / max(load.get('accepted', 1), 1) * 1000:.1f} ms/session, end-of-DATA p50 {lat.get('p50')} ms")
+        if e.get("attacker"):
+            line += f"; attacker: {', '.join(f'{k} {v}' for k, v in e['attacker'].items())}"
+        print(line)
+    on, attacked = (auth.get("cache_on") or {}).get("load", {}), (auth.get("brute_force") or {}).get("load", {})
+    if on.get("accepted_per_s") and attacked.get("accepted_per_s"):
+        print(f"  legitimate rate under brute force: {attacked['accepted_per_s'] / on['accepted_per_s']:.2f}x of undisturbed "
+              f"(target: slowed by at most 2x, i.e. >= 0.50x)")
 
 
 def machine_info(args) -> dict:
@@ -736,6 +863,11 @@ def parse_args(argv):
     p.add_argument("--large-messages", type=int, default=20, help="large scans relayed (default 20)")
     p.add_argument("--large-concurrency", type=int, default=4, help="sessions sending the large scans (default 4)")
     p.add_argument("--skip-large", action="store_true", help="no large-message case")
+    p.add_argument("--auth-sessions", type=int, default=600,
+                   help="authenticated sessions (STARTTLS, AUTH, one message) per AUTH case (default 600)")
+    p.add_argument("--auth-concurrency", type=int, default=4, help="concurrent authenticated sessions (default 4)")
+    p.add_argument("--auth-attackers", type=int, default=8, help="concurrent brute-force sessions (default 8)")
+    p.add_argument("--skip-auth", action="store_true", help="no authenticated-session case")
     p.add_argument("--skip-relay", action="store_true", help="Postfix only")
     p.add_argument("--skip-postfix", action="store_true", help="graph-relay only")
     p.add_argument("--relay-bin", help="graph-relay binary (default: $GRAPH_RELAY_BIN, else build release)")

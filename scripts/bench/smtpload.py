@@ -57,6 +57,9 @@ class LoadSpec:
     helo: str = "loadgen.bench.local"
     tag: str = "bench"              # goes into Subject / Message-ID
     attachment: bool = False        # a scan: multipart/mixed, a short text and a base64 "PDF"
+    auth_user: str | None = None    # AUTH PLAIN after (STARTTLS and) EHLO, like a printer
+    auth_password: str = ""
+    source: str | None = None       # local address to connect from (e.g. 127.0.0.2), loopback only
 
 
 @dataclass
@@ -347,7 +350,8 @@ class Session:
         s = self.spec
         try:
             self.reader, self.writer = await asyncio.wait_for(
-                asyncio.open_connection(s.host, s.port, limit=1 << 16), s.command_timeout)
+                asyncio.open_connection(s.host, s.port, limit=1 << 16,
+                                        local_addr=(s.source, 0) if s.source else None), s.command_timeout)
         except ConnectionRefusedError:
             raise SMTPFailure("connect", "refused")
         except asyncio.TimeoutError:
@@ -371,6 +375,9 @@ class Session:
             except (ssl.SSLError, OSError, asyncio.TimeoutError) as e:
                 raise SMTPFailure("STARTTLS", "handshake", str(e)[:200])
             await self.ehlo()
+        if s.auth_user is not None:
+            token = base64.b64encode(b"\0" + s.auth_user.encode() + b"\0" + s.auth_password.encode())
+            await self.command("AUTH", b"AUTH PLAIN " + token, 235)
 
     async def send(self, factory: MessageFactory, n: int) -> float:
         """One transaction; returns the end-of-DATA -> 250 time in seconds."""
@@ -481,6 +488,8 @@ async def _worker(spec, result, factory, counter, tls_context, deadline, watchdo
 
 async def run_load_async(spec: LoadSpec) -> LoadResult:
     require_loopback(spec.host)
+    if spec.source:
+        require_loopback(spec.source)
     if spec.messages < 0 or spec.concurrency < 1 or spec.per_session < 1:
         raise ValueError("messages >= 0, concurrency >= 1 and per_session >= 1 required")
     result = LoadResult(spec=dict(spec.__dict__))
@@ -538,12 +547,16 @@ def main(argv=None) -> int:
     p.add_argument("--recipient", default="rcpt@bench.example", help="envelope recipient and To:")
     p.add_argument("--attachment", action="store_true",
                    help="messages are scans: multipart/mixed with a base64 attachment filling the size")
+    p.add_argument("--auth-user", help="AUTH PLAIN as this user after EHLO (with --starttls: after STARTTLS)")
+    p.add_argument("--auth-password", default="", help="the password for --auth-user")
+    p.add_argument("--source", help="connect from this loopback address (e.g. 127.0.0.2)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     a = p.parse_args(argv)
     spec = LoadSpec(host=a.host, port=a.port, messages=a.messages, concurrency=a.concurrency,
                     size=parse_size(a.size), per_session=a.per_session, starttls=a.starttls,
                     timeout=a.timeout, command_timeout=a.command_timeout, tag=a.tag,
-                    sender=a.sender, recipient=a.recipient, attachment=a.attachment)
+                    sender=a.sender, recipient=a.recipient, attachment=a.attachment,
+                    auth_user=a.auth_user, auth_password=a.auth_password, source=a.source)
     result = run_load(spec)
     s = result.summary()
     if a.json:

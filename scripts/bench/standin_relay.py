@@ -9,18 +9,21 @@ answering 250 it streams the message to spool/tmp/, fsyncs it, renames it into s
 fsyncs the directory. A background "delivery" task then removes queued files (after
 --delivery-delay each; --log-deliveries prints a line for each), so the harness's spool-drain
 and log-counting measurements have something to observe.
-Messages over maxMessageSize get 552, as the relay would.
+Messages over maxMessageSize get 552, as the relay would. AUTH PLAIN (with an initial response)
+accepts the password 'standin-password' and refuses any other with 535.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import itertools
 import os
 import re
 import sys
 
+STANDIN_PASSWORD = b"standin-password"   # AUTH PLAIN accepts any user with this password
 UNITS = {"": 1, "B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3}
 
 
@@ -136,6 +139,15 @@ async def session(reader, writer, limit: int, spool: Spool):
                 return
             elif verb == "NOOP":
                 send("250 2.0.0 Ok")
+            elif verb == "AUTH":
+                # AUTH PLAIN with an initial response; the one password is STANDIN_PASSWORD.
+                parts = cmd.split()
+                try:
+                    fields = base64.b64decode(parts[2], validate=True).split(b"\0") if len(parts) == 3 else []
+                except ValueError:
+                    fields = []
+                ok = len(fields) == 3 and fields[2] == STANDIN_PASSWORD
+                send("235 2.7.0 Authentication successful" if ok else "535 5.7.8 Authentication credentials invalid")
             else:
                 send("502 5.5.2 Command not recognized")
             await writer.drain()

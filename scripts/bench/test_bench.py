@@ -154,7 +154,8 @@ class StandInRunTests(unittest.TestCase):
             os.path.join(HERE, "graph-relay.yaml.template"), cls.port,
             {"LISTENER_TLS": "none", "TLS_SECTION": "", "MAX_MESSAGE_SIZE": "100KB",
              "MESSAGES_PER_MINUTE": "100000", "CONCURRENCY": "4", "LOG_LEVEL": "info",
-             "GRAPH_URL": "https://127.0.0.1:1", "GRAPH_CA_FILE": "/nonexistent/ca.pem", "UPLOAD_LIMIT": "150MiB"},
+             "GRAPH_URL": "https://127.0.0.1:1", "GRAPH_CA_FILE": "/nonexistent/ca.pem", "UPLOAD_LIMIT": "150MiB",
+             "ACCESS": 'access: { networks: ["127.0.0.0/8"] }'},
             ["failed"], start_timeout=20)
         cls.relay.start()
 
@@ -169,6 +170,17 @@ class StandInRunTests(unittest.TestCase):
         self.assertIn(f'address: "127.0.0.1:{self.port}"', text)
         self.assertIn(f"spool: {{ directory: {self.relay.spool_dir} }}", text)
         self.assertNotIn("${", text)
+
+    def test_authenticated_sessions_from_another_loopback_address(self):
+        ok = run_load(LoadSpec(port=self.port, messages=10, concurrency=2, size=2000, timeout=30, command_timeout=10,
+                               auth_user="printer", auth_password="standin-password", source="127.0.0.2")).summary()
+        self.assertEqual(ok["accepted"], 10, ok["errors"])
+        wrong = run_load(LoadSpec(port=self.port, messages=4, concurrency=1, size=2000, timeout=30, command_timeout=10,
+                                  auth_user="printer", auth_password="guess")).summary()
+        self.assertEqual(wrong["accepted"], 0)
+        self.assertEqual(wrong["errors"], {"AUTH 535": 4})
+        with self.assertRaises(SystemExit):
+            run_load(LoadSpec(port=self.port, messages=1, source="192.0.2.1"))
 
     def test_load_is_accepted_and_spool_drains(self):
         r = run_load(LoadSpec(port=self.port, messages=60, concurrency=5, size=5000, timeout=30,

@@ -1,3 +1,5 @@
+import COpenSSL
+
 /// Who may relay (`access` in the configuration): clients from trusted networks without AUTH,
 /// authenticated users for the senders they are allowed.
 ///
@@ -9,12 +11,19 @@
 public struct AccessPolicy: Sendable {
     public let networks: [CIDRBlock]
     private let users: [String: RelayConfiguration.User]
+    /// One hash with random contents for each parameter set the users' hashes use, so a name
+    /// that is not configured costs what a configured one costs.
+    private let dummyHashes: [PasswordHash]
 
     public init(networks: [CIDRBlock], users: [RelayConfiguration.User]) {
         self.networks = networks
         var byName: [String: RelayConfiguration.User] = [:]
         for user in users where byName[user.name] == nil { byName[user.name] = user }
         self.users = byName
+        var algorithms: [PasswordHash.Algorithm] = []
+        for user in users where !algorithms.contains(user.passwordHash.algorithm) { algorithms.append(user.passwordHash.algorithm) }
+        if algorithms.isEmpty { algorithms = [.defaultScrypt] }
+        self.dummyHashes = algorithms.compactMap { Self.dummyHash($0) }
     }
 
     public init(_ access: RelayConfiguration.Access) {
@@ -35,13 +44,14 @@ public struct AccessPolicy: Sendable {
     }
 
     /// Checks a password. Slow on purpose (a scrypt/PBKDF2 derivation, about 0.13 s of CPU by default):
-    /// run it off the event loop. Unknown users cost the same as known ones, so timing does not
-    /// reveal which user names exist.
+    /// run it off the event loop. A name that is not configured is checked against a dummy hash
+    /// with the parameters of one of the configured users (the same one for the same name), so
+    /// timing does not reveal which user names exist, whatever parameter sets are in use.
     ///
     /// - Returns: the user when the name exists and the password matches.
     public func authenticate(username: String, password: [UInt8]) -> RelayConfiguration.User? {
         guard let user = users[username] else {
-            _ = AccessPolicy.dummyHash?.verify(password)
+            _ = dummyHash(for: username)?.verify(password)
             return nil
         }
         return user.passwordHash.verify(password) ? user : nil
@@ -82,7 +92,25 @@ public struct AccessPolicy: Sendable {
     }
 
     /// A hash to verify against for unknown users (same cost as real ones).
-    private static let dummyHash: PasswordHash? = try? PasswordHasher.makeHash(password: Array("graph-relay".utf8))
+    /// The parameter set of the dummy hash a name that is not configured is checked against (tests).
+    func dummyAlgorithm(for username: String) -> PasswordHash.Algorithm? {
+        users[username] == nil ? dummyHash(for: username)?.algorithm : nil
+    }
+
+    private func dummyHash(for username: String) -> PasswordHash? {
+        guard !dummyHashes.isEmpty else { return nil }
+        var hasher = Hasher()
+        hasher.combine(username)
+        return dummyHashes[Int(UInt(bitPattern: hasher.finalize()) % UInt(dummyHashes.count))]
+    }
+
+    /// A hash with these parameters and random salt and value: verifying against it costs what a
+    /// real one costs, and no password matches it.
+    private static func dummyHash(_ algorithm: PasswordHash.Algorithm) -> PasswordHash? {
+        var bytes = [UInt8](repeating: 0, count: 48)
+        _ = RAND_bytes(&bytes, Int32(bytes.count))
+        return try? PasswordHash(algorithm: algorithm, salt: Array(bytes[..<16]), hash: Array(bytes[16...]))
+    }
 
     /// The text made safe for a one-line ASCII SMTP reply.
     static func printable(_ text: String) -> String {

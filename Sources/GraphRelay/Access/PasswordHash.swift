@@ -50,6 +50,21 @@ public struct PasswordHash: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Why these parameters are too cheap to protect a password whose hash leaks, or nil when
+    /// they are strong enough: scrypt needs at least 16 MiB (ln=14 with r=8), PBKDF2-SHA256 at
+    /// least 100,000 iterations. Configurations refuse weaker hashes.
+    public var weakness: String? {
+        switch algorithm {
+        case .scrypt(let logN, let r, _):
+            let memory = 128 * r * (1 << logN)
+            guard memory < 16 << 20 else { return nil }
+            return "scrypt ln=\(logN),r=\(r) uses \(memory / 1024) KiB per check, below the minimum of 16384 KiB (ln=14 with r=8)"
+        case .pbkdf2SHA256(let iterations):
+            guard iterations < 100_000 else { return nil }
+            return "pbkdf2-sha256 with \(iterations) iterations is below the minimum of 100000"
+        }
+    }
+
     public let algorithm: Algorithm
     public let salt: [UInt8]
     public let hash: [UInt8]

@@ -188,12 +188,22 @@ extension RelayConfiguration {
                 if let value = listenerMap.take("lineEndings", &reader) {
                     lineEndings = reader.choice(value, "\(path).lineEndings", LineEndingPolicy.self) ?? .strict
                 }
+                var requireHeaderFromMatch = false
+                if let value = listenerMap.take("requireHeaderFromMatch", &reader) {
+                    requireHeaderFromMatch = reader.bool(value, "\(path).requireHeaderFromMatch") ?? false
+                }
+                var legacyTLS = false
+                if let value = listenerMap.take("allowLegacyProtocols", &reader) {
+                    legacyTLS = reader.bool(value, "\(path).allowLegacyProtocols") ?? false
+                }
                 listenerMap.finish(&reader)
                 if var listener {
                     listener.tls = tlsMode
                     listener.allowPlaintextAuth = allowPlaintextAuth
                     listener.requireTLS = requireTLS
                     listener.lineEndings = lineEndings
+                    listener.requireHeaderFromMatch = requireHeaderFromMatch
+                    listener.allowLegacyProtocols = legacyTLS
                     smtp.listeners.append(listener)
                     context.listenerIndices.append(index)
                 }
@@ -304,11 +314,26 @@ extension RelayConfiguration {
         return version
     }
 
+    /// The hash shipped in deploy/graph-relay.example.yaml (password 'change-me'): refused.
+    static let examplePlaceholderHash = try! PasswordHash(
+        parsing: "$scrypt$ln=15,r=8,p=1$a+XwHMo+SCKpEyZ6Y4rrqA$kQgaJi+GP/P29R6mB6INkXALHQKCLN8MrK+y0oYj0Kk"
+    )
+
     private mutating func readAccess(_ node: Node, _ reader: inout ConfigurationReader, _ context: inout ValidationContext) {
         guard var map = reader.mapping(node, "access") else { return }
         if let value = map.take("networks", &reader) {
             context.networkItems = max(1, (value.sequence?.count ?? 1))
             access.networks = reader.cidrList(value, "access.networks") ?? []
+        }
+        if let value = map.take("authFailureLimit", &reader) {
+            access.authFailureLimit = reader.int(value, "access.authFailureLimit", range: 0...10_000) ?? access.authFailureLimit
+        }
+        if let value = map.take("authFailureWindow", &reader) {
+            access.authFailureWindow = reader.duration(value, "access.authFailureWindow", minimum: .seconds(10), maximum: .seconds(86_400))
+                ?? access.authFailureWindow
+        }
+        if let value = map.take("authCacheTime", &reader) {
+            access.authCacheTime = reader.duration(value, "access.authCacheTime", maximum: .seconds(86_400)) ?? access.authCacheTime
         }
         let usersNode = map.take("users", &reader)
         if let usersNode { context.userItems = max(1, usersNode.sequence?.count ?? 1) }
@@ -330,6 +355,14 @@ extension RelayConfiguration {
                             hash = try PasswordHash(parsing: secret.revealedValue)
                         } catch {
                             reader.error("\(path).passwordHash", "\(error); create one with 'graph-relay hash-password'", hashNode)
+                        }
+                        if let parsed = hash, let weakness = parsed.weakness {
+                            reader.error("\(path).passwordHash", "\(weakness); create a new one with 'graph-relay hash-password'", hashNode)
+                            hash = nil
+                        } else if hash?.salt == Self.examplePlaceholderHash.salt {
+                            reader.error("\(path).passwordHash", "this is the example configuration's placeholder, whose password ('change-me') "
+                                + "is published; create your own with 'graph-relay hash-password'", hashNode)
+                            hash = nil
                         }
                     }
                 } else {
@@ -539,6 +572,10 @@ extension RelayConfiguration {
             }
             var rewriteFrom = false
             if let value = map.take("rewriteFrom", &reader) { rewriteFrom = reader.bool(value, "\(path).rewriteFrom") ?? false }
+            var requireHeaderFromMatch = false
+            if let value = map.take("requireHeaderFromMatch", &reader) {
+                requireHeaderFromMatch = reader.bool(value, "\(path).requireHeaderFromMatch") ?? false
+            }
             var users: [String]?
             if let value = map.take("authenticatedUser", &reader) {
                 users = reader.stringOrList(value, "\(path).authenticatedUser")
@@ -555,6 +592,7 @@ extension RelayConfiguration {
                 var route = Route(sender: sender, application: application, mailbox: mailbox, rewriteFrom: rewriteFrom)
                 route.authenticatedUsers = users
                 route.clientNetworks = networks
+                route.requireHeaderFromMatch = requireHeaderFromMatch
                 routes.append(route)
                 context.routeIndices.append(index)
             }

@@ -18,6 +18,10 @@ extension RelayConfiguration {
         public var authenticatedUsers: [String]?
         /// `clientNetworks`: only for clients in these CIDR blocks. Default: any client.
         public var clientNetworks: [CIDRBlock]?
+        /// `requireHeaderFromMatch`: refuse (`550 5.7.1`, at the end of data) a message whose
+        /// `From:` address, after ``rewriteFrom``, is not the envelope sender (so a device allowed to
+        /// send as `scanner@` cannot put `From: ceo@` in the header). Default `false`.
+        public var requireHeaderFromMatch: Bool = false
 
         public init(sender: SenderPattern, application: String, mailbox: MailboxSelection, rewriteFrom: Bool = false) {
             self.sender = sender

@@ -72,6 +72,14 @@ extension RelayConfiguration {
         /// still needs `CRLF.CRLF`) or `legacy-lf` (also ends at `LF.LF`: smuggling-prone, only for
         /// a listener reserved to old LF-only devices).
         public var lineEndings: LineEndingPolicy = .strict
+        /// `requireHeaderFromMatch`: refuse (`550 5.7.1`, at the end of data) every message on this
+        /// listener whose `From:` address (after the route's `rewriteFrom`) is not the envelope
+        /// sender. Default `false`. The same option exists per route.
+        public var requireHeaderFromMatch: Bool = false
+        /// `allowLegacyProtocols`: this listener gets its own TLS context that also accepts TLS 1.0
+        /// and 1.1 and the CBC suites old printers need (OpenSSL security level 0), while the other
+        /// listeners stay modern. Default `false`. Needs `tls: starttls` or `implicit`.
+        public var allowLegacyProtocols: Bool = false
 
         public init(address: ListenAddress, tls: ListenerTLSMode = .none) {
             self.address = address
@@ -108,11 +116,14 @@ extension RelayConfiguration {
         public var minimumVersion: TLSVersion = .tls1_2
         /// `tls.maximumVersion`: default none (the newest OpenSSL supports).
         public var maximumVersion: TLSVersion?
-        /// `tls.allowLegacyProtocols`: explicit opt-in for TLS 1.0/1.1 devices (lowers OpenSSL's
-        /// security level to 0). When `true` and `minimumVersion` is not given, the minimum
-        /// becomes TLS 1.0. Default `false`.
+        /// `tls.allowLegacyProtocols`: explicit opt-in for TLS 1.0/1.1 devices on **every**
+        /// listener (lowers OpenSSL's security level to 0). When `true` and `minimumVersion` is not
+        /// given, the minimum becomes TLS 1.0. Default `false`. Prefer the listener's own
+        /// `allowLegacyProtocols`, which leaves the other listeners modern.
         public var allowLegacyProtocols: Bool = false
-        /// `tls.cipherList`: OpenSSL cipher list for TLS ≤ 1.2. Default OpenSSL's.
+        /// `tls.cipherList`: OpenSSL cipher list for TLS ≤ 1.2. Default: the AEAD suites with
+        /// forward secrecy of Mozilla's "intermediate" profile (`TLSConfiguration.intermediateCipherList`);
+        /// OpenSSL's `DEFAULT` (with its CBC suites) on a legacy listener.
         public var cipherList: String?
         /// `tls.cipherSuites`: TLS 1.3 cipher suites. Default OpenSSL's.
         public var cipherSuites: String?
@@ -133,6 +144,15 @@ extension RelayConfiguration {
             configuration.cipherList = cipherList
             configuration.cipherSuites = cipherSuites
             configuration.handshakeTimeout = TimeAmount(handshakeTimeout)
+            return configuration
+        }
+
+        /// The configuration of a listener with `allowLegacyProtocols: true`: the same material
+        /// and settings, TLS 1.0 as the minimum and OpenSSL's security level 0.
+        public var legacyServerConfiguration: TLSConfiguration {
+            var configuration = serverConfiguration
+            configuration.allowLegacyProtocols = true
+            configuration.minimumVersion = .tls1_0
             return configuration
         }
     }

@@ -75,9 +75,16 @@ extension RelayConfiguration {
             if listener.requireTLS && listener.tls == .none {
                 error("\(path).requireTLS", "cannot require TLS on a 'tls: none' listener; use tls: starttls")
             }
+            if listener.allowLegacyProtocols && listener.tls == .none {
+                error("\(path).allowLegacyProtocols", "a 'tls: none' listener has no TLS to allow legacy protocols for; use tls: starttls or implicit")
+            }
         }
         if tls != nil && !smtp.listeners.isEmpty && smtp.listeners.allSatisfy({ $0.tls == .none }) {
             warning("tls", "no listener uses TLS (all are 'tls: none'); the certificate is not used")
+        }
+        if let tls, tls.allowLegacyProtocols, smtp.listeners.count > 1 {
+            warning("tls.allowLegacyProtocols", "lowers the protocol and cipher floor of every listener; set allowLegacyProtocols: true "
+                + "on the listener the old devices use (smtp.listeners[].allowLegacyProtocols) and keep the others modern")
         }
         if smtp.maxMessageSize <= 0 { error("smtp.maxMessageSize", "must be positive") }
         if graph.sendVia == .sendMail && smtp.maxMessageSize > Self.sendMailMessageSizeLimit {
@@ -148,6 +155,8 @@ extension RelayConfiguration {
             }
         }
 
+        senderAuthorizationWarnings(context: context, warning: warning)
+
         // spool, scheduler, bounces
         let retry = spool.retry
         if retry.initial > retry.maximum {
@@ -166,6 +175,39 @@ extension RelayConfiguration {
             error("bounces.adminAddress", "'\(admin)' is not an email address")
         }
         return report
+    }
+
+    /// `mailbox: sender` sends as whoever the client claims: warn where an unauthenticated client
+    /// from `access.networks`, or a user without `allowedSenders`, can claim any address of a
+    /// pattern. A route for one exact address is deliberate and not reported.
+    private func senderAuthorizationWarnings(context: ValidationContext, warning: (String, String) -> Void) {
+        for (position, route) in routes.enumerated() {
+            let path = "routes[\(context.route(position))]"
+            if route.requireHeaderFromMatch && route.rewriteFrom, case .address(let mailbox) = route.mailbox {
+                warning("\(path).requireHeaderFromMatch", "with rewriteFrom the From: header becomes \(mailbox), so every message "
+                    + "whose envelope sender is another address is refused")
+            }
+            guard route.mailbox == .sender else { continue }
+            switch route.sender {
+            case .address, .nullSender: continue
+            default: break
+            }
+            let networks = access.networks.filter { block in
+                route.clientNetworks?.contains { $0.contains(block.network) || block.contains($0.network) } ?? true
+            }
+            if route.authenticatedUsers == nil, !networks.isEmpty {
+                warning("\(path).mailbox", "'sender' sends as any address matching '\(route.sender)' that an unauthenticated client in "
+                    + "\(networks.map(\.description).joined(separator: ", ")) claims; narrow the route with authenticatedUser "
+                    + "(users with allowedSenders), or send as a fixed mailbox")
+            }
+            let unrestricted = access.users.filter { user in
+                user.allowedSenders == nil && (route.authenticatedUsers?.contains(user.name) ?? true)
+            }
+            if !unrestricted.isEmpty {
+                warning("\(path).mailbox", "'sender' lets \(unrestricted.map { "'\($0.name)'" }.joined(separator: ", ")) send as any address "
+                    + "matching '\(route.sender)' (no allowedSenders); give each user allowedSenders")
+            }
+        }
     }
 
     /// Whether every sender `later` matches is matched by `earlier`.

@@ -17,10 +17,14 @@ struct OutgoingMessage: Sendable {
     enum Failure: Error, CustomStringConvertible {
         case headerTooLong(limit: Int)
         case storage(String)
+        /// `requireHeaderFromMatch`: the `From:` addresses (after the rewrite) are not exactly the
+        /// envelope sender.
+        case headerFromMismatch(from: [String], sender: String?)
 
         var reply: SMTPReply {
             switch self {
             case .headerTooLong(let limit): SMTPReply(552, "5.3.4", "Error: message header section longer than \(limit) bytes")
+            case .headerFromMismatch: SMTPReply(550, "5.7.1", "Error: the From: header address must be the envelope sender")
             case .storage: SMTPReply(451, "4.3.0", "Error: cannot read the message, try again later")
             }
         }
@@ -29,6 +33,9 @@ struct OutgoingMessage: Sendable {
             switch self {
             case .headerTooLong(let limit): "header section longer than \(limit) bytes"
             case .storage(let detail): "cannot read the stored message: \(detail)"
+            case .headerFromMismatch(let from, let sender):
+                "From: \(from.isEmpty ? "(no address)" : from.joined(separator: ", ")) is not the envelope sender \(sender.map { "<\($0)>" } ?? "<>") "
+                    + "(requireHeaderFromMatch)"
             }
         }
     }
@@ -44,7 +51,8 @@ struct OutgoingMessage: Sendable {
             envelopeRecipients: message.envelope.recipients.map(\.address),
             rewriteFrom: route.rewriteFrom ? route.mailbox : nil,
             messageIDDomain: hostname,
-            maxHeaderSize: maxHeaderSize
+            maxHeaderSize: maxHeaderSize,
+            requireFrom: route.requireHeaderFromMatch ? EnvelopeSender(message.envelope.sender.address) : nil
         )
     }
 
@@ -53,7 +61,8 @@ struct OutgoingMessage: Sendable {
         envelopeRecipients: [String],
         rewriteFrom: String?,
         messageIDDomain: String,
-        maxHeaderSize: Int
+        maxHeaderSize: Int,
+        requireFrom: EnvelopeSender? = nil
     ) async throws(Failure) -> OutgoingMessage {
         let prefix: ByteBuffer
         do {
@@ -75,6 +84,13 @@ struct OutgoingMessage: Sendable {
         let rewrite = head.rewrite(HeaderRewriteOptions(
             envelopeRecipients: envelopeRecipients, rewriteFrom: rewriteFrom, messageIDDomain: messageIDDomain
         ))
+        if let requireFrom {
+            // Exactly one From: address, equal to the envelope sender (the null sender matches none).
+            let from = head.fromAddresses
+            guard from.count == 1, let sender = requireFrom.canonicalAddress, from[0].canonical == sender else {
+                throw .headerFromMismatch(from: from.map(\.addrSpec), sender: requireFrom.address)
+            }
+        }
         let header = ByteBuffer(bytes: head.bytes)
         let total = content.byteCount
         let source = GraphMessageSource(byteCount: header.readableBytes + total - bodyOffset) { sink in

@@ -3,7 +3,11 @@ import NIOCore
 
 extension RelayConfiguration {
     /// The listener settings for ``GraphRelaySMTP/SMTPServer``.
-    func smtpServerConfiguration(tls: (any SMTPTLSContextSource)?) -> SMTPServerConfiguration {
+    ///
+    /// - Parameters:
+    ///   - tls: the context of every TLS listener.
+    ///   - legacyTLS: the context of the listeners with `allowLegacyProtocols: true`.
+    func smtpServerConfiguration(tls: (any SMTPTLSContextSource)?, legacyTLS: (any SMTPTLSContextSource)? = nil) -> SMTPServerConfiguration {
         var limits = SMTPLimits()
         limits.maximumMessageSize = smtp.maxMessageSize
         limits.maximumRecipients = smtp.maxRecipients
@@ -16,7 +20,7 @@ extension RelayConfiguration {
         limits.maximumJunkCommands = smtp.maxJunkCommands
         let listeners = smtp.listeners.enumerated().map { index, listener in
             SMTPListenerConfiguration(
-                name: "smtp.listeners[\(index)] \(listener.address)",
+                name: Self.listenerName(index, listener),
                 host: listener.address.host, port: listener.address.port,
                 tls: SMTPListenerTLSMode(rawValue: listener.tls.rawValue) ?? .none,
                 allowPlaintextAuthentication: listener.allowPlaintextAuth,
@@ -24,6 +28,22 @@ extension RelayConfiguration {
                 lineEndings: SMTPLineEndings(rawValue: listener.lineEndings.rawValue) ?? .strict
             )
         }
-        return SMTPServerConfiguration(hostname: smtp.hostname, listeners: listeners, limits: limits, tls: tls)
+        var server = SMTPServerConfiguration(hostname: smtp.hostname, listeners: listeners, limits: limits, tls: tls)
+        if let legacyTLS {
+            for (index, listener) in smtp.listeners.enumerated() where listener.allowLegacyProtocols {
+                server.listenerTLS[Self.listenerName(index, listener)] = legacyTLS
+            }
+        }
+        return server
+    }
+
+    /// The name a listener's sessions carry (``SMTPSessionInfo/listenerName``).
+    static func listenerName(_ index: Int, _ listener: Listener) -> String {
+        "smtp.listeners[\(index)] \(listener.address)"
+    }
+
+    /// The names of the listeners with `requireHeaderFromMatch: true`.
+    var headerFromMatchListeners: Set<String> {
+        Set(smtp.listeners.enumerated().filter(\.element.requireHeaderFromMatch).map { Self.listenerName($0.offset, $0.element) })
     }
 }

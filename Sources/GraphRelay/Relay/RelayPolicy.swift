@@ -8,6 +8,8 @@ struct RelayPolicy: SMTPPolicy {
     let router: Router
     let dispatcher: any RelayDispatcher
     let logger: Logger
+    /// Listeners with `requireHeaderFromMatch: true` (by ``SMTPSessionInfo/listenerName``).
+    var headerFromMatchListeners: Set<String> = []
 
     private func sessionLogger(_ session: SMTPSessionInfo) -> Logger {
         var logger = self.logger
@@ -53,10 +55,11 @@ struct RelayPolicy: SMTPPolicy {
         var logger = sessionLogger(message.session)
         logger[metadataKey: "relay.queue-id"] = "\(message.envelope.id)"
         // The route was checked at MAIL FROM; the configuration cannot have changed since.
-        guard let match = route(for: message.envelope.sender, session: message.session).match else {
+        guard var match = route(for: message.envelope.sender, session: message.session).match else {
             logger.error("route vanished between MAIL FROM and end of data")
             return .internalError
         }
+        if headerFromMatchListeners.contains(message.session.listenerName) { match.requireHeaderFromMatch = true }
         var routed = logger
         routed[metadataKey: "graph.application"] = "\(match.application)"
         return await dispatcher.dispatch(message, route: match, logger: routed)

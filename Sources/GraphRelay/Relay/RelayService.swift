@@ -21,7 +21,7 @@ public final class RelayService: Sendable {
         var clients: GraphClients?
         var background: [Task<Void, Never>] = []
         var listeners: [SMTPBoundListener] = []
-        var reloadable: ReloadableTLSContext?
+        var reloadable: [ReloadableTLSContext] = []
         var spool: Spool?
         var agent: DeliveryAgent?
         var deliveryAgentTuning: @Sendable (inout DeliveryAgentConfiguration) -> Void = { _ in }
@@ -57,11 +57,18 @@ public final class RelayService: Sendable {
         state.withLockedValue { $0.clients = clients }
 
         var tlsSource: (any SMTPTLSContextSource)?
-        var reloadable: ReloadableTLSContext?
+        var legacySource: (any SMTPTLSContextSource)?
+        var reloadable: [ReloadableTLSContext] = []
         if let tls = configuration.tls {
             let context = try ReloadableTLSContext(configuration: tls.serverConfiguration, role: .server)
             tlsSource = SMTPTLSContextProvider { context.current }
-            reloadable = context
+            reloadable.append(context)
+            // Listeners for old devices get a context of their own, so the others stay modern.
+            if !tls.allowLegacyProtocols, configuration.smtp.listeners.contains(where: \.allowLegacyProtocols) {
+                let legacy = try ReloadableTLSContext(configuration: tls.legacyServerConfiguration, role: .server)
+                legacySource = SMTPTLSContextProvider { legacy.current }
+                reloadable.append(legacy)
+            }
         }
 
         let access = AccessPolicy(configuration.access)
@@ -78,13 +85,14 @@ public final class RelayService: Sendable {
         }
         var policyLogger = logger
         policyLogger[metadataKey: "relay.component"] = "policy"
-        let policy = RelayPolicy(access: access, router: Router(configuration: configuration), dispatcher: dispatcher, logger: policyLogger)
+        var policy = RelayPolicy(access: access, router: Router(configuration: configuration), dispatcher: dispatcher, logger: policyLogger)
+        policy.headerFromMatchListeners = configuration.headerFromMatchListeners
         var smtpLogger = logger
         smtpLogger[metadataKey: "relay.component"] = "smtp"
         let server = SMTPServer(
-            configuration: configuration.smtpServerConfiguration(tls: tlsSource),
+            configuration: configuration.smtpServerConfiguration(tls: tlsSource, legacyTLS: legacySource),
             policy: policy,
-            authenticator: access.hasUsers ? RelayAuthenticator(access: access) : nil,
+            authenticator: access.hasUsers ? RelayAuthenticator(access: access, configuration: configuration.access, logger: smtpLogger) : nil,
             logger: smtpLogger
         )
         state.withLockedValue { $0.server = server }
@@ -105,16 +113,17 @@ public final class RelayService: Sendable {
 
         let logger = self.logger
         var tasks: [Task<Void, Never>] = [Task { await clients.verifyCredentials(logger: logger) }]
-        if let reloadable {
+        if !reloadable.isEmpty {
             let interval = tlsReloadInterval
+            let contexts = reloadable
             tasks.append(Task {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: interval)
                     if Task.isCancelled { break }
-                    Self.reloadCertificates(reloadable, logger: logger)
+                    for context in contexts { Self.reloadCertificates(context, logger: logger) }
                 }
             })
-            state.withLockedValue { $0.reloadable = reloadable }
+            state.withLockedValue { $0.reloadable = contexts }
         }
         state.withLockedValue { $0.background += tasks }
         return bound
@@ -161,8 +170,9 @@ public final class RelayService: Sendable {
 
     /// Re-reads the TLS certificate and key now (SIGHUP). New connections use the new files.
     public func reloadCertificates() {
-        guard let reloadable = state.withLockedValue({ $0.reloadable }) else { return }
-        Self.reloadCertificates(reloadable, logger: logger, force: true)
+        for context in state.withLockedValue({ $0.reloadable }) {
+            Self.reloadCertificates(context, logger: logger, force: true)
+        }
     }
 
     private static func reloadCertificates(_ reloadable: ReloadableTLSContext, logger: Logger, force: Bool = false) {

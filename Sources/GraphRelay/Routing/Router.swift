@@ -48,7 +48,7 @@ public struct Router: Sendable {
             }
             return .routed(RouteMatch(
                 routeIndex: index, senderPattern: route.sender, application: route.application,
-                mailbox: mailbox, rewriteFrom: route.rewriteFrom
+                mailbox: mailbox, rewriteFrom: route.rewriteFrom, requireHeaderFromMatch: route.requireHeaderFromMatch
             ))
         }
         var reason = "no route matches sender \(sender)"

@@ -37,13 +37,18 @@ public struct RouteMatch: Sendable, Hashable, CustomStringConvertible {
     public let mailbox: String
     /// Rewrite `From:` to ``mailbox``.
     public let rewriteFrom: Bool
+    /// Refuse a message whose `From:` (after the rewrite) is not the envelope sender: the route's
+    /// option, or the listener's (set by the relay policy for the session's listener).
+    public var requireHeaderFromMatch: Bool
 
-    public init(routeIndex: Int, senderPattern: SenderPattern, application: String, mailbox: String, rewriteFrom: Bool) {
+    public init(routeIndex: Int, senderPattern: SenderPattern, application: String, mailbox: String, rewriteFrom: Bool,
+                requireHeaderFromMatch: Bool = false) {
         self.routeIndex = routeIndex
         self.senderPattern = senderPattern
         self.application = application
         self.mailbox = mailbox
         self.rewriteFrom = rewriteFrom
+        self.requireHeaderFromMatch = requireHeaderFromMatch
     }
 
     /// `routes[1] (sender '*@contoso.com'): application contoso, mailbox alice@contoso.com, rewriteFrom false`
