@@ -45,6 +45,7 @@ routes:
 delivery: queue                 # 250 once the message is on disk; delivered in the background
 spool: { directory: spool, retry: { initial: 10s, maximum: 1m } }
 YAML
+  chmod 600 run/demo.yaml
 fi
 
 "$emulator" --listen 127.0.0.1:8443 --generate-certificate run/emulator --outbox run/outbox \

@@ -15,9 +15,12 @@ enum Posix {
         .io(operation: operation, path: path, errno: code)
     }
 
-    static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o640) throws(SpoolError) -> Int32 {
+    /// Opens with `O_CLOEXEC`, and `O_NOFOLLOW` for files: a symbolic link planted in the spool
+    /// is never followed. New files are private to the relay's user (0600).
+    static func open(_ path: String, _ flags: Int32, mode: mode_t = 0o600) throws(SpoolError) -> Int32 {
+        let noFollow = flags & O_DIRECTORY == 0 ? O_NOFOLLOW : 0
         while true {
-            let fd = Glibc_open(path, flags | O_CLOEXEC, mode)
+            let fd = Glibc_open(path, flags | O_CLOEXEC | noFollow, mode)
             if fd >= 0 { return fd }
             if errno == EINTR { continue }
             throw fail("open", path)
@@ -227,8 +230,9 @@ enum Posix {
     }
 
 
+    /// Creates a directory private to the relay's user (0700); an existing one is left as it is.
     static func makeDirectory(_ path: String) throws(SpoolError) {
-        if Glibc_mkdir(path, 0o750) == 0 || errno == EEXIST { return }
+        if Glibc_mkdir(path, 0o700) == 0 || errno == EEXIST { return }
         throw fail("mkdir", path)
     }
 

@@ -223,12 +223,12 @@ extension Spool {
                     _ = journal.finish(id)
                     let metadataPath = paths.metadata(id, in: .queue)
                     let messagePath = paths.message(id, in: .queue)
-                    guard let size = try Posix.fileSize(messagePath), Posix.exists(metadataPath) else { throw SpoolError.notFound(id) }
+                    guard try Posix.fileSize(messagePath) != nil, Posix.exists(metadataPath) else { throw SpoolError.notFound(id) }
                     recordCache.forget(id)
-                    if let spare = try filePool.recycle(metadataPath, size: 0, spareName: id.rawValue + ".json") {
+                    if let spare = try filePool.recycle(metadataPath, spareName: id.rawValue + ".json") {
                         recycled.withLockedValue { $0.append(spare) }
                     }
-                    if let spare = try filePool.recycle(messagePath, size: size, spareName: id.rawValue + ".eml") {
+                    if let spare = try filePool.recycle(messagePath, spareName: id.rawValue + ".eml") {
                         recycled.withLockedValue { $0.append(spare) }
                     }
                 }

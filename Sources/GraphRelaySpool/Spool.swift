@@ -116,8 +116,7 @@ public final class Spool: Sendable {
         self.attemptJournal = SpoolAttemptJournal(paths: paths)
         let filePool = SpoolFilePool(
             directory: paths.tmp,
-            capacity: mode == .server ? configuration.recycledFiles : 0,
-            maxFileSize: Int64(configuration.maxRecycledFileSize)
+            capacity: mode == .server ? configuration.recycledFiles : 0
         )
         self.filePool = filePool
         self.recordCache = SpoolRecordCache(capacity: mode == .server ? 10_000 : 0)

@@ -28,13 +28,9 @@ public struct SpoolConfiguration: Sendable {
     /// Files of delivered messages kept in `tmp/` and overwritten by new messages instead of
     /// deleting them and creating new ones (``SpoolFilePool``: on ext4 creating files soon after
     /// deleting many costs far more than reusing them). Two files per message, so the default
-    /// 16384 covers a backlog of 8192 messages; 0 turns reuse off.
+    /// 16384 covers a backlog of 8192 messages; 0 turns reuse off. Spares are empty: a delivered
+    /// message's content does not stay on disk.
     public var recycledFiles: Int = 16384
-    /// Files larger than this are emptied (cut to zero length) before they are kept, as are all
-    /// spares of more than 4 KiB beyond the first 4096: idle spares hold at most 4096 × this many
-    /// bytes plus 4 KiB for each other spare. Default 64 KiB (at most 256 MiB + 48 MiB; with
-    /// 10 kB messages about 70 MB).
-    public var maxRecycledFileSize: Int = 64 * 1024
 
     /// How long a starting server waits for `server.lock` before it reports the spool in use.
     /// Default 3 s: the lock can be held for a moment by a server that is stopping, or by a child

@@ -9,14 +9,12 @@ import Foundation
 /// larger the backlog it has just delivered. Renaming a delivered message's files back into
 /// `tmp/` and overwriting them later allocates and frees nothing.
 ///
-/// A spare is named `tmp/<old id>.<eml|json>.spare`; its content is meaningless (the writer
-/// overwrites it from offset 0 and cuts it to the new size before the fsync). The first
-/// ``contentKeptFor`` spares keep their disk blocks (so a similar message overwrites them in
-/// place); beyond that, and for files above `maxFileSize`, a spare of more than one block
-/// (``smallFileSize``) is cut to zero length first, so idle spares hold at most
-/// `contentKeptFor` × `maxFileSize` bytes plus a block for each of the others. Recovery keeps spares
-/// (they are not interrupted writes) and the pool adopts them when a server opens the spool.
-/// Only the server recycles; queue tooling deletes.
+/// A spare is named `tmp/<old id>.<eml|json>.spare` and is always empty: a delivered message's
+/// content (and its envelope) must not linger on disk, so a file is cut to zero length as soon as
+/// it becomes a spare — keeping the inode is what saves the allocation cost. Recovery keeps spares
+/// (they are not interrupted writes) and the pool adopts them when a server opens the spool,
+/// emptying any that still hold bytes (from a crash between the rename and the cut). Only the
+/// server recycles; queue tooling deletes.
 final class SpoolFilePool: Sendable {
     private struct State {
         var spares: [String] = []
@@ -27,25 +25,17 @@ final class SpoolFilePool: Sendable {
     }
 
     static let suffix = ".spare"
-    /// Spares that keep their content (disk blocks); the others are emptied.
-    static let contentKeptFor = 4096
-    /// Files up to this size (one filesystem block: metadata files) are never emptied; freeing
-    /// one block costs more than it saves.
-    static let smallFileSize: Int64 = 4096
 
     private let directory: String
     private let capacity: Int
-    private let maxFileSize: Int64
     private let state = LockedBox(State())
 
     /// - Parameters:
     ///   - directory: the spool's `tmp/`.
     ///   - capacity: spares kept at most (0: recycle nothing, delete).
-    ///   - maxFileSize: larger files are emptied before they become spares.
-    init(directory: String, capacity: Int, maxFileSize: Int64) {
+    init(directory: String, capacity: Int) {
         self.directory = directory
         self.capacity = max(0, capacity)
-        self.maxFileSize = maxFileSize
     }
 
     /// Whether `name` (a file name in `tmp/`) is a spare.
@@ -73,6 +63,15 @@ final class SpoolFilePool: Sendable {
                 Posix.unlinkIfPresent(path)
                 return false
             }
+            guard info.st_size == 0 else {
+                do {
+                    try Posix.truncate(path, to: 0)
+                    return true
+                } catch {
+                    Posix.unlinkIfPresent(path)
+                    return false
+                }
+            }
             return true
         }
         let excess = state.withLockedValue { state -> ArraySlice<String> in
@@ -83,36 +82,39 @@ final class SpoolFilePool: Sendable {
         for name in excess { Posix.unlinkIfPresent(directory + "/" + name) }
     }
 
-    /// Removes `path` (a file of a message leaving the spool, `size` bytes): renamed into `tmp/`
-    /// as a spare (emptied first when it is large or many spares already keep their content),
-    /// or deleted when the pool is full. `spareName` is unique (derived from the message id).
-    /// Call it holding the message's lock.
+    /// Removes `path` (a file of a message leaving the spool): renamed into `tmp/` as a spare and
+    /// cut to zero length, or deleted when the pool is full. `spareName` is unique (derived from
+    /// the message id). Call it holding the message's lock.
     ///
-    /// Returns the spare's path, which the caller must ``publish(_:)`` only after an fsync of the
-    /// directory the file left: until the removal is durable, overwriting the file could, after
-    /// a power failure, change a message that is back in the queue. (Or ``abandon(_:)`` it.)
-    func recycle(_ path: String, size: Int64, spareName: String) throws(SpoolError) -> String? {
-        enum Decision { case keep, empty, delete }
-        let decision = state.withLockedValue { state -> Decision in
-            let held = state.spares.count + state.reserved
-            guard held < capacity else { return .delete }
+    /// The file is renamed before it is cut, so a crash in between leaves the queue intact (the
+    /// next start empties the spare). Returns the spare's path, which the caller must
+    /// ``publish(_:)`` only after an fsync of the directory the file left: until the removal is
+    /// durable, overwriting the file could, after a power failure, change a message that is back
+    /// in the queue. (Or ``abandon(_:)`` it.)
+    func recycle(_ path: String, spareName: String) throws(SpoolError) -> String? {
+        let keep = state.withLockedValue { state -> Bool in
+            guard state.spares.count + state.reserved < capacity else { return false }
             state.reserved += 1
-            guard size > Self.smallFileSize else { return .keep }
-            return size > maxFileSize || held >= Self.contentKeptFor ? .empty : .keep
+            return true
         }
-        if decision == .delete {
+        guard keep else {
             try Posix.unlink(path)
             return nil
         }
         let spare = directory + "/" + spareName + Self.suffix
         do {
-            if decision == .empty && size > 0 {
-                try Posix.truncate(path, to: 0)
-            }
             try Posix.rename(path, spare)
         } catch {
             state.withLockedValue { $0.reserved -= 1 }
             throw error
+        }
+        do {
+            try Posix.truncate(spare, to: 0)
+        } catch {
+            // A spare that cannot be emptied is not kept.
+            state.withLockedValue { $0.reserved -= 1 }
+            Posix.unlinkIfPresent(spare)
+            return nil
         }
         return spare
     }

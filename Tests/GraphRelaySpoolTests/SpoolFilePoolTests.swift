@@ -67,11 +67,10 @@ struct SpoolFilePoolTests {
         await reopened.close()
     }
 
-    @Test("beyond the capacity files are deleted; large ones are kept empty")
-    func capacityAndSizeLimit() async throws {
+    @Test("beyond the capacity files are deleted; every spare is empty")
+    func capacity() async throws {
         var configuration = SpoolConfiguration()
         configuration.recycledFiles = 3
-        configuration.maxRecycledFileSize = 10_000
         try await withSpool(configuration: configuration) { spool, directory in
             var ids: [QueueID] = []
             for seed in 0..<4 {
@@ -79,16 +78,58 @@ struct SpoolFilePoolTests {
             }
             let large = try await spoolMessage(spool, sampleMessage(seed: 7, size: 30_000))
             try await deliver(spool, large.id)
-            // The large message's file is kept, but emptied: a spare holds no large content.
             #expect(directory.files("tmp") == ["\(large.id).eml.spare", "\(large.id).json.spare"])
-            #expect(try Posix.fileSize("\(directory.path)/tmp/\(large.id).eml.spare") == 0)
             for id in ids { try await deliver(spool, id) }
             #expect(directory.files("tmp").count == 3)
             #expect(directory.files("queue").isEmpty)
             #expect(spool.filePool.statistics.spares == 3)
-            // An emptied spare serves like any other.
+            for name in directory.files("tmp") {
+                #expect(try Posix.fileSize("\(directory.path)/tmp/\(name)") == 0, "\(name)")
+            }
+            // An empty spare serves like any other.
             let next = try await spoolMessage(spool, sampleMessage(seed: 8, size: 12_000))
             #expect(try await readAll(spool.message(next.id)) == sampleMessage(seed: 8, size: 12_000))
+        }
+    }
+
+    @Test("no delivered message's bytes remain anywhere in the spool; files are 0600, directories 0700")
+    func deliveredContentDoesNotLinger() async throws {
+        try await withSpool { spool, directory in
+            var ids: [QueueID] = []
+            for index in 0..<6 {
+                let marker = "DELIVERED-SECRET-\(index)-" + String(repeating: "x", count: 10 * index)
+                let text = "From: a@b.example\r\nSubject: \(marker)\r\n\r\n\(marker)\r\n" + String(repeating: "body line\r\n", count: 500 * index)
+                ids.append(try await spoolMessage(spool, Array(text.utf8)).id)
+            }
+            let kept = try await spoolMessage(spool, Array("From: a@b.example\r\nSubject: QUEUED-STILL\r\n\r\nx\r\n".utf8))
+            for id in ids { try await deliver(spool, id) }
+            let everything = try directory.allFileContents()
+            #expect(!everything.contents.contains { $0.1.contains("DELIVERED-SECRET") }, "\(everything.contents.filter { $0.1.contains("DELIVERED-SECRET") }.map(\.0))")
+            #expect(everything.contents.contains { $0.1.contains("QUEUED-STILL") })
+            // Envelopes of delivered messages are gone too (their ids no longer appear in any file but the journal's name).
+            for (path, mode) in everything.modes {
+                #expect(mode & 0o077 == 0, "\(path) has mode \(String(mode, radix: 8))")
+            }
+            _ = kept
+        }
+    }
+
+    @Test("a symbolic link planted as a spare is never followed")
+    func symlinkNotFollowed() async throws {
+        try await withSpool { spool, directory in
+            let record = try await spoolMessage(spool, sampleMessage(seed: 1, size: 600))
+            try await deliver(spool, record.id)
+            let outside = TemporaryDirectory()
+            defer { outside.remove() }
+            let victim = outside.path + "/victim"
+            try Data("untouched".utf8).write(to: URL(fileURLWithPath: victim))
+            for name in directory.files("tmp") {
+                let path = "\(directory.path)/tmp/\(name)"
+                try FileManager.default.removeItem(atPath: path)
+                try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: victim)
+            }
+            _ = try? await spoolMessage(spool, sampleMessage(seed: 2, size: 300))
+            #expect(try String(contentsOfFile: victim, encoding: .utf8) == "untouched")
         }
     }
 

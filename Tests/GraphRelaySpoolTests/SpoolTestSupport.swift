@@ -22,6 +22,25 @@ struct TemporaryDirectory {
     func files(_ sub: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "\(path)/\(sub)")) ?? []).sorted()
     }
+
+    /// Every regular file below the directory with its bytes (as Latin-1 text), and the
+    /// permission bits of every file and directory below it (not of the directory itself).
+    func allFileContents() throws -> (contents: [(String, String)], modes: [(String, UInt32)]) {
+        var contents: [(String, String)] = []
+        var modes: [(String, UInt32)] = []
+        let enumerator = FileManager.default.enumerator(atPath: path)
+        while let relative = enumerator?.nextObject() as? String {
+            let full = "\(path)/\(relative)"
+            var info = stat()
+            guard lstat(full, &info) == 0 else { continue }
+            modes.append((relative, UInt32(info.st_mode) & 0o777))
+            if info.st_mode & S_IFMT == S_IFREG {
+                let data = try Data(contentsOf: URL(fileURLWithPath: full))
+                contents.append((relative, String(decoding: data.map { $0 < 0x80 ? $0 : 0x3F }, as: UTF8.self)))
+            }
+        }
+        return (contents, modes)
+    }
 }
 
 let quietLogger: Logger = {

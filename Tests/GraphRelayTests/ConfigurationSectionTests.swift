@@ -53,6 +53,51 @@ struct ConfigurationSectionTests {
             == ["applications[0].clientSecret: file '\(directory)/empty' is empty"])
     }
 
+    @Test("files holding secrets: readable by others is a warning (an error for a private key); the owner and graph-relay's group are fine")
+    func filePermissions() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func mode(_ path: String, _ mode: Int) throws {
+            try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+        }
+        try write("from-file", to: directory + "/s")
+        try mode(directory + "/s", 0o644)
+        let exposed = try loadConfiguration(withApplication(ids + "\nclientSecret: { file: s }"), baseDirectory: directory)
+        #expect(exposed.warnings.map(\.description) == [
+            "applications[0].clientSecret: '\(directory)/s' is readable by every user (mode 0644); make it readable by its owner and "
+                + "graph-relay's group only (e.g. chown root:graph-relay and chmod 640)",
+        ])
+        try mode(directory + "/s", 0o640)   // group: graph-relay's own (the test's)
+        #expect(try loadConfiguration(withApplication(ids + "\nclientSecret: { file: s }"), baseDirectory: directory).warnings.isEmpty)
+        if geteuid() == 0 {
+            // A group graph-relay does not run as.
+            #expect(chown(directory + "/s", 0, getegid() == 1 ? 2 : 1) == 0)
+            let foreign = try loadConfiguration(withApplication(ids + "\nclientSecret: { file: s }"), baseDirectory: directory)
+            #expect(foreign.warnings.first?.message.contains("which graph-relay does not run as (mode 0640)") == true, "\(foreign.warnings)")
+        }
+
+        // Private keys: readable by everyone is refused.
+        let pki = TestPKI.shared
+        let key = directory + "/key.pem"
+        try FileManager.default.copyItem(atPath: pki.serverKey, toPath: key)
+        try mode(key, 0o644)
+        let tls = minimalYAML + "\ntls: { certificate: \(pki.serverCertificate), privateKey: \(key) }\n"
+        #expect(configurationIssues(tls) == [
+            "tls.privateKey: '\(key)' is readable by every user (mode 0644); make it readable by its owner and graph-relay's group only "
+                + "(e.g. chown root:graph-relay and chmod 640); a private key readable by everyone is refused",
+        ])
+        try mode(key, 0o600)
+        #expect(try loadConfiguration(tls).warnings.isEmpty)
+
+        // The configuration file itself.
+        try write(minimalYAML, to: directory + "/graph-relay.yaml")
+        try mode(directory + "/graph-relay.yaml", 0o644)
+        let file = try RelayConfiguration.load(contentsOfFile: directory + "/graph-relay.yaml", environment: [:])
+        #expect(file.warnings.first?.message.hasPrefix("the configuration file '\(directory)/graph-relay.yaml' is readable by every user (mode 0644)") == true)
+        try mode(directory + "/graph-relay.yaml", 0o600)
+        #expect(try RelayConfiguration.load(contentsOfFile: directory + "/graph-relay.yaml", environment: [:]).warnings.isEmpty)
+    }
+
     @Test("secret values never appear in descriptions, dumps or errors")
     func redaction() throws {
         let secret = Secret("TOPSECRET-123", source: .environment("X"))

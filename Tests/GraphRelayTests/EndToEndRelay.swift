@@ -61,7 +61,10 @@ final class EndToEndRelay: Sendable {
 
     private static func run<T: Sendable>(_ setup: EndToEndSetup, graphURL: String, emulator: GraphEmulator?, logs: EndToEndLogStore,
                                          _ body: (EndToEndRelay) async throws -> T) async throws -> T {
-        let yaml = Self.relayYAML(setup, graphURL: graphURL)
+        // delivery: synchronous keeps messages being received in the spool directory's tmp/.
+        let spoolDirectory = NSTemporaryDirectory() + "graph-relay-e2e-spool-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: spoolDirectory) }
+        let yaml = Self.relayYAML(setup, graphURL: graphURL, spoolDirectory: spoolDirectory)
         var relayConfiguration = try RelayConfiguration.parse(yaml: yaml, baseDirectory: EndToEnd.pki.directory, environment: [:], file: "e2e.yaml")
         // The listeners ask the OS for free ports (port 0); RelayService.start() reports the ports
         // they got.
@@ -97,7 +100,7 @@ final class EndToEndRelay: Sendable {
     }
 
     /// The relay's configuration file for `setup`, Graph at `graphURL`.
-    static func relayYAML(_ setup: EndToEndSetup, graphURL: String) -> String {
+    static func relayYAML(_ setup: EndToEndSetup, graphURL: String, spoolDirectory: String) -> String {
         let pki = EndToEnd.pki
         let credential: String
         switch setup.credential {
@@ -130,6 +133,7 @@ final class EndToEndRelay: Sendable {
             routes:
             \(setup.routes.map { "  - \($0)" }.joined(separator: "\n"))
             delivery: synchronous
+            spool: { directory: \(yamlQuoted(spoolDirectory))\(setup.spoolKeys.map { ", " + $0 }.joined()) }
             \(setup.extraYAML)
 
             """

@@ -16,6 +16,8 @@ struct EndToEndSetup: Sendable {
     var allowedSenders: [String]? = ["*@\(EndToEnd.domain)"]
     /// More keys of the implicit-TLS listener, as YAML flow-mapping entries (`allowLegacyProtocols: true`).
     var implicitListenerKeys: [String] = []
+    /// More `spool` keys, as YAML flow-mapping entries (`minimumFreeSpace: 1GB`).
+    var spoolKeys: [String] = []
     /// More `access` keys, one YAML line each (`authFailureLimit: 3`).
     var accessKeys: [String] = []
     /// `routes`, as YAML flow mappings.

@@ -372,7 +372,13 @@ def relay_variables(args, tls, max_size: str, graph: tuple[str, str], upload_lim
     """The template's values; `graph` = (URL, CA file) of the graph-emulator process."""
     tls_section = ""
     if tls:
-        tls_section = f"tls: {{ certificate: {tls[0]}, privateKey: {tls[1]} }}"
+        # Postfix's smtpd (user postfix) reads tls[1], so it is 0644; graph-relay refuses a private
+        # key every user can read, so it gets a private copy.
+        relay_key = os.path.splitext(tls[1])[0] + "-relay.pem"
+        if not os.path.exists(relay_key):
+            shutil.copyfile(tls[1], relay_key)
+            os.chmod(relay_key, 0o600)
+        tls_section = f"tls: {{ certificate: {tls[0]}, privateKey: {relay_key} }}"
     return {"LISTENER_TLS": "starttls" if tls else "none", "TLS_SECTION": tls_section,
             "MAX_MESSAGE_SIZE": max_size, "MESSAGES_PER_MINUTE": str(args.relay_rate),
             "CONCURRENCY": str(args.relay_concurrency), "LOG_LEVEL": args.relay_log_level,

@@ -52,8 +52,11 @@ class RelayInstance:
         except KeyError as e:
             raise RelayStartError(f"config template {self.template} uses unknown field {e}")
         os.makedirs(self.dir, exist_ok=True)
-        with open(self.config_path, "w") as f:
+        # Private (0600): graph-relay warns about a configuration other users can read.
+        fd = os.open(self.config_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
             f.write(rendered)
+        os.chmod(self.config_path, 0o600)
         return rendered
 
     def start(self):

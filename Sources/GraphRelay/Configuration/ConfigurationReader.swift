@@ -324,9 +324,21 @@ struct ConfigurationReader {
         return (baseDirectory as NSString).appendingPathComponent(path)
     }
 
-    /// Reads a file for a key, reporting a clear error (never its content).
-    mutating func readFile(_ rawPath: String, _ path: String, _ node: Node) -> [UInt8]? {
+    /// What a file read for a key holds, for the permission check.
+    enum FileContent {
+        /// Public material (a certificate): no check.
+        case publicData
+        /// A `{ file: }` secret: readable by others or a foreign group is a warning.
+        case secret
+        /// A private key: readable by a foreign group is a warning, by every user an error.
+        case privateKey
+    }
+
+    /// Reads a file for a key, reporting a clear error (never its content), and a warning or an
+    /// error when a secret in it can be read by other users (``FileExposure``).
+    mutating func readFile(_ rawPath: String, _ path: String, _ node: Node, holding content: FileContent = .publicData) -> [UInt8]? {
         let resolved = resolve(path: rawPath)
+        guard checkExposure(of: resolved, holding: content, path, node) else { return nil }
         guard let handle = FileHandle(forReadingAtPath: resolved) else {
             let reason = FileManager.default.fileExists(atPath: resolved) ? "permission denied" : "no such file"
             error(path, "cannot read '\(resolved)': \(reason)", node)
@@ -344,6 +356,17 @@ struct ConfigurationReader {
             self.error(path, "cannot read '\(resolved)': \(error.localizedDescription)", node)
             return nil
         }
+    }
+
+    /// Reports a file holding a secret that other users can read; false when that is an error.
+    mutating func checkExposure(of resolved: String, holding content: FileContent, _ path: String, _ node: Node) -> Bool {
+        guard content != .publicData, let exposure = FileExposure(path: resolved) else { return true }
+        if content == .privateKey && exposure.othersCanRead {
+            error(path, "\(exposure.describe(resolved)); a private key readable by everyone is refused", node)
+            return false
+        }
+        warning(path, exposure.describe(resolved), node)
+        return true
     }
 
     /// A secret: a literal string, `{ env: NAME }` or `{ file: PATH }`. File contents lose
@@ -375,7 +398,7 @@ struct ConfigurationReader {
                 return Secret(value, source: .environment(name))
             case (nil, let fileNode?):
                 guard let file = nonEmptyString(fileNode, ConfigurationReader.join(path, "file")),
-                      let bytes = readFile(file, path, fileNode)
+                      let bytes = readFile(file, path, fileNode, holding: .secret)
                 else { return nil }
                 var text = String(decoding: bytes, as: UTF8.self)
                 while text.hasSuffix("\n") || text.hasSuffix("\r") || text.hasSuffix("\r\n") { text.removeLast() }
@@ -451,8 +474,9 @@ struct ConfigurationReader {
 
     private mutating func pemFile(_ file: String, _ path: String, _ node: Node, _ kind: PEMKind) -> PEMSource? {
         let resolved = resolve(path: file)
-        guard let bytes = readFile(file, path, node) else { return nil }
-        return checkPEM(bytes, kind, path, node, origin: "'\(resolved)'") ? .file(resolved) : nil
+        guard let bytes = readFile(file, path, node), checkPEM(bytes, kind, path, node, origin: "'\(resolved)'") else { return nil }
+        if kind == .privateKey, !checkExposure(of: resolved, holding: .privateKey, path, node) { return nil }
+        return .file(resolved)
     }
 
     private mutating func checkPEM(_ bytes: [UInt8], _ kind: PEMKind, _ path: String, _ node: Node, origin: String) -> Bool {

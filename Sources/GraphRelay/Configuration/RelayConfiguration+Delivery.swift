@@ -4,6 +4,10 @@ extension RelayConfiguration {
         /// `spool.directory`: default `/var/spool/graph-relay` (relative paths are relative to the
         /// configuration file's directory).
         public var directory: String = "/var/spool/graph-relay"
+        /// `spool.minimumFreeSpace`: below this much free space on the spool's file system,
+        /// `MAIL FROM` (and a `SIZE=` that would go below it) gets `452 4.3.1` instead of filling
+        /// the disk. 0 turns the check off. Default 1 GB.
+        public var minimumFreeSpace: Int = 1_000_000_000
         /// `spool.retry`.
         public var retry = Retry()
 

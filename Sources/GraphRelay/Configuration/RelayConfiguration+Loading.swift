@@ -22,12 +22,16 @@ extension RelayConfiguration {
         guard let yaml = String(data: data, encoding: .utf8) else {
             throw ConfigurationError(file: path, issues: [ConfigurationIssue(path: "", message: "the configuration file is not UTF-8 text")])
         }
-        return try parse(
+        var configuration = try parse(
             yaml: yaml,
             baseDirectory: (absolute as NSString).deletingLastPathComponent,
             environment: environment,
             file: path
         )
+        if let exposure = FileExposure(path: absolute) {
+            configuration.warnings.insert(ConfigurationIssue(path: "", message: "the configuration file \(exposure.describe(absolute))"), at: 0)
+        }
+        return configuration
     }
 
     /// Parses and validates configuration YAML.
@@ -603,6 +607,9 @@ extension RelayConfiguration {
         guard var map = reader.mapping(node, "spool") else { return }
         if let value = map.take("directory", &reader), let directory = reader.nonEmptyString(value, "spool.directory") {
             spool.directory = reader.resolve(path: directory)
+        }
+        if let value = map.take("minimumFreeSpace", &reader) {
+            spool.minimumFreeSpace = reader.byteSize(value, "spool.minimumFreeSpace", range: 0...Int.max) ?? spool.minimumFreeSpace
         }
         if let value = map.take("retry", &reader), var retryMap = reader.mapping(value, "spool.retry") {
             if let node = retryMap.take("initial", &reader) {

@@ -10,6 +10,8 @@ struct RelayPolicy: SMTPPolicy {
     let logger: Logger
     /// Listeners with `requireHeaderFromMatch: true` (by ``SMTPSessionInfo/listenerName``).
     var headerFromMatchListeners: Set<String> = []
+    /// `spool.minimumFreeSpace` on the spool's file system; nil: no check.
+    var storage: StorageSpace?
 
     private func sessionLogger(_ session: SMTPSessionInfo) -> Logger {
         var logger = self.logger
@@ -34,6 +36,11 @@ struct RelayPolicy: SMTPPolicy {
                 return .reject(SMTPReply(reply))
             }
             return .reject(.internalError)
+        }
+        if let storage, !storage.hasRoom(for: parameters.size) {
+            logger.warning("sender refused: less than spool.minimumFreeSpace (\(storage.minimum) bytes) would be left free",
+                           metadata: ["relay.sender": "\(sender)", "relay.spool": "\(storage.directory)"])
+            return .reject(SMTPReply(452, "4.3.1", "Insufficient system storage, try again later"))
         }
         let routing = route(for: sender, session: session)
         guard let match = routing.match else {

@@ -73,8 +73,12 @@ public final class RelayService: Sendable {
 
         let access = AccessPolicy(configuration.access)
         let dispatcher: any RelayDispatcher
+        // Messages being received spill to disk on the spool's file system (its tmp/), never /tmp.
+        let spillDirectory = configuration.spool.directory + "/tmp"
         switch configuration.delivery {
         case .synchronous:
+            try Self.makePrivateDirectory(configuration.spool.directory)
+            try Self.makePrivateDirectory(spillDirectory)
             dispatcher = SynchronousDispatcher(
                 delivery: GraphDelivery(clients: clients, graph: configuration.graph),
                 hostname: configuration.smtp.hostname, maxHeaderSize: configuration.smtp.maxHeaderSize
@@ -87,12 +91,14 @@ public final class RelayService: Sendable {
         policyLogger[metadataKey: "relay.component"] = "policy"
         var policy = RelayPolicy(access: access, router: Router(configuration: configuration), dispatcher: dispatcher, logger: policyLogger)
         policy.headerFromMatchListeners = configuration.headerFromMatchListeners
+        policy.storage = StorageSpace(directory: configuration.spool.directory, minimum: configuration.spool.minimumFreeSpace)
         var smtpLogger = logger
         smtpLogger[metadataKey: "relay.component"] = "smtp"
         let server = SMTPServer(
             configuration: configuration.smtpServerConfiguration(tls: tlsSource, legacyTLS: legacySource),
             policy: policy,
             authenticator: access.hasUsers ? RelayAuthenticator(access: access, configuration: configuration.access, logger: smtpLogger) : nil,
+            messageStore: SMTPSpillingMessageStore(directory: spillDirectory),
             logger: smtpLogger
         )
         state.withLockedValue { $0.server = server }
@@ -127,6 +133,15 @@ public final class RelayService: Sendable {
         }
         state.withLockedValue { $0.background += tasks }
         return bound
+    }
+
+    /// Creates `path` (mode 0700) unless it exists; a clear error when it cannot.
+    private static func makePrivateDirectory(_ path: String) throws {
+        if mkdir(path, 0o700) == 0 || errno == EEXIST { return }
+        throw ConfigurationError(file: nil, issues: [ConfigurationIssue(
+            path: "spool.directory",
+            message: "cannot create \(path): \(String(cString: strerror(errno))) (messages being received are kept there, also with delivery: synchronous)"
+        )])
     }
 
     /// The spool's delivery counters (`delivery: queue`).
