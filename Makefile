@@ -1,9 +1,10 @@
 # graph-relay — build, test and run.
 #
-#   make run     build and start the relay with an embedded Graph emulator (demo config)
+#   make run     build and start the relay and, beside it, a graph-emulator process (demo config)
 #   make test    install what is missing (Debian: apt-get), build, run every test
 #   make build   debug build;  make release: optimised build;  make clean
 #   make bench   benchmarks (not part of make test)
+#   make fuzz    libFuzzer runs of every parser that reads client bytes, 60 s each (FUZZ_SECONDS)
 
 SWIFT        ?= swift
 CONFIGURATION ?= debug
@@ -18,7 +19,7 @@ HEAVY_TESTS  := LargeMessage|GraphDraftLoopback
 # Clients that flood the listener to test its limits: on their own too, last.
 HOSTILE_TESTS := SMTPHostileClient
 
-.PHONY: all build release test deps run clean bench
+.PHONY: all build release test deps run clean bench fuzz
 
 all: build
 
@@ -51,6 +52,10 @@ run: deps
 
 bench: deps
 	./scripts/bench.sh
+
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	./scripts/fuzz.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf .build run

@@ -6,6 +6,7 @@ import PackageDescription
 // All TLS goes through the system OpenSSL (Debian libssl-dev): `COpenSSL` is the system-library
 // target, `COpenSSLShims` wraps the macros Swift cannot import, `GraphRelayTLS` is the SwiftNIO
 // handler built on both: no BoringSSL-based TLS package, no other HTTP client stack.
+// Linux only (Glibc, the system OpenSSL, Debian's packaging), so no `platforms` entry.
 let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")
@@ -14,19 +15,26 @@ let nioConcurrencyHelpers = Target.Dependency.product(name: "NIOConcurrencyHelpe
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 let yams = Target.Dependency.product(name: "Yams", package: "Yams")
+let serviceLifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let unixSignals = Target.Dependency.product(name: "UnixSignals", package: "swift-service-lifecycle")
 
 let package = Package(
     name: "graph-relay",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "graph-relay", targets: ["GraphRelayCLI"]),
         .executable(name: "graph-emulator", targets: ["GraphEmulatorCLI"]),
+        // For the fuzz targets in Fuzz/ (a package of their own, built with sanitizers).
+        .library(name: "GraphRelayTLS", targets: ["GraphRelayTLS"]),
+        .library(name: "GraphRelaySMTP", targets: ["GraphRelaySMTP"]),
+        .library(name: "GraphRelayMIME", targets: ["GraphRelayMIME"]),
+        .library(name: "GraphRelay", targets: ["GraphRelay"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
     ],
     targets: [
         // MARK: OpenSSL bindings
@@ -41,25 +49,25 @@ let package = Package(
         // The mail-format core: MIME structure, transfer encodings, header parameters.
         .target(name: "GraphRelayMIME", dependencies: [nioCore]),
         .target(name: "GraphRelayTLS", dependencies: ["COpenSSL", "COpenSSLShims", nioCore, nioConcurrencyHelpers, logging]),
-        .target(name: "GraphRelaySMTP", dependencies: ["GraphRelayTLS", nioCore, nioConcurrencyHelpers, nioPosix, logging]),
+        .target(name: "GraphRelaySMTP", dependencies: ["GraphRelayMIME", "GraphRelayTLS", nioCore, nioConcurrencyHelpers, nioPosix, logging]),
         .target(
             name: "GraphRelayGraph",
             dependencies: ["GraphRelayTLS", "GraphRelayMIME", "COpenSSL", "COpenSSLShims", nioCore, nioConcurrencyHelpers, nioPosix, nioHTTP1, logging]
         ),
-        .target(name: "GraphRelaySpool", dependencies: ["GraphRelayMIME", nioCore, nioPosix, logging]),
+        .target(name: "GraphRelaySpool", dependencies: ["GraphRelayMIME", nioCore, nioConcurrencyHelpers, nioPosix, logging]),
         .target(
             name: "GraphRelay",
             dependencies: [
                 "GraphRelaySMTP", "GraphRelayGraph", "GraphRelayMIME", "GraphRelaySpool", "GraphRelayTLS", "COpenSSL",
-                nioCore, nioConcurrencyHelpers, nioPosix, logging, yams,
+                nioCore, nioConcurrencyHelpers, nioPosix, logging, yams, serviceLifecycle, unixSignals,
             ]
         ),
-        .executableTarget(name: "GraphRelayCLI", dependencies: ["GraphRelay", "GraphRelayMIME", "GraphRelaySpool", "GraphRelaySMTP", argumentParser, logging, nioCore, nioPosix]),
+        .executableTarget(name: "GraphRelayCLI", dependencies: ["GraphRelay", "GraphRelayMIME", "GraphRelaySpool", "GraphRelaySMTP", argumentParser, logging, nioCore, nioPosix, serviceLifecycle, unixSignals]),
 
         // MARK: Graph emulator (test support and the demo's stand-in for Microsoft Graph)
         .target(
             name: "GraphEmulator",
-            dependencies: ["GraphRelayTLS", "COpenSSL", "COpenSSLShims", nioCore, nioConcurrencyHelpers, nioPosix, nioHTTP1, logging]
+            dependencies: ["GraphRelayMIME", "GraphRelayTLS", "COpenSSL", "COpenSSLShims", nioCore, nioConcurrencyHelpers, nioPosix, nioHTTP1, logging]
         ),
         .executableTarget(name: "GraphEmulatorCLI", dependencies: ["GraphEmulator", "GraphRelayTLS", argumentParser, logging, nioPosix]),
 
@@ -74,24 +82,28 @@ let package = Package(
             dependencies: ["GraphRelayMIME", nioCore]
         ),
         .testTarget(
+            name: "GraphEmulatorTests",
+            dependencies: ["GraphEmulator"]
+        ),
+        .testTarget(
             name: "GraphRelayTLSTests",
             dependencies: ["GraphRelayTLS", "GraphRelayTestSupport", nioCore, nioPosix, nioEmbedded]
         ),
         .testTarget(
             name: "GraphRelaySMTPTests",
-            dependencies: ["GraphRelaySMTP", "GraphRelayTLS", "GraphRelayTestSupport", nioCore, nioConcurrencyHelpers, nioPosix, nioEmbedded, logging]
+            dependencies: ["GraphRelaySMTP", "GraphRelayMIME", "GraphRelayTLS", "GraphRelayTestSupport", nioCore, nioConcurrencyHelpers, nioPosix, nioEmbedded, logging]
         ),
         .testTarget(
             name: "GraphRelayGraphTests",
-            dependencies: ["GraphRelayGraph", "GraphEmulator", "GraphRelayTLS", "GraphRelayTestSupport", nioCore, nioPosix, nioEmbedded, nioHTTP1, logging]
+            dependencies: ["GraphRelayGraph", "GraphRelayMIME", "GraphEmulator", "GraphRelayTLS", "GraphRelayTestSupport", nioCore, nioPosix, nioEmbedded, nioHTTP1, logging]
         ),
         .testTarget(
             name: "GraphRelaySpoolTests",
-            dependencies: ["GraphRelaySpool", "GraphRelayTestSupport", nioCore, nioPosix, logging]
+            dependencies: ["GraphRelaySpool", "GraphRelayTestSupport", nioCore, nioConcurrencyHelpers, nioPosix, logging]
         ),
         .testTarget(
             name: "GraphRelayTests",
-            dependencies: ["GraphRelay", "GraphEmulator", "GraphRelayGraph", "GraphRelayMIME", "COpenSSL", "GraphRelaySMTP", "GraphRelaySpool", "GraphRelayTLS", "GraphRelayTestSupport", nioCore, nioPosix, nioEmbedded, logging],
+            dependencies: ["GraphRelay", "GraphEmulator", "GraphRelayGraph", "GraphRelayMIME", "COpenSSL", "GraphRelaySMTP", "GraphRelaySpool", "GraphRelayTLS", "GraphRelayTestSupport", nioCore, nioPosix, nioEmbedded, logging, serviceLifecycle],
             exclude: ["Fixtures"]  // Python stand-ins run by the end-to-end tests
         ),
     ]

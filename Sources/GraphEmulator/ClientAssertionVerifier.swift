@@ -1,6 +1,7 @@
 import COpenSSL
 import COpenSSLShims
 import Foundation
+import GraphRelayMIME
 import GraphRelayTLS
 
 /// Verifies client-assertion JWTs the way Entra ID does for certificate credentials: the header
@@ -27,8 +28,8 @@ struct ClientAssertionVerifier {
                 var pointer: UnsafeMutablePointer<UInt8>? = buffer.baseAddress
                 _ = i2d_X509(x509, &pointer)
             }
-            sha256Thumbprint = Base64URL.encode(Self.digest(der, EVP_sha256()))
-            sha1Thumbprint = Base64URL.encode(Self.digest(der, EVP_sha1()))
+            sha256Thumbprint = Base64.encode(Self.digest(der, EVP_sha256()), alphabet: .url, padded: false)
+            sha1Thumbprint = Base64.encode(Self.digest(der, EVP_sha1()), alphabet: .url, padded: false)
             guard let key = X509_get_pubkey(x509) else { throw VerificationError("certificate has no public key") }
             publicKey = key
         }
@@ -71,8 +72,8 @@ struct ClientAssertionVerifier {
     static func verify(_ assertion: String, certificates: [Certificate], audience: String, clientID: String,
                        now: Date, clockSkew: Int) throws(VerificationError) -> Claims {
         let parts = assertion.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, let headerBytes = Base64URL.decode(parts[0]), let claimBytes = Base64URL.decode(parts[1]),
-              let signature = Base64URL.decode(parts[2]) else {
+        guard parts.count == 3, let headerBytes = Base64.decode(parts[0], alphabet: .url), let claimBytes = Base64.decode(parts[1], alphabet: .url),
+              let signature = Base64.decode(parts[2], alphabet: .url) else {
             throw VerificationError("Client assertion is not a valid JWT (expected three base64url parts).", code: 50027)
         }
         guard let header = (try? JSONSerialization.jsonObject(with: Data(headerBytes))) as? [String: Any],

@@ -1,5 +1,6 @@
 import COpenSSL
 import Foundation
+import GraphRelayMIME
 import NIOCore
 import NIOHTTP1
 
@@ -21,7 +22,7 @@ extension GraphEmulatorEngine {
         guard let name = object["name"] as? String, !name.isEmpty else {
             return graphError(400, code: "ErrorInvalidRequest", message: "The attachment name is missing.", plan: plan, request: request)
         }
-        guard let text = object["contentBytes"] as? String, case .success(let content) = StrictBase64.decode(Array(text.utf8)) else {
+        guard let text = object["contentBytes"] as? String, case .success(let content) = Array(text.utf8).withUnsafeBytes({ Base64.decode($0, padding: .required, ignoringWhitespace: true) }) else {
             return graphError(400, code: "ErrorInvalidRequest", message: "contentBytes is not valid base64.", plan: plan, request: request)
         }
         let attachment = Self.attachment(name: name, contentType: object["contentType"] as? String, isInline: object["isInline"] as? Bool,

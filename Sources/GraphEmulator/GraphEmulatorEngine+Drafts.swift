@@ -1,4 +1,5 @@
 import Foundation
+import GraphRelayMIME
 import NIOCore
 import NIOHTTP1
 
@@ -64,7 +65,7 @@ extension GraphEmulatorEngine {
         let contentType = request.head.headers.first(name: "Content-Type")?.lowercased() ?? ""
         let source: GraphEmulatorDraft.Source
         if contentType.hasPrefix("text/plain") {
-            let decoded = request.body.withUnsafeReadableBytes { StrictBase64.decode($0) }
+            let decoded = request.body.withUnsafeReadableBytes { Base64.decode($0, padding: .required, ignoringWhitespace: true) }
             guard request.bodyBytes > 0, case .success(let mime) = decoded else {
                 return graphError(400, code: "ErrorMimeContentInvalidBase64String", message: "Invalid base64 string for MIME content.", plan: plan, request: request)
             }

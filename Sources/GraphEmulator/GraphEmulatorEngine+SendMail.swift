@@ -1,4 +1,5 @@
 import Foundation
+import GraphRelayMIME
 import NIOCore
 import NIOHTTP1
 
@@ -52,7 +53,7 @@ extension GraphEmulatorEngine {
         guard request.bodyBytes > 0 else {
             return graphError(400, code: "ErrorMimeContentInvalidBase64String", message: "Invalid base64 string for MIME content.", plan: plan, request: request)
         }
-        let decoded = request.body.withUnsafeReadableBytes { StrictBase64.decode($0) }
+        let decoded = request.body.withUnsafeReadableBytes { Base64.decode($0, padding: .required, ignoringWhitespace: true) }
         guard case .success(let mime) = decoded else {
             return graphError(400, code: "ErrorMimeContentInvalidBase64String", message: "Invalid base64 string for MIME content.", plan: plan, request: request)
         }

@@ -1,56 +1,34 @@
 import Foundation
+import GraphRelayMIME
 
 /// Reads what Exchange reads from a MIME message's header section: `From`, `To`, `Cc`, `Bcc`,
-/// `Message-ID`, `Content-Type`.
-/// Headers are unfolded; address lists are split at top-level commas, skipping quoted strings,
-/// comments and group syntax; `<addr>` is preferred, else the bare addr-spec.
+/// `Message-ID`, `Content-Type`. The section and its fields come from the mail-format core
+/// (`HeaderBoundaryScanner`, `MIMEHeaderField`); the address lists are read here, independently of
+/// the relay's parser, so that the stand-in checks the relay rather than agreeing with it: split
+/// at top-level commas, skipping quoted strings, comments and group syntax; `<addr>` is preferred,
+/// else the bare addr-spec.
 struct MIMEHeaderScanner {
     var from: String?
     var to: [String] = []
     var cc: [String] = []
     var bcc: [String] = []
-    /// Whether a blank line separated header and body (or the message is header-only).
-    var hasHeaderSection = false
     /// Every field, name lowercased, value unfolded.
     var fields: [(name: String, value: String)] = []
     /// Where the body starts (after the empty line), or the message's end.
     var bodyOffset = 0
 
     init(_ mime: [UInt8]) {
-        // The header section ends at the first empty line.
-        var lines: [String] = []
-        var start = 0
-        var index = 0
-        let count = mime.count
-        while index < count {
-            if mime[index] == 10 {
-                var end = index
-                if end > start && mime[end - 1] == 13 { end -= 1 }
-                if end == start {
-                    hasHeaderSection = true
-                    bodyOffset = index + 1
-                    break
-                }
-                lines.append(String(decoding: mime[start..<end], as: UTF8.self))
-                start = index + 1
-            }
-            index += 1
+        // The header section and its fields, found as the relay finds them.
+        let section: ArraySlice<UInt8>
+        switch HeaderBoundaryScanner.outcome(of: mime, isComplete: true, limit: .max) {
+        case .complete(let span):
+            section = mime[..<span.headerLength]
+            bodyOffset = span.bodyOffset
+        case .needMoreData, .tooLong:
+            section = mime[...]
+            bodyOffset = mime.count
         }
-        if index >= count && start < count {
-            lines.append(String(decoding: mime[start..<count], as: UTF8.self))
-            hasHeaderSection = true
-        }
-        if index >= count { bodyOffset = count }
-        // Unfold.
-        var fields: [(name: String, value: String)] = []
-        for line in lines {
-            if let first = line.first, first == " " || first == "\t", !fields.isEmpty {
-                fields[fields.count - 1].1 += line
-            } else if let colon = line.firstIndex(of: ":") {
-                let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
-                fields.append((name, String(line[line.index(after: colon)...])))
-            }
-        }
+        let fields = MIMEHeaderField.split(Array(section), offset: 0).map { ($0.name.lowercased(), String(decoding: $0.value, as: UTF8.self)) }
         for (name, value) in fields {
             switch name {
             case "from": from = Self.addresses(in: value).first

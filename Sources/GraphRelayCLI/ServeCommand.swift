@@ -1,12 +1,11 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import GraphRelay
 import GraphRelaySMTP
 import Logging
 
-/// `graph-relay serve --config FILE`: runs the relay until SIGTERM or SIGINT; SIGHUP re-reads the
-/// TLS certificate and key.
+/// `graph-relay serve --config FILE`: runs the relay as a `ServiceGroup` until SIGTERM or SIGINT;
+/// SIGHUP re-reads the TLS certificate and key.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
@@ -51,48 +50,19 @@ struct ServeCommand: AsyncParsableCommand {
         }
         logger.notice("graph-relay started", metadata: ["relay.config": "\(options.config)"])
 
-        let signal = await Self.waitForStopSignal { service.reloadCertificates() }
-        logger.notice("\(signal) received: shutting down")
-        await service.shutdown(gracePeriod: .seconds(Int64(shutdownGrace)))
+        // SIGTERM/SIGINT shut the group down gracefully: the listeners first, delivery last
+        // (RelayService.services). A service manager may start us with these signals blocked.
+        Self.unblock([SIGTERM, SIGINT, SIGHUP])
+        let group = service.serviceGroup(gracePeriod: .seconds(shutdownGrace), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+        logger.notice("stopped")
     }
 
-    /// Waits for SIGTERM or SIGINT (returning its name); calls `onHangUp` for each SIGHUP.
-    private static func waitForStopSignal(onHangUp: @escaping @Sendable () -> Void) async -> String {
-        await withCheckedContinuation { (continuation: CheckedContinuation<String, Never>) in
-            let queue = DispatchQueue(label: "graph-relay.signals")
-            let resumed = ResumeOnce(continuation)
-            var sources: [DispatchSourceSignal] = []
-            for (number, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT"), (SIGHUP, "SIGHUP")] {
-                signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
-                source.setEventHandler {
-                    if number == SIGHUP { onHangUp() } else { resumed.resume(name) }
-                }
-                source.resume()
-                sources.append(source)
-            }
-            SignalSources.keep(sources)
-        }
-    }
-}
-
-/// Keeps the signal sources alive for the life of the process.
-private enum SignalSources {
-    nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
-    static func keep(_ new: [DispatchSourceSignal]) { sources += new }
-}
-
-private final class ResumeOnce: @unchecked Sendable {
-    private let lock = NSLock()
-    private var continuation: CheckedContinuation<String, Never>?
-
-    init(_ continuation: CheckedContinuation<String, Never>) { self.continuation = continuation }
-
-    func resume(_ value: String) {
-        lock.lock()
-        let pending = continuation
-        continuation = nil
-        lock.unlock()
-        pending?.resume(returning: value)
+    /// Unblocks `signals` in this thread's mask (inherited by the threads started after it).
+    private static func unblock(_ signals: [Int32]) {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for number in signals { sigaddset(&set, number) }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 }

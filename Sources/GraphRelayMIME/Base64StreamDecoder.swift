@@ -30,12 +30,9 @@ public struct Base64StreamDecoder: Sendable {
     /// Sextet values of each byte; `skip` marks CR, LF, space and tab, `pad` `=`, `invalid` the rest.
     private static let skip: UInt8 = 0xFE
     private static let pad: UInt8 = 0xFD
-    private static let invalid: UInt8 = 0xFF
+    private static let invalid = Base64.invalidValue
     private static let table: [UInt8] = {
-        var table = [UInt8](repeating: invalid, count: 256)
-        for (index, byte) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() {
-            table[Int(byte)] = UInt8(index)
-        }
+        var table = Base64.values(of: .standard)
         for byte in [UInt8(ascii: "\r"), UInt8(ascii: "\n"), UInt8(ascii: " "), UInt8(ascii: "\t")] { table[Int(byte)] = skip }
         table[Int(UInt8(ascii: "="))] = pad
         return table

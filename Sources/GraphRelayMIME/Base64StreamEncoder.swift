@@ -16,7 +16,7 @@ public struct Base64StreamEncoder: Sendable {
         ((count + 2) / 3) * 4
     }
 
-    private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    private static let alphabet = Base64.standardAlphabet
 
     /// Encodes as much of `input` as forms whole 3-byte groups (with the carried bytes), appending
     /// the characters to `output`.

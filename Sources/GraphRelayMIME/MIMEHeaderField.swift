@@ -23,7 +23,7 @@ public struct MIMEHeaderField: Sendable, Hashable {
 
     /// Splits a header section (the bytes of its lines, starting at `offset` in the message) into
     /// fields. Lines that are neither a field nor a continuation are skipped.
-    static func split(_ section: [UInt8], offset: Int) -> [MIMEHeaderField] {
+    public static func split(_ section: [UInt8], offset: Int) -> [MIMEHeaderField] {
         var fields: [MIMEHeaderField] = []
         var start = 0
         while start < section.count {

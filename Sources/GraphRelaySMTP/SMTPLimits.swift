@@ -1,7 +1,8 @@
 import NIOCore
 
 /// Resource limits of the listener. Every one is configurable; the defaults suit a relay for
-/// printers, scanners and applications on a local network.
+/// printers, scanners and applications on a local network, and are the defaults of the
+/// configuration's `smtp` keys too (one place for both).
 public struct SMTPLimits: Sendable, Hashable {
     /// Longest command line in octets, CRLF included (RFC 5321 §4.5.3.1.4). Longer lines get
     /// `500 5.5.2`. Default 512.
@@ -21,8 +22,8 @@ public struct SMTPLimits: Sendable, Hashable {
     /// read to its end and refused with `552 5.3.4`. Default 35 MiB (Exchange Online's default).
     public var maximumMessageSize: Int = 35 * 1024 * 1024
     /// Simultaneous connections over all listeners; beyond it a new client gets `421 4.7.0` (plain and
-    /// STARTTLS listeners) or is closed (implicit TLS). Default 2000.
-    public var maximumConnections: Int = 2000
+    /// STARTTLS listeners) or is closed (implicit TLS). Default 200.
+    public var maximumConnections: Int = 200
     /// Simultaneous connections from one client (an IPv4 address, or an IPv6 /64: one host
     /// usually has a whole /64 to pick addresses from); beyond it `421 4.7.0`. Default 50.
     public var maximumConnectionsPerClient: Int = 50

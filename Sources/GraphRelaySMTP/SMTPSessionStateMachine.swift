@@ -1,3 +1,4 @@
+import GraphRelayMIME
 import GraphRelayTLS
 import NIOCore
 
@@ -614,7 +615,7 @@ struct SMTPSessionStateMachine {
         if line == [UInt8(ascii: "*")] { return reply(.authenticationCancelled) }
         // "=" is an empty initial response (RFC 4954 §4).
         let encoded = line == [UInt8(ascii: "=")] ? [] : line
-        guard let decoded = SMTPBase64.decode(encoded) else { return reply(.cannotDecodeResponse) }
+        guard let decoded = Base64.decode(encoded) else { return reply(.cannotDecodeResponse) }
         switch step {
         case .plain:
             // authzid NUL authcid NUL passwd (RFC 4616).

@@ -1,15 +1,13 @@
 import NIOCore
 
 /// The sink of ``SMTPSpillingMessageStore``: memory first, an unnamed temporary file once the
-/// message outgrows the threshold. Captures the header block on the way.
+/// message outgrows the threshold.
 actor SMTPSpillingMessageSink: SMTPMessageSink {
     private let memoryThreshold: Int
     private let directory: String
     private var memory = ByteBuffer()
     private var file: SMTPTemporaryFile?
     private var byteCount = 0
-    private var header = ByteBuffer()
-    private var headerComplete = false
     private var closed = false
 
     init(memoryThreshold: Int, directory: String) {
@@ -19,7 +17,6 @@ actor SMTPSpillingMessageSink: SMTPMessageSink {
 
     func append(_ bytes: ByteBuffer) throws {
         guard !closed else { throw SMTPStorageError(message: "append after finish or discard") }
-        captureHeader(bytes)
         byteCount += bytes.readableBytes
         if file == nil, memory.readableBytes + bytes.readableBytes <= memoryThreshold {
             memory.writeImmutableBuffer(bytes)
@@ -39,35 +36,15 @@ actor SMTPSpillingMessageSink: SMTPMessageSink {
         closed = true
         if let file {
             self.file = nil
-            return SMTPTemporaryFileMessage(file: file, byteCount: byteCount, header: header)
+            return SMTPTemporaryFileMessage(file: file, byteCount: byteCount)
         }
-        return SMTPInMemoryMessage(bytes: memory, header: header)
+        return SMTPInMemoryMessage(bytes: memory)
     }
 
     func discard() {
         closed = true
         file = nil
         memory = ByteBuffer()
-        header = ByteBuffer()
-    }
-
-    private func captureHeader(_ bytes: ByteBuffer) {
-        guard !headerComplete else { return }
-        let room = SMTPInMemoryMessage.maximumHeaderBlockSize - header.readableBytes
-        guard room > 0 else {
-            headerComplete = true
-            return
-        }
-        // Rescan a few octets before the new ones: the blank line may straddle two appends.
-        let overlap = min(header.readableBytes, 3)
-        let previousLength = header.readableBytes
-        header.writeImmutableBuffer(bytes.getSlice(at: bytes.readerIndex, length: min(room, bytes.readableBytes))!)
-        let scanStart = header.readerIndex + previousLength - overlap
-        let view = header.readableBytesView[scanStart...]
-        if let length = SMTPHeaderBlockScanner.headerLength(in: view) {
-            header.moveWriterIndex(to: scanStart + length)
-            headerComplete = true
-        }
     }
 }
 

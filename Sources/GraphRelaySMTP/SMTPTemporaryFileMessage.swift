@@ -4,13 +4,10 @@ import NIOCore
 struct SMTPTemporaryFileMessage: SMTPStoredMessage {
     let file: SMTPTemporaryFile
     let byteCount: Int
-    let header: ByteBuffer
 
     func read(offset: Int, length: Int) async throws -> ByteBuffer {
         let start = min(max(offset, 0), byteCount)
         let count = min(max(length, 0), byteCount - start)
         return try file.read(offset: start, length: count)
     }
-
-    func headerBlock() async throws -> ByteBuffer { header }
 }

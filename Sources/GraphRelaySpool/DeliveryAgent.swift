@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// Runs the ``DeliveryScheduler`` against a ``Spool``: loads the queue, starts deliveries through
@@ -49,7 +50,7 @@ public actor DeliveryAgent {
     private var counters = DeliveryMetrics()
     /// Messages committed by this process and not yet taken in: a burst of commits wakes the
     /// agent once, not once per message.
-    private nonisolated let committedInbox = LockedBox<(records: [SpoolRecord], drainScheduled: Bool)>(([], false))
+    private nonisolated let committedInbox = NIOLockedValueBox<(records: [SpoolRecord], drainScheduled: Bool)>(([], false))
 
     public init(
         spool: Spool,

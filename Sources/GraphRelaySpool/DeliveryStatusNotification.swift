@@ -172,7 +172,7 @@ public struct DeliveryStatusNotification: Sendable {
 
     /// The header block with CRLF line ends, ending in CRLF, at most 256 KiB of it.
     static func normalisedHeaders(_ bytes: [UInt8]) -> [UInt8] {
-        let block = bytes.prefix(MessageHeaders.headerBlockLength(bytes) ?? bytes.count).prefix(256 * 1024)
+        let block = bytes.prefix(MessageHeaders.headerLength(of: bytes)).prefix(256 * 1024)
         var out: [UInt8] = []
         out.reserveCapacity(block.count + 64)
         var previous: UInt8 = 0

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOPosix
 
 /// Group commit for one directory: callers that renamed files into the directory call
@@ -24,7 +25,7 @@ final class DirectorySyncer: Sendable {
     private let grouped: Bool
     private let maxConcurrent: Int
     private let faults: SpoolFaultInjector?
-    private let state = LockedBox(State())
+    private let state = NIOLockedValueBox(State())
     /// The actual fsync, replaceable in tests (default: fsync of the directory).
     private let syncFunction: @Sendable () throws -> Void
 

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 
 /// The identifier of a spooled message: 18 characters of Crockford base32, time-sortable.
@@ -60,7 +61,7 @@ public struct QueueID: Hashable, Comparable, Sendable, CustomStringConvertible, 
         try container.encode(rawValue)
     }
 
-    private static let lastMicros = LockedBox<UInt64>(0)
+    private static let lastMicros = NIOLockedValueBox<UInt64>(0)
 
     /// A new id, later than every id this process made before.
     public static func make(now: Date = Date()) -> QueueID {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// How a delivery attempt ended, as recorded in the spool.
@@ -216,7 +217,7 @@ extension Spool {
     private func removeDelivered(_ id: QueueID) async throws {
         let paths = self.paths
         let journal = self.attemptJournal
-        let recycled = LockedBox<[String]>([])
+        let recycled = NIOLockedValueBox<[String]>([])
         do {
             try await queueSyncer.sync { [self] () throws in
                 try self.withMessageLock(id) { () throws in

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -57,9 +58,9 @@ public final class Spool: Sendable {
     /// Records of queued messages, valid while their metadata file is unchanged (server mode).
     let recordCache: SpoolRecordCache
     /// The open `server.lock` (server mode) until ``close()``; the kernel drops the flock with it.
-    private let serverLockFD: LockedBox<Int32?>
-    private let observers = LockedBox<[UUID: @Sendable (SpoolRecord) -> Void]>([:])
-    private let isClosed = LockedBox(false)
+    private let serverLockFD: NIOLockedValueBox<Int32?>
+    private let observers = NIOLockedValueBox<[UUID: @Sendable (SpoolRecord) -> Void]>([:])
+    private let isClosed = NIOLockedValueBox(false)
 
     static let lockStripes = 64
 
@@ -112,7 +113,7 @@ public final class Spool: Sendable {
             _ = pidLine.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
             lockFD = fd
         }
-        self.serverLockFD = LockedBox(lockFD)
+        self.serverLockFD = NIOLockedValueBox(lockFD)
         self.attemptJournal = SpoolAttemptJournal(paths: paths)
         let filePool = SpoolFilePool(
             directory: paths.tmp,

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// The record of delivery attempts under way: `<spool>/attempts.log`, one line per attempt
 /// started, `<id> <attempt number> <start time in ms since 1970>\n`, appended with a single
@@ -32,7 +33,7 @@ final class SpoolAttemptJournal: Sendable {
         var size: Int64 = 0
         var inFlight: [QueueID: Entry] = [:]
     }
-    private let state = LockedBox(State())
+    private let state = NIOLockedValueBox(State())
 
     init(paths: SpoolPaths) {
         self.path = paths.attemptJournal

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// Files of delivered messages kept in `tmp/` for the next messages to overwrite, instead of
 /// deleting them and creating new ones.
@@ -28,7 +29,7 @@ final class SpoolFilePool: Sendable {
 
     private let directory: String
     private let capacity: Int
-    private let state = LockedBox(State())
+    private let state = NIOLockedValueBox(State())
 
     /// - Parameters:
     ///   - directory: the spool's `tmp/`.

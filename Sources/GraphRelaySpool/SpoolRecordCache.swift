@@ -1,10 +1,11 @@
+import NIOConcurrencyHelpers
 /// The metadata records this server read or wrote, each with the identity of its `.json` file
 /// (inode, size, modification and change times), so that starting a delivery costs a `stat`
 /// instead of reading and decoding the JSON. A file changed by anyone else — queue tooling
 /// rewrites metadata through a new file and a rename — has another identity, and is read again.
 /// Bounded: beyond ``capacity`` records, new ones are simply not cached.
 final class SpoolRecordCache: Sendable {
-    private let entries = LockedBox<[QueueID: (record: SpoolRecord, identity: Posix.FileIdentity)]>([:])
+    private let entries = NIOLockedValueBox<[QueueID: (record: SpoolRecord, identity: Posix.FileIdentity)]>([:])
     let capacity: Int
 
     init(capacity: Int) {

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// Writes one new message into the spool: ``append(_:)`` its bytes as they arrive, then
@@ -41,7 +42,7 @@ public final class SpoolWriter: @unchecked Sendable {
     }
 
     private let spool: Spool
-    private let state = LockedBox(State())
+    private let state = NIOLockedValueBox(State())
     /// The file in `tmp/` the bytes go to: a spare being reused, or `tmp/<id>.eml`.
     private let temporaryPath: String
     /// Whether `temporaryPath` is a spare (exists, holds an old message's bytes).

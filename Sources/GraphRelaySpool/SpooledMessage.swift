@@ -1,3 +1,5 @@
+import GraphRelayMIME
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -27,14 +29,18 @@ public struct SpooledMessage: Sendable {
         return try await runOnPool {
             let reader = try SpoolMessageReader(path: path, expectedSize: nil)
             defer { reader.close() }
-            var bytes: [UInt8] = []
-            while bytes.count < limit, let next = try reader.read(maxLength: chunk) {
-                bytes += next.readableBytesView
-                if let end = MessageHeaders.headerBlockLength(bytes) {
-                    return ByteBuffer(bytes: bytes[..<end])
+            var bytes = ByteBuffer()
+            var scanner = HeaderBoundaryScanner(limit: limit)
+            while bytes.readableBytes < limit, let next = try reader.read(maxLength: chunk) {
+                bytes.writeImmutableBuffer(next)
+                if case .complete(let span) = scanner.scan(next.readableBytesView) {
+                    return bytes.getSlice(at: bytes.readerIndex, length: span.headerLength)!
                 }
             }
-            return ByteBuffer(bytes: bytes.prefix(limit))
+            if case .complete(let span) = scanner.finish() {
+                return bytes.getSlice(at: bytes.readerIndex, length: span.headerLength)!
+            }
+            return bytes.getSlice(at: bytes.readerIndex, length: min(limit, bytes.readableBytes))!
         }
     }
 
@@ -81,7 +87,7 @@ public struct SpooledMessage: Sendable {
 public final class SpoolMessageReader: @unchecked Sendable {
     public let path: String
     private let expectedSize: Int64?
-    private let lock = LockedBox<(fd: Int32, read: Int64)>((-1, 0))
+    private let lock = NIOLockedValueBox<(fd: Int32, read: Int64)>((-1, 0))
 
     init(path: String, expectedSize: Int64?) throws {
         self.path = path

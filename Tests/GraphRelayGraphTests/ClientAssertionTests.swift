@@ -1,4 +1,5 @@
 import Foundation
+import GraphRelayMIME
 import GraphRelayTestSupport
 import GraphRelayTLS
 import Testing
@@ -20,8 +21,8 @@ struct ClientAssertionTests {
         let jwt = try signer.assertion(clientID: "client-1", audience: audience, now: now)
         let parts = jwt.split(separator: ".")
         #expect(parts.count == 3)
-        let headerBytes = try #require(GraphRelayGraph.Base64URL.decode(parts[0]))
-        let claimBytes = try #require(GraphRelayGraph.Base64URL.decode(parts[1]))
+        let headerBytes = try #require(Base64.decode(parts[0], alphabet: .url))
+        let claimBytes = try #require(Base64.decode(parts[1], alphabet: .url))
         let header = try #require(try JSONSerialization.jsonObject(with: Data(headerBytes)) as? [String: Any])
         let claims = try #require(try JSONSerialization.jsonObject(with: Data(claimBytes)) as? [String: Any])
         #expect(header["alg"] as? String == "PS256")
@@ -29,7 +30,7 @@ struct ClientAssertionTests {
         // x5t#S256 = base64url(SHA-256(DER)), computed independently with the openssl tool.
         let der = try ProcessRunner.run("openssl", ["x509", "-in", pki.serverCertificate, "-outform", "DER"]).stdoutData
         let digest = try ProcessRunner.run("openssl", ["dgst", "-sha256", "-binary"], input: der).stdoutData
-        #expect(header["x5t#S256"] as? String == GraphRelayGraph.Base64URL.encode(Array(digest)))
+        #expect(header["x5t#S256"] as? String == Base64.encode(Array(digest), alphabet: .url, padded: false))
         #expect(claims["aud"] as? String == audience)
         #expect(claims["iss"] as? String == "client-1")
         #expect(claims["sub"] as? String == "client-1")
@@ -54,7 +55,7 @@ struct ClientAssertionTests {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try Data((parts[0] + "." + parts[1]).utf8).write(to: URL(fileURLWithPath: directory + "/input"))
-        let signature = try #require(GraphRelayGraph.Base64URL.decode(parts[2]))
+        let signature = try #require(Base64.decode(parts[2], alphabet: .url))
         try Data(signature).write(to: URL(fileURLWithPath: directory + "/sig"))
         let publicKey = try ProcessRunner.run("openssl", ["x509", "-in", pki.serverCertificate, "-pubkey", "-noout"]).stdout
         try publicKey.write(toFile: directory + "/pub.pem", atomically: true, encoding: .utf8)
@@ -82,7 +83,7 @@ struct ClientAssertionTests {
         #expect(reason(jwt, client: "client-2").contains("must both be the client id"))
         #expect(reason(jwt, now: Date().addingTimeInterval(3600)).contains("not within its valid time range"))
         var parts = jwt.split(separator: ".").map(String.init)
-        parts[1] = GraphRelayGraph.Base64URL.encode(Array(#"{"aud":"x","iss":"client-1","sub":"client-1","exp":9999999999}"#.utf8))
+        parts[1] = Base64.encode(Array(#"{"aud":"x","iss":"client-1","sub":"client-1","exp":9999999999}"#.utf8), alphabet: .url, padded: false)
         #expect(reason(parts.joined(separator: ".")).contains("did not match the expected signature"))
         #expect(reason("not-a-jwt").contains("not a valid JWT"))
     }

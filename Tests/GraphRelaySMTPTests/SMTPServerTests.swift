@@ -293,6 +293,7 @@ struct SMTPServerTests {
     @Test("200 idle connections do not keep a new client from being served")
     func manyIdleConnections() async throws {
         var limits = SMTPLimits()
+        limits.maximumConnections = 1000
         limits.maximumConnectionsPerClient = 1000
         try await withSMTPServer(limits: limits) { fixture in
             var idle: [SMTPTestClient] = []
@@ -318,6 +319,7 @@ struct SMTPServerTests {
     func thousandIdleConnections() async throws {
         try SMTPFileDescriptorLimit.raiseToHardLimit()
         var limits = SMTPLimits()
+        limits.maximumConnections = 2000
         limits.maximumConnectionsPerClient = 2000
         try await withSMTPServer(limits: limits) { fixture in
             var idle: [SMTPTestClient] = []

@@ -1,3 +1,4 @@
+import GraphRelayMIME
 import GraphRelayTLS
 import NIOCore
 import Testing
@@ -381,14 +382,14 @@ struct SMTPSessionStateMachineTests {
     @Test("AUTH PLAIN with and without initial response")
     func authPlain() {
         var harness = authHarness()
-        harness.send("AUTH PLAIN \(SMTPBase64.encode(Array("\u{0}alice\u{0}secret".utf8)))\r\n")
+        harness.send("AUTH PLAIN \(Base64.encode(Array("\u{0}alice\u{0}secret".utf8)))\r\n")
         #expect(harness.takeStatuses() == ["235 2.7.0"])
         #expect(harness.machine.session.authenticatedUser == "alice")
 
         var second = authHarness()
         second.send("auth plain\r\n")
         #expect(second.replies.last?.wireFormat == "334 \r\n")
-        second.send(SMTPBase64.encode(Array("alice\u{0}alice\u{0}secret".utf8)) + "\r\n")
+        second.send(Base64.encode(Array("alice\u{0}alice\u{0}secret".utf8)) + "\r\n")
         #expect(second.takeStatuses() == ["334", "235 2.7.0"])
     }
 
@@ -412,10 +413,10 @@ struct SMTPSessionStateMachineTests {
     @Test("AUTH not checked now: 454 4.7.0, the session stays unauthenticated and may try again")
     func authTemporarilyUnavailable() {
         var harness = authHarness()
-        harness.send("AUTH PLAIN \(SMTPBase64.encode(Array("\u{0}busy\u{0}secret".utf8)))\r\n")
+        harness.send("AUTH PLAIN \(Base64.encode(Array("\u{0}busy\u{0}secret".utf8)))\r\n")
         #expect(harness.takeStatuses() == ["454 4.7.0"])
         // Not authenticated: a second AUTH is allowed (it would be 503 after a success).
-        harness.send("AUTH PLAIN \(SMTPBase64.encode(Array("\u{0}alice\u{0}secret".utf8)))\r\n")
+        harness.send("AUTH PLAIN \(Base64.encode(Array("\u{0}alice\u{0}secret".utf8)))\r\n")
         #expect(harness.takeStatuses() == ["235 2.7.0"])
     }
 
@@ -424,14 +425,14 @@ struct SMTPSessionStateMachineTests {
         var harness = authHarness()
         harness.send("AUTH LOGIN\r\n*\r\n")
         harness.send("AUTH PLAIN\r\n!!notbase64\r\n")
-        harness.send("AUTH PLAIN \(SMTPBase64.encode(Array("nonul".utf8)))\r\n")
-        harness.send("AUTH PLAIN \(SMTPBase64.encode(Array("bob\u{0}alice\u{0}secret".utf8)))\r\n")
+        harness.send("AUTH PLAIN \(Base64.encode(Array("nonul".utf8)))\r\n")
+        harness.send("AUTH PLAIN \(Base64.encode(Array("bob\u{0}alice\u{0}secret".utf8)))\r\n")
         harness.send("AUTH CRAM-MD5\r\n")
         harness.send("AUTH PLAIN =\r\n")
         #expect(harness.takeStatuses() == ["334", "501 5.7.0", "334", "501 5.5.2", "501 5.5.2", "535 5.7.8", "504 5.5.4", "501 5.5.2"])
         harness.send("MAIL FROM:<a@b.example>\r\nAUTH PLAIN\r\nRSET\r\n")
         #expect(harness.takeStatuses() == ["250 2.1.0", "503 5.5.1", "250 2.0.0"])
-        harness.send("AUTH PLAIN \(SMTPBase64.encode(Array("\u{0}alice\u{0}secret".utf8)))\r\nAUTH PLAIN\r\n")
+        harness.send("AUTH PLAIN \(Base64.encode(Array("\u{0}alice\u{0}secret".utf8)))\r\nAUTH PLAIN\r\n")
         #expect(harness.takeStatuses() == ["235 2.7.0", "503 5.5.1"])
     }
 
@@ -519,7 +520,7 @@ struct SMTPSessionStateMachineTests {
     func receivedWithTLSAndAuth() {
         var harness = greeted(Harness.configuration(listener: SMTPListenerConfiguration(tls: .implicit)))
         harness.run(harness.machine.tlsHandshakeCompleted(Self.tlsInfo))
-        harness.send("EHLO bad(name)\r\nAUTH PLAIN \(SMTPBase64.encode(Array("\u{0}alice\u{0}secret".utf8)))\r\n")
+        harness.send("EHLO bad(name)\r\nAUTH PLAIN \(Base64.encode(Array("\u{0}alice\u{0}secret".utf8)))\r\n")
         harness.send("MAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\nx\r\n.\r\n")
         let content = harness.deliveries.first?.content ?? ""
         #expect(content.hasPrefix("""

@@ -211,14 +211,13 @@ struct SMTPMessageStoreTests {
 
     static let parts = ["Received: x\r\n", "Subject: a\r", "\n\r", "\nbody line 1\r\n", String(repeating: "z", count: 5000), "\r\n"]
 
-    @Test("small messages stay in memory, large ones spill to a file; content, size and header agree", arguments: [1_000_000, 10])
+    @Test("small messages stay in memory, large ones spill to a file; content and size agree", arguments: [1_000_000, 10])
     func storeAndRead(threshold: Int) async throws {
         let message = try await store(Self.parts, threshold: threshold)
         let expected = Self.parts.joined()
         #expect(String(describing: type(of: message)) == (threshold > 10_000 ? "SMTPInMemoryMessage" : "SMTPTemporaryFileMessage"))
         #expect(message.byteCount == expected.utf8.count)
         #expect(try await message.readAll().string == expected)
-        #expect(try await message.headerBlock().string == "Received: x\r\nSubject: a\r\n\r\n", "blank line found across appends")
         #expect(try await message.read(offset: 13, length: 10).string == "Subject: a")
         #expect(try await message.read(offset: expected.utf8.count - 2, length: 100).string == "\r\n")
         #expect(try await message.read(offset: expected.utf8.count + 5, length: 10).readableBytes == 0)
@@ -230,28 +229,6 @@ struct SMTPMessageStoreTests {
         }
         #expect(joined == expected)
         #expect(chunks.dropLast().allSatisfy { $0 == 1000 })
-    }
-
-    @Test("a message without a body: the header block is the whole message")
-    func headerOnly() async throws {
-        let message = try await store(["Received: x\r\nSubject: only\r\n"], threshold: 1_000)
-        #expect(try await message.headerBlock().string == "Received: x\r\nSubject: only\r\n")
-        let spilled = try await store(["Received: x\r\nSubject: only\r\n"], threshold: 5)
-        #expect(try await spilled.headerBlock().string == "Received: x\r\nSubject: only\r\n")
-    }
-
-    @Test("the default header block of a custom stored message")
-    func defaultHeaderBlock() async throws {
-        struct Plain: SMTPStoredMessage {
-            let bytes: ByteBuffer
-            var byteCount: Int { bytes.readableBytes }
-            func read(offset: Int, length: Int) async throws -> ByteBuffer {
-                bytes.getSlice(at: offset, length: min(length, bytes.readableBytes - offset))!
-            }
-        }
-        var buffer = ByteBuffer()
-        buffer.writeString("A: 1\r\nB: 2\r\n\r\nbody\r\n")
-        #expect(try await Plain(bytes: buffer).headerBlock().string == "A: 1\r\nB: 2\r\n\r\n")
     }
 
     @Test("after discard or finish the sink refuses more")

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOPosix
 import Testing
 
@@ -26,9 +27,9 @@ struct GroupCommitTests {
     }
 
     /// A grouped syncer whose first fsync waits for `gate`; `calls` counts the fsyncs.
-    private func withGatedSyncer<T>(_ body: (DirectorySyncer, _ calls: LockedBox<Int>, _ gate: DispatchSemaphore) async throws -> T) async throws -> T {
+    private func withGatedSyncer<T>(_ body: (DirectorySyncer, _ calls: NIOLockedValueBox<Int>, _ gate: DispatchSemaphore) async throws -> T) async throws -> T {
         let gate = DispatchSemaphore(value: 0)
-        let calls = LockedBox(0)
+        let calls = NIOLockedValueBox(0)
         return try await withSyncer(fsync: { _ in
             let call = calls.withLockedValue { calls -> Int in
                 calls += 1
@@ -61,7 +62,7 @@ struct GroupCommitTests {
 
     @Test("sync(after:) runs the work first, shares the fsync, returns the work's value; a failing work is not synced")
     func syncAfterWork() async throws {
-        let workDone = LockedBox(0)
+        let workDone = NIOLockedValueBox(0)
         try await withGatedSyncer { syncer, calls, gate in
             try await withThrowingTaskGroup(of: Int.self) { group in
                 group.addTask { try await syncer.sync { workDone.withLockedValue { $0 += 1 }; return 0 } }
@@ -87,7 +88,7 @@ struct GroupCommitTests {
 
     @Test("without grouping every caller does its own fsync")
     func ungrouped() async throws {
-        let calls = LockedBox(0)
+        let calls = NIOLockedValueBox(0)
         try await withSyncer(grouped: false, fsync: { _ in calls.withLockedValue { $0 += 1 } }) { syncer, _ in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<10 { group.addTask { try await syncer.sync() } }

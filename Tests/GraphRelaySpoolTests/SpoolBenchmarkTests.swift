@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import Testing
 
@@ -21,7 +22,7 @@ struct SpoolBenchmarkTests {
             let directory = TemporaryDirectory("bench")
             defer { directory.remove() }
             let spool = try Spool(directory: directory.path, configuration: configuration, logger: quietLogger)
-            let latencies = LockedBox<[Double]>([])
+            let latencies = NIOLockedValueBox<[Double]>([])
             let start = ContinuousClock.now
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for session in 0..<sessions {

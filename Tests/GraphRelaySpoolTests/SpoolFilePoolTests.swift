@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import Testing
 
@@ -147,7 +148,7 @@ struct SpoolFilePoolTests {
 
     @Test("a commit that fails while overwriting a spare leaves nothing behind and loses no other message")
     func failureWhileReusing() async throws {
-        let failNext = LockedBox(false)
+        let failNext = NIOLockedValueBox(false)
         var configuration = SpoolConfiguration()
         configuration.faults = SpoolFaultInjector { point, _ in
             point == .syncMessage && failNext.withLockedValue { $0 } ? EIO : nil
@@ -172,7 +173,7 @@ struct SpoolFilePoolTests {
 
     @Test("spares become usable only after the queue directory is fsynced; a failed fsync keeps them out")
     func publishedAfterSync() async throws {
-        let failSync = LockedBox(false)
+        let failSync = NIOLockedValueBox(false)
         var configuration = SpoolConfiguration()
         configuration.faults = SpoolFaultInjector { point, _ in
             point == .syncDirectory && failSync.withLockedValue { $0 } ? EIO : nil

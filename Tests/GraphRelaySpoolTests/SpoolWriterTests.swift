@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import Testing
 
@@ -185,7 +186,7 @@ struct SpoolWriterTests {
     @Test("commit observers hear of every commit")
     func observers() async throws {
         try await withSpool { spool, _ in
-            let seen = LockedBox<[QueueID]>([])
+            let seen = NIOLockedValueBox<[QueueID]>([])
             let token = spool.addCommitObserver { record in seen.withLockedValue { $0.append(record.id) } }
             let first = try await spoolMessage(spool, sampleMessage(seed: 1, size: 100))
             spool.removeCommitObserver(token)

@@ -47,6 +47,9 @@ public final class BackgroundProcess: @unchecked Sendable {
     /// The child's process id.
     public var pid: Int32 { process.processIdentifier }
 
+    /// The exit status once the program has exited.
+    public var terminationStatus: Int32 { process.terminationStatus }
+
     /// Writes to the program's standard input. Returns false when the program no longer reads it
     /// (it has exited or closed its input).
     @discardableResult

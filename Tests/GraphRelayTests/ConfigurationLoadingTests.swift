@@ -263,7 +263,7 @@ struct ConfigurationLoadingTests {
         let configuration = try loadConfiguration(minimalYAML + """
 
             logging: { level: debug }
-            graph: { proxy: "http://proxy.example.com:3128", noProxy: [".internal", "localhost"], connectTimeout: 5s, requestTimeout: 2m, maxConnectionsPerHost: 8 }
+            graph: { proxy: "http://proxy.example.com:3128", noProxy: [".internal", "localhost"], connectTimeout: 5s, requestTimeout: 2m, maxIdleConnectionsPerHost: 8 }
             """)
         #expect(configuration.logging.level == Logger.Level.debug)
         #expect(configuration.graph.proxy?.endpoint.url == "http://proxy.example.com:3128")
@@ -274,7 +274,18 @@ struct ConfigurationLoadingTests {
         #expect(!configuration.graph.bypassesProxy(host: "graph.microsoft.com"))
         #expect(configuration.graph.connectTimeout == .seconds(5))
         #expect(configuration.graph.requestTimeout == .seconds(120))
-        #expect(configuration.graph.maxConnectionsPerHost == 8)
+        #expect(configuration.graph.maxIdleConnectionsPerHost == 8)
+    }
+
+    @Test("graph.maxConnectionsPerHost, the old name of maxIdleConnectionsPerHost, is read and reported as deprecated")
+    func deprecatedIdleConnectionKey() throws {
+        let old = try loadConfiguration(minimalYAML + "\ngraph: { maxConnectionsPerHost: 4 }\n")
+        #expect(old.graph.maxIdleConnectionsPerHost == 4)
+        #expect(old.warnings.map(\.path) == ["graph.maxConnectionsPerHost"])
+        #expect(old.warnings.first?.message.hasPrefix("deprecated: rename it to graph.maxIdleConnectionsPerHost") == true)
+        #expect(configurationIssues(minimalYAML + "\ngraph: { maxConnectionsPerHost: 4, maxIdleConnectionsPerHost: 8 }\n") == [
+            "graph.maxConnectionsPerHost: give only graph.maxIdleConnectionsPerHost (maxConnectionsPerHost is its deprecated name)",
+        ])
     }
 
     @Test("graph.sendVia and graph.largeMessageFormat; with sendMail the message size defaults to, and is limited to, one request")

@@ -2,7 +2,7 @@ import Foundation
 import GraphRelayTestSupport
 import Testing
 
-/// Access control at MAIL FROM through the whole relay (issue 4 item 6): untrusted and
+/// Access control at MAIL FROM through the whole relay: untrusted and
 /// unauthenticated → 530 5.7.0; a user outside its allowed senders → 553 5.7.1; no route → 550 5.7.1.
 @Suite("End to end: access control", .timeLimit(.minutes(1)))
 struct EndToEndAccessTests {

@@ -3,7 +3,7 @@ import GraphEmulator
 import GraphRelayTestSupport
 import Testing
 
-/// Real SMTP clients → graph-relay → Graph emulator over HTTPS (issue 4 item 11): what arrives at
+/// Real SMTP clients → graph-relay → Graph emulator over HTTPS: what arrives at
 /// Graph is the submitted message byte for byte, apart from the relay's `Received:` field in front
 /// and the envelope recipients merged into `Bcc:`.
 @Suite("End to end: delivery through graph-relay to Graph over HTTPS", .timeLimit(.minutes(1)))

@@ -5,7 +5,7 @@ import NIOCore
 import Testing
 
 /// Every class of Graph failure reaches the SMTP client as its mapped reply (docs/graph.md,
-/// issue 4 item 7), through the real relay and real HTTPS.
+/// "Outcomes and SMTP replies"), through the real relay and real HTTPS.
 @Suite("End to end: Graph failures become the mapped SMTP replies", .timeLimit(.minutes(1)))
 struct EndToEndGraphFailureTests {
     /// One failure class: the mailbox it is sent as (the route's `mailbox: sender`), how the

@@ -2,7 +2,7 @@ import Foundation
 import GraphRelayTestSupport
 import Testing
 
-/// The acceptance check of issue 4: against an independent Graph stand-in written from the sendMail
+/// The relay checked against a second reading of Graph: an independent stand-in written from the sendMail
 /// reference alone (Fixtures/graph_standin.py: Python's http.server + ssl, its own base64, MIME and
 /// JWT handling, signatures checked with `openssl dgst`), messages from real clients arrive intact
 /// with every envelope recipient, via secret and via certificate credentials.

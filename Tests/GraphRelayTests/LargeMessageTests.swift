@@ -5,7 +5,7 @@ import NIOCore
 import Testing
 @testable import GraphRelay
 
-/// Messages above one sendMail request (issue 10): through a draft, its large parts as
+/// Messages above one sendMail request (docs/graph.md, "Large messages: the draft path"): through a draft, its large parts as
 /// attachments, exactly once — end to end from a real SMTP client (Python's smtplib) through the
 /// relay's spool to the emulator over HTTPS, checked with an independent MIME parser.
 @Suite("Large messages: drafts, attachments and upload sessions, exactly once", .timeLimit(.minutes(10)))

@@ -1,3 +1,4 @@
+import GraphRelayMIME
 import Testing
 @testable import GraphRelay
 
@@ -167,5 +168,16 @@ struct MessageIDTests {
         #expect(head.bytes == Array(message[..<span.bodyOffset]))
         #expect(head.fields.count == 2)
         #expect(head.fields.map(\.name) == ["To", "Subject"])
+    }
+
+    @Test("MessageHead.parse reports an incomplete prefix and a too-long header clearly")
+    func parseErrors() throws {
+        #expect(throws: MessageHeadError.incomplete(bytesGiven: 10)) {
+            try MessageHead.parse(bytes("Subject: x"), isComplete: false)
+        }
+        let error = #expect(throws: MessageHeadError.self) {
+            try MessageHead.parse(bytes("Subject: " + String(repeating: "x", count: 200) + "\r\n\r\n"), isComplete: true, limit: 64)
+        }
+        #expect(error?.description.hasPrefix("header block longer than 64 bytes") == true)
     }
 }

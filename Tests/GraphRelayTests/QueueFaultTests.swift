@@ -4,7 +4,7 @@ import GraphRelayTestSupport
 import Testing
 @testable import GraphRelay
 
-/// Issue 5 through the real relay (`delivery: queue`) in this process, against a Graph emulator
+/// The queue through the real relay (`delivery: queue`) in this process, against a Graph emulator
 /// that throttles, fails, drops connections and loses its token endpoint: nothing accepted is
 /// lost, nothing is changed, Graph's limits and Retry-After are respected, storage failures are
 /// refused with 451, permanent failures are bounced through Graph.

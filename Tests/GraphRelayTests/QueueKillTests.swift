@@ -5,8 +5,8 @@ import Logging
 import NIOCore
 import Testing
 
-/// Issue 5's acceptance test: the real `graph-relay serve` (with its embedded Graph emulator
-/// writing to an outbox directory) is killed with SIGKILL while clients are sending and messages
+/// Nothing acknowledged is lost under kill -9: the real `graph-relay serve` (delivering to a Graph
+/// emulator in this test process, which outlives every kill) is killed with SIGKILL while clients are sending and messages
 /// are being delivered; after a restart on the same spool every message that got a 250 reaches
 /// the outbox. Duplicates are allowed (at-least-once) and counted.
 @Suite("Queue: kill -9 under load (real graph-relay binary)")

@@ -6,7 +6,7 @@ import Logging
 import NIOCore
 @testable import GraphRelay
 
-// Support for the queue (issue 5) integration tests: a relay with `delivery: queue` in this
+// Support for the queue (docs/spool.md) integration tests: a relay with `delivery: queue` in this
 // process, pointed at a Graph emulator the test controls (TLS with the test PKI), plus SMTP
 // clients, spool inspection and a log capture. Every wait has a time limit.
 

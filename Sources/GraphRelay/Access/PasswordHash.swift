@@ -1,4 +1,5 @@
 import COpenSSL
+import GraphRelayMIME
 
 /// A salted slow password hash in a self-describing PHC-style string.
 ///
@@ -93,10 +94,10 @@ public struct PasswordHash: Sendable, Hashable, CustomStringConvertible {
             throw .unsupportedAlgorithm(String(parts[1]))
         }
         try algorithm.validate()
-        guard let salt = Base64.decode(unpadded: parts[3]), (8...64).contains(salt.count) else {
+        guard let salt = Base64.decode(parts[3]), (8...64).contains(salt.count) else {
             throw .malformed("the salt is not 8–64 bytes of unpadded base64")
         }
-        guard let hash = Base64.decode(unpadded: parts[4]), (16...64).contains(hash.count) else {
+        guard let hash = Base64.decode(parts[4]), (16...64).contains(hash.count) else {
             throw .malformed("the hash is not 16–64 bytes of unpadded base64")
         }
         self.algorithm = algorithm
@@ -121,7 +122,7 @@ public struct PasswordHash: Sendable, Hashable, CustomStringConvertible {
         case .scrypt(let logN, let r, let p): head = "$scrypt$ln=\(logN),r=\(r),p=\(p)"
         case .pbkdf2SHA256(let iterations): head = "$pbkdf2-sha256$i=\(iterations)"
         }
-        return "\(head)$\(Base64.encodeUnpadded(salt))$\(Base64.encodeUnpadded(hash))"
+        return "\(head)$\(Base64.encode(salt, padded: false))$\(Base64.encode(hash, padded: false))"
     }
 
     /// The encoded string. (A password hash is not a secret in itself, but it is never logged by

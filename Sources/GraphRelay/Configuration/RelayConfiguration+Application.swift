@@ -7,7 +7,7 @@ extension RelayConfiguration {
         /// `name`: referenced by routes. Required, unique.
         public var name: String
         /// `cloud`: `global` (default), `usgov`, `usgov-dod`, `china`.
-        public var cloud: NationalCloud = .global
+        public var cloud: GraphCloud = .global
         /// `tenantId`: directory (tenant) ID or a verified domain (`contoso.onmicrosoft.com`).
         /// Required (for workload identity, defaults to `AZURE_TENANT_ID`).
         public var tenantId: String
@@ -27,7 +27,7 @@ extension RelayConfiguration {
         /// `caFile`: extra trust anchors (PEM) for the login and Graph endpoints. Default none.
         public var caFile: PEMSource?
 
-        public init(name: String, cloud: NationalCloud = .global, tenantId: String, clientId: String, credential: Credential) {
+        public init(name: String, cloud: GraphCloud = .global, tenantId: String, clientId: String, credential: Credential) {
             self.name = name
             self.cloud = cloud
             self.tenantId = tenantId

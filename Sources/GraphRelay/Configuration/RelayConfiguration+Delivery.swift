@@ -1,6 +1,6 @@
 extension RelayConfiguration {
     /// `spool`: durable queue.
-    public struct Spool: Sendable, Hashable {
+    public struct SpoolSettings: Sendable, Hashable {
         /// `spool.directory`: default `/var/spool/graph-relay` (relative paths are relative to the
         /// configuration file's directory).
         public var directory: String = "/var/spool/graph-relay"
@@ -55,7 +55,7 @@ extension RelayConfiguration {
     }
 
     /// `graph`: the HTTP client towards Entra ID and Graph.
-    public struct GraphClient: Sendable, Hashable {
+    public struct GraphSettings: Sendable, Hashable {
         /// `graph.proxy`: an HTTP CONNECT proxy URL (`http://proxy:3128`, credentials allowed),
         /// or `none`. Default: taken from `https_proxy`/`HTTPS_PROXY` at load time.
         public var proxy: Proxy?
@@ -67,8 +67,10 @@ extension RelayConfiguration {
         /// `graph.requestTimeout`: one request, from sending to the complete response.
         /// Default `60s`.
         public var requestTimeout: Duration = .seconds(60)
-        /// `graph.maxConnectionsPerHost`: keep-alive pool size per host. Default 16.
-        public var maxConnectionsPerHost: Int = 16
+        /// `graph.maxIdleConnectionsPerHost`: connections kept open (idle, for reuse) per host;
+        /// connections in use are not limited by it. Default 16. (`maxConnectionsPerHost`, its
+        /// old name, is still read and reported as deprecated.)
+        public var maxIdleConnectionsPerHost: Int = 16
         /// `graph.sendVia`: how messages are submitted. Default `auto`.
         public var sendVia: SendVia = .auto
         /// `graph.largeMessageFormat`: how the draft path builds its draft. Default `mime`.

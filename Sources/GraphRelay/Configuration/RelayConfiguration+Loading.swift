@@ -415,9 +415,9 @@ extension RelayConfiguration {
         } else {
             reader.error(path, "missing required key 'name'", node)
         }
-        var cloud = NationalCloud.global
+        var cloud = GraphCloud.global
         if let value = map.take("cloud", &reader) {
-            cloud = reader.choice(value, "\(path).cloud", NationalCloud.self) ?? .global
+            cloud = reader.choice(value, "\(path).cloud", GraphCloud.self) ?? .global
         }
 
         // Credential: exactly one.
@@ -677,8 +677,17 @@ extension RelayConfiguration {
             graph.requestTimeout = reader.duration(value, "graph.requestTimeout", minimum: .seconds(1), maximum: .seconds(3600))
                 ?? graph.requestTimeout
         }
+        if let value = map?.take("maxIdleConnectionsPerHost", &reader) {
+            graph.maxIdleConnectionsPerHost = reader.int(value, "graph.maxIdleConnectionsPerHost", range: 1...256) ?? graph.maxIdleConnectionsPerHost
+        }
         if let value = map?.take("maxConnectionsPerHost", &reader) {
-            graph.maxConnectionsPerHost = reader.int(value, "graph.maxConnectionsPerHost", range: 1...256) ?? graph.maxConnectionsPerHost
+            // The old name: it only ever limited the idle connections kept for reuse.
+            if map?.has("maxIdleConnectionsPerHost") == true {
+                reader.error("graph.maxConnectionsPerHost", "give only graph.maxIdleConnectionsPerHost (maxConnectionsPerHost is its deprecated name)", value)
+            } else {
+                reader.warning("graph.maxConnectionsPerHost", "deprecated: rename it to graph.maxIdleConnectionsPerHost (it limits the idle connections kept per host, not the connections in use)", value)
+                graph.maxIdleConnectionsPerHost = reader.int(value, "graph.maxConnectionsPerHost", range: 1...256) ?? graph.maxIdleConnectionsPerHost
+            }
         }
         if let value = map?.take("sendVia", &reader) {
             // Accepted in any case (`sendmail`, `sendMail`, `SENDMAIL`).

@@ -1,6 +1,10 @@
 import Foundation
+import GraphRelaySMTP
 import GraphRelayTLS
 import NIOCore
+
+/// The listener's own defaults, which the `smtp` keys share.
+private let listenerDefaults = SMTPLimits()
 
 extension RelayConfiguration {
     /// `smtp`: the SMTP listener side.
@@ -16,35 +20,35 @@ extension RelayConfiguration {
         /// (36,700,160: Exchange Online's default limit); with `graph.sendVia: sendMail` the
         /// default, and the most allowed, is `3MB` (one request of 4 MB after base64, with room
         /// for the header fields the relay adds).
-        public var maxMessageSize: Int = 35 * 1024 * 1024
+        public var maxMessageSize: Int = listenerDefaults.maximumMessageSize
         /// `smtp.maxHeaderSize`: the largest header section (everything before the first empty
         /// line) the relay reads to merge recipients. Default `256KiB`.
         public var maxHeaderSize: Int = 256 * 1024
         /// `smtp.maxRecipients`: RCPT TO commands accepted per message. Default 500 (Exchange
         /// Online's limit per message).
-        public var maxRecipients: Int = 500
+        public var maxRecipients: Int = listenerDefaults.maximumRecipients
         /// `smtp.maxConnections`: concurrent SMTP sessions over all listeners. Default 200.
-        public var maxConnections: Int = 200
+        public var maxConnections: Int = listenerDefaults.maximumConnections
         /// `smtp.commandTimeout`: how long the server waits for the next command. Default `5m`
         /// (RFC 5321 §4.5.3.2).
-        public var commandTimeout: Duration = .seconds(300)
+        public var commandTimeout = Duration(listenerDefaults.commandTimeout)
         /// `smtp.minimumDataRate`: octets per second a client must keep up while sending message
         /// content (each octet extends the deadline by 1/rate s, never beyond `commandTimeout`), so
         /// a byte-a-second client cannot hold a slot. Default 500.
-        public var minimumDataRate: Int = 500
+        public var minimumDataRate: Int = listenerDefaults.minimumDataRate
         /// `smtp.maxConnectionsPerClient`: concurrent sessions from one client (an IPv4
         /// address, or an IPv6 /64). Default 50.
-        public var maxConnectionsPerClient: Int = 50
+        public var maxConnectionsPerClient: Int = listenerDefaults.maximumConnectionsPerClient
         /// `smtp.maxSessionDuration`: the longest one SMTP session may last, however busy
         /// (`421 4.4.2` after it). Default `1h`.
-        public var maxSessionDuration: Duration = .seconds(3600)
+        public var maxSessionDuration = Duration(listenerDefaults.maximumSessionDuration)
         /// `smtp.maxDataDuration`: the longest the content of one message (or one BDAT chunk)
         /// may take to arrive, even at `minimumDataRate` (`421 4.4.2` after it). Default `10m`.
-        public var maxDataDuration: Duration = .seconds(600)
+        public var maxDataDuration = Duration(listenerDefaults.maximumDataDuration)
         /// `smtp.maxJunkCommands`: EHLO, HELO, NOOP, RSET, VRFY, EXPN and HELP per accepted
         /// message before each further one counts as an error (Postfix's
         /// `smtpd_junk_command_limit`). Default 100.
-        public var maxJunkCommands: Int = 100
+        public var maxJunkCommands: Int = listenerDefaults.maximumJunkCommands
 
         public init() {}
     }

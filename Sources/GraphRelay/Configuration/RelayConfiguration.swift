@@ -22,13 +22,13 @@ public struct RelayConfiguration: Sendable {
     /// Graph answered).
     public var delivery = DeliveryMode.queue
     /// `spool`: where queued messages live and how they are retried.
-    public var spool = Spool()
+    public var spool = SpoolSettings()
     /// `scheduler`: per-mailbox concurrency and rate.
     public var scheduler = Scheduler()
     /// `bounces`: delivery status notifications for failed messages.
     public var bounces = Bounces()
     /// `graph`: the HTTP client towards Entra ID and Graph (proxy, timeouts).
-    public var graph = GraphClient()
+    public var graph = GraphSettings()
     /// `logging`: log level.
     public var logging = Logging()
     /// Non-fatal findings of the last load (e.g. unreachable routes); `graph-relay check-config`

@@ -12,7 +12,7 @@ struct GraphDelivery: Sendable {
     let sendVia: RelayConfiguration.SendVia
     let largeMessageFormat: RelayConfiguration.LargeMessageFormat
 
-    init(clients: GraphClients, graph: RelayConfiguration.GraphClient) {
+    init(clients: GraphClients, graph: RelayConfiguration.GraphSettings) {
         self.clients = clients
         self.sendVia = graph.sendVia
         self.largeMessageFormat = graph.largeMessageFormat

@@ -1,3 +1,5 @@
+import GraphRelayMIME
+
 /// A message's header section, parsed from a prefix of the message, with the rewrites the relay
 /// needs before submitting it to Graph: envelope recipients merged into `Bcc:`, an optional
 /// `From:` rewrite, a `Message-ID` when there is none.
@@ -48,12 +50,7 @@ public struct MessageHead: Sendable {
         isComplete: Bool,
         limit: Int = 256 * 1024
     ) throws(MessageHeadError) -> (head: MessageHead, bodyOffset: Int) where Bytes.Element == UInt8 {
-        var scanner = HeaderBoundaryScanner(limit: limit)
-        var outcome = scanner.scan(messagePrefix)
-        if outcome == .needMoreData && isComplete {
-            outcome = scanner.finish()
-        }
-        switch outcome {
+        switch HeaderBoundaryScanner.outcome(of: messagePrefix, isComplete: isComplete, limit: limit) {
         case .needMoreData:
             throw .incomplete(bytesGiven: messagePrefix.count)
         case .tooLong(let limit):

@@ -27,7 +27,7 @@ extension RelayConfiguration.Application {
     }
 }
 
-extension RelayConfiguration.GraphClient {
+extension RelayConfiguration.GraphSettings {
     /// The Graph client settings for one application.
     func clientConfiguration(scheduler: RelayConfiguration.Scheduler, extraTrustRoots: [PEMSource]) throws -> GraphClientConfiguration {
         var configuration = GraphClientConfiguration()
@@ -38,7 +38,7 @@ extension RelayConfiguration.GraphClient {
         // set them too, or it would bound no request at all.
         configuration.sendMailTimeout = .init(requestTimeout)
         configuration.tokenRequestTimeout = .init(requestTimeout)
-        configuration.http.maxIdleConnectionsPerEndpoint = maxConnectionsPerHost
+        configuration.http.maxIdleConnectionsPerEndpoint = maxIdleConnectionsPerHost
         configuration.http.tls.additionalTrustRoots += extraTrustRoots
         configuration.maxConcurrentRequestsPerMailbox = scheduler.concurrencyPerMailbox
         if let proxy {

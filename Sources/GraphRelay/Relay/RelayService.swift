@@ -118,20 +118,11 @@ public final class RelayService: Sendable {
         }
 
         let logger = self.logger
-        var tasks: [Task<Void, Never>] = [Task { await clients.verifyCredentials(logger: logger) }]
-        if !reloadable.isEmpty {
-            let interval = tlsReloadInterval
-            let contexts = reloadable
-            tasks.append(Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: interval)
-                    if Task.isCancelled { break }
-                    for context in contexts { Self.reloadCertificates(context, logger: logger) }
-                }
-            })
-            state.withLockedValue { $0.reloadable = contexts }
+        let verification = Task { await clients.verifyCredentials(logger: logger) }
+        state.withLockedValue {
+            $0.background.append(verification)
+            $0.reloadable = reloadable
         }
-        state.withLockedValue { $0.background += tasks }
         return bound
     }
 
@@ -190,6 +181,16 @@ public final class RelayService: Sendable {
         }
     }
 
+    /// Re-reads the TLS certificate and key if their files changed (``tlsReloadInterval``).
+    func reloadChangedCertificates() {
+        for context in state.withLockedValue({ $0.reloadable }) {
+            Self.reloadCertificates(context, logger: logger)
+        }
+    }
+
+    /// Whether there is a TLS certificate to reload.
+    var hasCertificates: Bool { state.withLockedValue { !$0.reloadable.isEmpty } }
+
     private static func reloadCertificates(_ reloadable: ReloadableTLSContext, logger: Logger, force: Bool = false) {
         do {
             if force {
@@ -205,19 +206,44 @@ public final class RelayService: Sendable {
 
     /// Stops accepting, answers `421 4.3.2` to open sessions (after a delivery in progress
     /// finishes, up to `gracePeriod`), lets the delivery agent finish or release what it is
-    /// sending, closes the spool, then the Graph clients.
+    /// sending, closes the spool, then the Graph clients. `serve` does the same in two steps
+    /// (``stopListening(gracePeriod:)``, then ``stopDelivery(gracePeriod:)``) as its
+    /// `ServiceGroup` shuts down (``services(gracePeriod:)``).
     public func shutdown(gracePeriod: TimeAmount = .seconds(30)) async {
-        let (server, clients, tasks, agent, spool) = state.withLockedValue { state in
-            defer { state.background = [] }
-            return (state.server, state.clients, state.background, state.agent, state.spool)
+        await stopListening(gracePeriod: gracePeriod)
+        await stopDelivery(gracePeriod: gracePeriod)
+        logger.notice("stopped")
+    }
+
+    /// Closes the listeners at once; open sessions may finish the transaction under way for
+    /// `gracePeriod`, then get `421 4.3.2`.
+    func stopListening(gracePeriod: TimeAmount) async {
+        let server = state.withLockedValue { state in
+            defer { state.server = nil }
+            return state.server
+        }
+        guard let server else { return }
+        await server.shutdown(gracePeriod: gracePeriod)
+        logger.notice("SMTP listeners stopped")
+    }
+
+    /// Lets deliveries in flight finish or go back to the queue (nothing is dropped), closes the
+    /// spool, then the Graph clients.
+    func stopDelivery(gracePeriod: TimeAmount) async {
+        let (clients, tasks, agent, spool) = state.withLockedValue { state in
+            defer {
+                state.background = []
+                state.agent = nil
+                state.spool = nil
+                state.clients = nil
+            }
+            return (state.clients, state.background, state.agent, state.spool)
         }
         tasks.forEach { $0.cancel() }
-        await server?.shutdown(gracePeriod: gracePeriod)
-        // Deliveries in flight finish or go back to the queue; nothing is dropped.
         await agent?.stop(gracePeriod: .seconds(Int64(gracePeriod.nanoseconds / 1_000_000_000)))
         await spool?.close()
         await clients?.shutdown()
-        logger.notice("stopped")
+        if agent != nil || spool != nil || clients != nil { logger.notice("delivery stopped") }
     }
 
     private static func pemText(_ source: PEMSource) throws -> String {

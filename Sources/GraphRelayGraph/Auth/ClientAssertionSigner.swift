@@ -1,6 +1,7 @@
 import COpenSSL
 import COpenSSLShims
 import Foundation
+import GraphRelayMIME
 import GraphRelayTLS
 
 /// Signs client-assertion JWTs for certificate credentials (Microsoft identity platform
@@ -44,9 +45,9 @@ public struct ClientAssertionSigner: Sendable {
             "\"iat\":\(issued)",
             "\"exp\":\(issued + Int(min(lifetime, 600)))",
         ].joined(separator: ",") + "}"
-        let signingInput = Base64URL.encode(Array(header.utf8)) + "." + Base64URL.encode(Array(claims.utf8))
+        let signingInput = Base64.encode(header.utf8, alphabet: .url, padded: false) + "." + Base64.encode(claims.utf8, alphabet: .url, padded: false)
         let signature = try Self.signPS256(Array(signingInput.utf8), key: material.key)
-        return signingInput + "." + Base64URL.encode(signature)
+        return signingInput + "." + Base64.encode(signature, alphabet: .url, padded: false)
     }
 
     /// The loaded key (the caller releases it) and the certificate's thumbprint.
@@ -83,7 +84,7 @@ public struct ClientAssertionSigner: Sendable {
             EVP_PKEY_free(key)
             throw PEMMaterialError("certificate \(PEMMaterial.name(of: certificate)) has expired; upload a new certificate to the app registration")
         }
-        let thumbprint = Base64URL.encode(PEMMaterial.digest(PEMMaterial.der(of: x509)))
+        let thumbprint = Base64.encode(PEMMaterial.digest(PEMMaterial.der(of: x509)), alphabet: .url, padded: false)
         return Material(key: key, thumbprint: thumbprint)
     }
 

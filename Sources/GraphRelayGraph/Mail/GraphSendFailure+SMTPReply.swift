@@ -1,5 +1,5 @@
 extension GraphSendFailure {
-    /// The SMTP reply for the device (issue 4 item 7):
+    /// The SMTP reply for the device (docs/graph.md, "Outcomes and SMTP replies"):
     ///
     /// | failure | reply |
     /// |---|---|

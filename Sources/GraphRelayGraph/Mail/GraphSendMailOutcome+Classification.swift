@@ -3,7 +3,7 @@ import NIOCore
 import NIOHTTP1
 
 extension GraphSendMailOutcome {
-    /// Classifies Graph's answer to a sendMail request (issue 4 item 7).
+    /// Classifies Graph's answer to a sendMail request (docs/graph.md, "Outcomes and SMTP replies").
     ///
     /// - Parameters:
     ///   - response: Graph's answer.

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """An independent Microsoft Graph stand-in for graph-relay's end-to-end tests.
 
-Written only from Microsoft's sendMail reference and the collected Graph facts
-(shared/reference/graph-user-sendmail.md and graph-facts.md), not from graph-relay's own emulator,
+Written only from Microsoft's documentation of sendMail, tokens and Graph's limits and errors,
+not from graph-relay's own emulator,
 so that the relay is checked against a second reading of the documentation. Python 3 standard
 library only, plus the `openssl` command for verifying client-assertion signatures.
 

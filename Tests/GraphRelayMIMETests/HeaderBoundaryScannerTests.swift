@@ -1,8 +1,10 @@
 import Testing
-@testable import GraphRelay
+import GraphRelayMIME
 
 @Suite("Message header boundary")
-struct MessageHeaderBoundaryTests {
+struct HeaderBoundaryScannerTests {
+    private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
+
     typealias Span = HeaderBoundaryScanner.HeaderSpan
 
     @Test("CRLF message: header ends before the empty line, body after it")
@@ -114,16 +116,5 @@ struct MessageHeaderBoundaryTests {
         #expect(scanner.scan(bytes("B: 2\r\n\r\n")) == first)
         #expect(scanner.finish() == first)
         #expect(scanner.outcome == first)
-    }
-
-    @Test("MessageHead.parse reports an incomplete prefix and a too-long header clearly")
-    func parseErrors() throws {
-        #expect(throws: MessageHeadError.incomplete(bytesGiven: 10)) {
-            try MessageHead.parse(bytes("Subject: x"), isComplete: false)
-        }
-        let error = #expect(throws: MessageHeadError.self) {
-            try MessageHead.parse(bytes("Subject: " + String(repeating: "x", count: 200) + "\r\n\r\n"), isComplete: true, limit: 64)
-        }
-        #expect(error?.description.hasPrefix("header block longer than 64 bytes") == true)
     }
 }

@@ -102,6 +102,15 @@ public struct HeaderBoundaryScanner: Sendable {
         return result
     }
 
+    /// The outcome for a message that starts with `bytes`: scanned at once, and finished when
+    /// `isComplete` (the bytes are the whole message).
+    public static func outcome<Bytes: Sequence>(of bytes: Bytes, isComplete: Bool, limit: Int = 256 * 1024) -> Outcome
+    where Bytes.Element == UInt8 {
+        var scanner = HeaderBoundaryScanner(limit: limit)
+        let outcome = scanner.scan(bytes)
+        return outcome == .needMoreData && isComplete ? scanner.finish() : outcome
+    }
+
     private mutating func decide(_ outcome: Outcome) {
         result = outcome
         phase = .done

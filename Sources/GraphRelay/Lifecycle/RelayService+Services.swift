@@ -1,0 +1,58 @@
+import Logging
+import NIOCore
+import ServiceLifecycle
+import UnixSignals
+
+extension RelayService {
+    /// What `serve` runs as a `ServiceGroup`, once ``start()`` has bound the listeners and opened
+    /// the spool: delivery, the SMTP listeners and the certificate reloader, in that order. On a
+    /// graceful shutdown (SIGTERM, SIGINT) the group stops them in reverse order, each after the
+    /// one before it has finished:
+    ///
+    /// 1. the reloader stops watching the certificate files;
+    /// 2. the listeners close at once, and open sessions may finish the transaction under way
+    ///    for `gracePeriod` before they get `421 4.3.2`;
+    /// 3. deliveries in flight finish or go back to the queue, the spool is closed, then the
+    ///    Graph clients.
+    public func services(gracePeriod: Duration) -> [any Service] {
+        [
+            DeliveryService(relay: self, gracePeriod: gracePeriod),
+            SMTPListenerService(relay: self, gracePeriod: gracePeriod),
+            CertificateReloadService(relay: self, interval: tlsReloadInterval),
+        ]
+    }
+
+    /// The `ServiceGroup` of ``services(gracePeriod:)``, shut down gracefully by
+    /// `gracefulShutdownSignals`. Any service that ends on its own, or fails, cancels the group.
+    public func serviceGroup(gracePeriod: Duration, gracefulShutdownSignals: [UnixSignal], logger: Logger) -> ServiceGroup {
+        ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: services(gracePeriod: gracePeriod).map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: gracefulShutdownSignals,
+            logger: logger
+        ))
+    }
+}
+
+/// The spool, the delivery agent and the Graph clients: running from ``RelayService/start()``
+/// until the group shuts down, then stopped with nothing dropped.
+struct DeliveryService: Service {
+    let relay: RelayService
+    let gracePeriod: Duration
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await relay.stopDelivery(gracePeriod: TimeAmount(gracePeriod))
+    }
+}
+
+/// The SMTP listeners: serving from ``RelayService/start()`` until the group shuts down, then
+/// closed, with open sessions given `gracePeriod` to finish their transaction.
+struct SMTPListenerService: Service {
+    let relay: RelayService
+    let gracePeriod: Duration
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await relay.stopListening(gracePeriod: TimeAmount(gracePeriod))
+    }
+}
