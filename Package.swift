@@ -16,6 +16,7 @@ let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
 let yams = Target.Dependency.product(name: "Yams", package: "Yams")
 let serviceLifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let heapModule = Target.Dependency.product(name: "HeapModule", package: "swift-collections")
 let unixSignals = Target.Dependency.product(name: "UnixSignals", package: "swift-service-lifecycle")
 
 let package = Package(
@@ -35,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
     ],
     targets: [
         // MARK: OpenSSL bindings
@@ -54,11 +56,14 @@ let package = Package(
             name: "GraphRelayGraph",
             dependencies: ["GraphRelayTLS", "GraphRelayMIME", "COpenSSL", "COpenSSLShims", nioCore, nioConcurrencyHelpers, nioPosix, nioHTTP1, logging]
         ),
+        // The durable on-disk store: what is accepted, written and fsynced; recovery; queue operations.
         .target(name: "GraphRelaySpool", dependencies: ["GraphRelayMIME", nioCore, nioConcurrencyHelpers, nioPosix, logging]),
+        // Delivery from the spool: scheduler, agent, retry policy, token bucket, bounces.
+        .target(name: "GraphRelayDelivery", dependencies: ["GraphRelaySpool", "GraphRelayMIME", nioCore, nioConcurrencyHelpers, nioPosix, logging, heapModule]),
         .target(
             name: "GraphRelay",
             dependencies: [
-                "GraphRelaySMTP", "GraphRelayGraph", "GraphRelayMIME", "GraphRelaySpool", "GraphRelayTLS", "COpenSSL",
+                "GraphRelaySMTP", "GraphRelayGraph", "GraphRelayMIME", "GraphRelaySpool", "GraphRelayDelivery", "GraphRelayTLS", "COpenSSL",
                 nioCore, nioConcurrencyHelpers, nioPosix, logging, yams, serviceLifecycle, unixSignals,
             ]
         ),
@@ -97,13 +102,22 @@ let package = Package(
             name: "GraphRelayGraphTests",
             dependencies: ["GraphRelayGraph", "GraphRelayMIME", "GraphEmulator", "GraphRelayTLS", "GraphRelayTestSupport", nioCore, nioPosix, nioEmbedded, nioHTTP1, logging]
         ),
+        .target(
+            name: "GraphRelaySpoolTestSupport",
+            dependencies: ["GraphRelaySpool", nioCore, logging],
+            path: "Tests/GraphRelaySpoolTestSupport"
+        ),
         .testTarget(
             name: "GraphRelaySpoolTests",
-            dependencies: ["GraphRelaySpool", "GraphRelayTestSupport", nioCore, nioConcurrencyHelpers, nioPosix, logging]
+            dependencies: ["GraphRelaySpool", "GraphRelaySpoolTestSupport", "GraphRelayTestSupport", nioCore, nioConcurrencyHelpers, nioPosix, logging]
+        ),
+        .testTarget(
+            name: "GraphRelayDeliveryTests",
+            dependencies: ["GraphRelayDelivery", "GraphRelaySpool", "GraphRelaySpoolTestSupport", "GraphRelayMIME", nioCore, nioConcurrencyHelpers, logging]
         ),
         .testTarget(
             name: "GraphRelayTests",
-            dependencies: ["GraphRelay", "GraphEmulator", "GraphRelayGraph", "GraphRelayMIME", "COpenSSL", "GraphRelaySMTP", "GraphRelaySpool", "GraphRelayTLS", "GraphRelayTestSupport", nioCore, nioPosix, nioEmbedded, logging, serviceLifecycle],
+            dependencies: ["GraphRelay", "GraphEmulator", "GraphRelayGraph", "GraphRelayMIME", "COpenSSL", "GraphRelaySMTP", "GraphRelaySpool", "GraphRelayDelivery", "GraphRelayTLS", "GraphRelayTestSupport", nioCore, nioPosix, nioEmbedded, logging, serviceLifecycle],
             exclude: ["Fixtures"]  // Python stand-ins run by the end-to-end tests
         ),
     ]

@@ -49,4 +49,12 @@ public enum UntrustedText {
         default: false
         }
     }
+
+    /// `text` on one line: control characters become spaces, runs of spaces one, and beyond
+    /// `limit` characters it is cut with `...` (bounce reasons, queue listings).
+    public static func oneLine(_ text: String, limit: Int) -> String {
+        let cleaned = String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }))
+        let collapsed = cleaned.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+        return collapsed.count > limit ? String(collapsed.prefix(limit)) + "..." : collapsed
+    }
 }

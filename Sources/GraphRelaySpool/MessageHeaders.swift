@@ -22,7 +22,7 @@ public struct MessageHeaders: Sendable {
 
     /// The length of the header section at the start of `bytes` (its fields' lines, without the
     /// empty line that ends it); all of `bytes` when they end inside it.
-    static func headerLength(of bytes: [UInt8]) -> Int {
+    package static func headerLength(of bytes: [UInt8]) -> Int {
         switch HeaderBoundaryScanner.outcome(of: bytes, isComplete: true, limit: .max) {
         case .complete(let span): span.headerLength
         case .needMoreData, .tooLong: bytes.count
@@ -31,7 +31,7 @@ public struct MessageHeaders: Sendable {
 }
 
 extension String {
-    func trimmingWhitespace() -> String {
+    package func trimmingWhitespace() -> String {
         let isSpace: (Unicode.Scalar) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\r" || $0 == "\n" }
         var scalars = Substring(self).unicodeScalars[...]
         while let first = scalars.first, isSpace(first) { scalars.removeFirst() }

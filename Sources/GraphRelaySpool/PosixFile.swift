@@ -10,7 +10,7 @@ import NIOCore
 /// Thin blocking wrappers over the POSIX calls the spool needs. Every failure becomes a
 /// ``SpoolError/io(operation:path:errno:)`` naming the call and the path. Run them on the spool's
 /// I/O thread pool, never on an event loop.
-enum Posix {
+package enum Posix {
     static func fail(_ operation: String, _ path: String, _ code: Int32 = errno) -> SpoolError {
         .io(operation: operation, path: path, errno: code)
     }
@@ -206,7 +206,7 @@ enum Posix {
     /// What tells one version of a file from another without reading it: inode, size,
     /// modification and change times (nanoseconds). A file replaced by a rename, or written to,
     /// has another identity.
-    struct FileIdentity: Equatable, Sendable {
+    package struct FileIdentity: Equatable, Sendable {
         var inode: UInt64
         var size: Int64
         var modified: Int64

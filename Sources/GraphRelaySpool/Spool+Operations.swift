@@ -342,7 +342,7 @@ extension Spool {
     }
 
     /// A stamp that changes whenever ``touchKick()`` runs (nil before the first).
-    func kickStamp() -> Posix.FileIdentity? {
+    package func kickStamp() -> Posix.FileIdentity? {
         Posix.FileIdentity(path: directory + "/kick")
     }
 }

@@ -22,7 +22,7 @@ extension SpoolRecord {
             UntrustedText.escaped(recipients.joined(separator: ",")),
             String(attempts),
             next,
-            UntrustedText.escaped(DeliveryStatusNotification.oneLine(lastError ?? "", limit: 120)),
+            UntrustedText.escaped(UntrustedText.oneLine(lastError ?? "", limit: 120)),
         ]
     }
 

@@ -110,7 +110,7 @@ public struct SpoolRecord: Codable, Sendable, Equatable {
 
 /// JSON coding of the sidecar: pretty-printed, sorted keys, dates as ISO 8601 UTC with
 /// milliseconds (`2025-11-24T23:04:05.123Z`).
-enum SpoolJSON {
+package enum SpoolJSON {
     static func encode(_ record: SpoolRecord) throws(SpoolError) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -144,7 +144,7 @@ enum SpoolJSON {
 
     /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, rounded to the millisecond with integer arithmetic, so a
     /// date read back and written again never drifts.
-    static func formatDate(_ date: Date) -> String {
+    package static func formatDate(_ date: Date) -> String {
         let millis = Int64((date.timeIntervalSince1970 * 1000).rounded())
         var seconds = time_t(millis >= 0 ? millis / 1000 : (millis - 999) / 1000)
         let fraction = Int(millis - Int64(seconds) * 1000)

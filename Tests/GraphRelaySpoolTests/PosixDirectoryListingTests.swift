@@ -1,4 +1,5 @@
 import Foundation
+import GraphRelaySpoolTestSupport
 import Testing
 
 @testable import GraphRelaySpool

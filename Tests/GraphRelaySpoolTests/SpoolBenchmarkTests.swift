@@ -1,4 +1,5 @@
 import Foundation
+import GraphRelaySpoolTestSupport
 import NIOConcurrencyHelpers
 import NIOCore
 import Testing
@@ -31,13 +32,13 @@ struct SpoolBenchmarkTests {
                             let began = ContinuousClock.now
                             try await spoolMessage(spool, body, chunk: 4096)
                             let took = ContinuousClock.now - began
-                            latencies.withLockedValue { $0.append(took.seconds * 1000) }
+                            latencies.withLockedValue { $0.append(Self.seconds(took) * 1000) }
                         }
                     }
                 }
                 try await group.waitForAll()
             }
-            let elapsed = (ContinuousClock.now - start).seconds
+            let elapsed = Self.seconds(ContinuousClock.now - start)
             let sorted = latencies.withLockedValue { $0 }.sorted()
             let stats = spool.queueSyncer.statistics
             print(
@@ -47,5 +48,9 @@ struct SpoolBenchmarkTests {
             )
             await spool.close()
         }
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }

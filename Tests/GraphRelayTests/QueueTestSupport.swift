@@ -1,10 +1,11 @@
 import Foundation
 import GraphEmulator
+@testable import GraphRelay
+import GraphRelayDelivery
 import GraphRelaySpool
 import GraphRelayTestSupport
 import Logging
 import NIOCore
-@testable import GraphRelay
 
 // Support for the queue (docs/spool.md) integration tests: a relay with `delivery: queue` in this
 // process, pointed at a Graph emulator the test controls (TLS with the test PKI), plus SMTP

@@ -1,8 +1,9 @@
+import Foundation
+import GraphRelayDelivery
 import GraphRelayGraph
 import GraphRelaySMTP
 import GraphRelaySpool
 import GraphRelayTLS
-import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore

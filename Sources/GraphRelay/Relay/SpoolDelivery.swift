@@ -1,3 +1,4 @@
+import GraphRelayDelivery
 import GraphRelayGraph
 import GraphRelaySpool
 import Logging

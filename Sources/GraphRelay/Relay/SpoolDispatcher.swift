@@ -1,4 +1,5 @@
 import Foundation
+import GraphRelayDelivery
 import GraphRelaySMTP
 import GraphRelaySpool
 import Logging

@@ -1,4 +1,6 @@
 import Foundation
+import GraphRelaySpool
+import HeapModule
 
 /// Decides which queued message is sent next. Pure logic: no I/O, no clock of its own (every
 /// event carries `now`), so it is tested exhaustively with made-up times.
@@ -145,9 +147,9 @@ public struct DeliveryScheduler: Sendable {
         var uploads: UploadWindow
         var pausedUntil: Date?
         /// Messages that cost no upload budget.
-        var heap = BinaryHeap<Entry>()
+        var heap = Heap<Entry>()
         /// Large messages: they wait for upload budget without holding up the others.
-        var uploadHeap = BinaryHeap<Entry>()
+        var uploadHeap = Heap<Entry>()
     }
 
     private struct Application {
@@ -403,11 +405,11 @@ public struct DeliveryScheduler: Sendable {
     /// The first live entry of a mailbox's heap (dropping stale ones): of the messages that cost
     /// no upload budget, or (`large`) of those that do.
     private mutating func head(_ key: MailboxKey, large: Bool) -> Entry? {
-        while let top = large ? mailboxes[key]?.uploadHeap.peek : mailboxes[key]?.heap.peek {
+        while let top = large ? mailboxes[key]?.uploadHeap.min : mailboxes[key]?.heap.min {
             if let item = items[top.id], !item.inFlight, item.generation == top.generation, item.key == key {
                 return top
             }
-            if large { _ = mailboxes[key]!.uploadHeap.pop() } else { _ = mailboxes[key]!.heap.pop() }
+            if large { _ = mailboxes[key]!.uploadHeap.popMin() } else { _ = mailboxes[key]!.heap.popMin() }
         }
         return nil
     }
@@ -464,10 +466,10 @@ public struct DeliveryScheduler: Sendable {
         }
         guard let (entry, large) = pick else { return nil }
         if large {
-            _ = mailboxes[key]!.uploadHeap.pop()
+            _ = mailboxes[key]!.uploadHeap.popMin()
             mailboxes[key]!.uploads.start(uploadCost(entry.id), at: now)
         } else {
-            _ = mailboxes[key]!.heap.pop()
+            _ = mailboxes[key]!.heap.popMin()
         }
         mailboxes[key]!.bucket.take(at: now)
         mailboxes[key]!.inFlight += 1
@@ -517,46 +519,5 @@ public struct DeliveryScheduler: Sendable {
         }
         ring = kept
         if cursor > ring.count { cursor = 0 }
-    }
-}
-
-/// A binary min-heap.
-struct BinaryHeap<Element: Comparable>: Sendable where Element: Sendable {
-    private var storage: [Element] = []
-
-    var isEmpty: Bool { storage.isEmpty }
-    var count: Int { storage.count }
-    var peek: Element? { storage.first }
-
-    mutating func insert(_ element: Element) {
-        storage.append(element)
-        var child = storage.count - 1
-        while child > 0 {
-            let parent = (child - 1) / 2
-            if storage[child] < storage[parent] {
-                storage.swapAt(child, parent)
-                child = parent
-            } else {
-                break
-            }
-        }
-    }
-
-    mutating func pop() -> Element? {
-        guard !storage.isEmpty else { return nil }
-        storage.swapAt(0, storage.count - 1)
-        let top = storage.removeLast()
-        var parent = 0
-        while true {
-            let left = 2 * parent + 1
-            let right = left + 1
-            var smallest = parent
-            if left < storage.count && storage[left] < storage[smallest] { smallest = left }
-            if right < storage.count && storage[right] < storage[smallest] { smallest = right }
-            if smallest == parent { break }
-            storage.swapAt(parent, smallest)
-            parent = smallest
-        }
-        return top
     }
 }

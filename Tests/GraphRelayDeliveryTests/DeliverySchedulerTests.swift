@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 
-@testable import GraphRelaySpool
+@testable import GraphRelayDelivery
+import GraphRelaySpool
+import GraphRelaySpoolTestSupport
 
 private let t0 = Date(timeIntervalSince1970: 1_750_000_000)
 

@@ -2,7 +2,9 @@ import Foundation
 import NIOCore
 import Testing
 
-@testable import GraphRelaySpool
+@testable import GraphRelayDelivery
+import GraphRelaySpool
+import GraphRelaySpoolTestSupport
 
 /// A stand-in for the Graph side: records every attempt, answers from a script, can hold
 /// deliveries open to observe concurrency.

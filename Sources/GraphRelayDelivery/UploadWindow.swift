@@ -1,4 +1,5 @@
 import Foundation
+import GraphRelaySpool
 
 /// Bytes started per mailbox in a sliding window: Graph allows 150 MB of uploads per application
 /// and mailbox in any 5 minutes. A message may start when its cost and what started in the last

@@ -1,3 +1,5 @@
+import GraphRelaySpool
+
 /// How one delivery attempt ended, as the Graph side classifies it.
 public enum DeliveryOutcome: Sendable, Equatable {
     /// Graph accepted the message (202). `requestId` is Graph's `request-id`.

@@ -1,4 +1,5 @@
 import Foundation
+import GraphRelaySpool
 
 /// A token bucket: `capacity` tokens, refilled at `ratePerSecond`; one token per message started.
 public struct TokenBucket: Sendable, Equatable {

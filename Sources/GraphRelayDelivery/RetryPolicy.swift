@@ -1,3 +1,5 @@
+import GraphRelaySpool
+
 /// When transient failures are retried (the `spool.retry` configuration), like Postfix.
 public struct RetryPolicy: Sendable, Equatable {
     /// Delay after the first transient failure. Default 5 minutes.

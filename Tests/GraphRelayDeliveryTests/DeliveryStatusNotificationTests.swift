@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 
-@testable import GraphRelaySpool
+@testable import GraphRelayDelivery
+import GraphRelaySpool
+import GraphRelaySpoolTestSupport
 
 /// A tiny MIME reader for the tests: splits a multipart body by its boundary.
 private struct ParsedDSN {

@@ -1,3 +1,5 @@
+import GraphRelaySpool
+
 /// Counters of the delivery agent since it started (for logs, metrics endpoints and tests).
 public struct DeliveryMetrics: Sendable, Equatable {
     /// Messages Graph accepted.

@@ -1,4 +1,5 @@
 import Foundation
+import GraphRelaySpool
 
 /// The time source of the delivery agent: wall-clock time (stored in the spool) and sleeping
 /// until a time. Tests inject a clock they move by hand.

@@ -1,4 +1,6 @@
 import Foundation
+import GraphRelayMIME
+import GraphRelaySpool
 
 /// An RFC 3464 delivery status notification: `multipart/report; report-type=delivery-status`
 /// with a human-readable part, a `message/delivery-status` part (one `Final-Recipient` group per
@@ -73,7 +75,7 @@ public struct DeliveryStatusNotification: Sendable {
         let eightBitHeaders = headers.contains { $0 >= 0x80 }
         let originalMessageID = MessageHeaders(originalHeaders).value(of: "Message-ID")
         let redirected = to.lowercased() != originalSender.lowercased()
-        let cleanReason = Self.oneLine(reason, limit: 900)
+        let cleanReason = UntrustedText.oneLine(reason, limit: 900)
 
         var out: [String] = []
         out.append("From: Mail Delivery System <\(from)>")
@@ -82,8 +84,8 @@ public struct DeliveryStatusNotification: Sendable {
         out.append("Date: \(Self.rfc5322Date(date))")
         out.append("Message-ID: \(messageID)")
         if let originalMessageID {
-            out.append("In-Reply-To: \(Self.oneLine(originalMessageID, limit: 900))")
-            out.append("References: \(Self.oneLine(originalMessageID, limit: 900))")
+            out.append("In-Reply-To: \(UntrustedText.oneLine(originalMessageID, limit: 900))")
+            out.append("References: \(UntrustedText.oneLine(originalMessageID, limit: 900))")
         }
         out.append("Auto-Submitted: auto-replied")
         out.append("MIME-Version: 1.0")
@@ -111,7 +113,7 @@ public struct DeliveryStatusNotification: Sendable {
         human.append("Reason: \(cleanReason)")
         human.append("Status: \(status)")
         human.append("Queue ID: \(queueID)")
-        if let requestId { human.append("Graph request-id: \(Self.oneLine(requestId, limit: 200))") }
+        if let requestId { human.append("Graph request-id: \(UntrustedText.oneLine(requestId, limit: 200))") }
         human.append("")
         human.append("The headers of your message are attached.")
         let humanText = human.joined(separator: "\r\n")
@@ -135,9 +137,9 @@ public struct DeliveryStatusNotification: Sendable {
         for recipient in originalRecipients {
             out.append("")
             if Self.isASCII(recipient) {
-                out.append("Final-Recipient: rfc822; \(Self.oneLine(recipient, limit: 900))")
+                out.append("Final-Recipient: rfc822; \(UntrustedText.oneLine(recipient, limit: 900))")
             } else {
-                out.append("Final-Recipient: utf-8; \(Self.oneLine(recipient, limit: 900))")
+                out.append("Final-Recipient: utf-8; \(UntrustedText.oneLine(recipient, limit: 900))")
             }
             out.append("Action: failed")
             out.append("Status: \(Self.ascii(status, limit: 20))")
@@ -187,16 +189,9 @@ public struct DeliveryStatusNotification: Sendable {
 
     static func isASCII(_ string: String) -> Bool { string.utf8.allSatisfy { $0 < 0x80 } }
 
-    /// One line: control characters become spaces, at most `limit` characters.
-    static func oneLine(_ string: String, limit: Int) -> String {
-        let cleaned = String(String.UnicodeScalarView(string.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }))
-        let collapsed = cleaned.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
-        return collapsed.count > limit ? String(collapsed.prefix(limit)) + "..." : collapsed
-    }
-
     /// ASCII only (others become `?`), one line.
     static func ascii(_ string: String, limit: Int) -> String {
-        String(String.UnicodeScalarView(oneLine(string, limit: limit).unicodeScalars.map { $0.isASCII ? $0 : "?" }))
+        String(String.UnicodeScalarView(UntrustedText.oneLine(string, limit: limit).unicodeScalars.map { $0.isASCII ? $0 : "?" }))
     }
 
     /// `Mon, 24 Nov 2025 23:04:05 +0000`.

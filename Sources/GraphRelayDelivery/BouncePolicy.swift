@@ -1,3 +1,6 @@
+import GraphRelayMIME
+import GraphRelaySpool
+
 /// Whether and to whom a delivery status notification goes (the `bounces` configuration).
 ///
 /// Never for the null sender `<>`, never for a message that is itself automatic or a report

@@ -1,4 +1,5 @@
 import Foundation
+import GraphRelaySpool
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore

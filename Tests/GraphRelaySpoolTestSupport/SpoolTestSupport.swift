@@ -1,31 +1,30 @@
 import Foundation
 import Logging
 import NIOCore
-import Testing
 
-@testable import GraphRelaySpool
+import GraphRelaySpool
 
 /// A fresh directory under the system temp dir, removed by `remove()`.
-struct TemporaryDirectory {
-    let path: String
+public struct TemporaryDirectory: Sendable {
+    public let path: String
 
-    init(_ name: String = "spool") {
+    public init(_ name: String = "spool") {
         let base = FileManager.default.temporaryDirectory.path
         path = "\(base)/graph-relay-\(name)-\(UUID().uuidString.prefix(8))"
         try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
-    func remove() {
+    public func remove() {
         try? FileManager.default.removeItem(atPath: path)
     }
 
-    func files(_ sub: String) -> [String] {
+    public func files(_ sub: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "\(path)/\(sub)")) ?? []).sorted()
     }
 
     /// Every regular file below the directory with its bytes (as Latin-1 text), and the
     /// permission bits of every file and directory below it (not of the directory itself).
-    func allFileContents() throws -> (contents: [(String, String)], modes: [(String, UInt32)]) {
+    public func allFileContents() throws -> (contents: [(String, String)], modes: [(String, UInt32)]) {
         var contents: [(String, String)] = []
         var modes: [(String, UInt32)] = []
         let enumerator = FileManager.default.enumerator(atPath: path)
@@ -43,7 +42,7 @@ struct TemporaryDirectory {
     }
 }
 
-let quietLogger: Logger = {
+public let quietLogger: Logger = {
     if ProcessInfo.processInfo.environment["SPOOL_TEST_LOG"] != nil {
         var logger = Logger(label: "test.spool", factory: { StreamLogHandler.standardError(label: $0) })
         logger.logLevel = .trace
@@ -55,7 +54,7 @@ let quietLogger: Logger = {
 }()
 
 /// Opens a spool in a new temporary directory, runs `body`, closes and removes it.
-func withSpool<T>(
+public func withSpool<T>(
     configuration: SpoolConfiguration = SpoolConfiguration(),
     _ body: (Spool, TemporaryDirectory) async throws -> T
 ) async throws -> T {
@@ -72,7 +71,7 @@ func withSpool<T>(
     }
 }
 
-func envelope(
+public func envelope(
     sender: String = "scanner@printer.local",
     recipients: [String] = ["alice@contoso.com"],
     application: String = "contoso",
@@ -89,7 +88,7 @@ func envelope(
 }
 
 /// A message whose bytes are a function of `seed` and `size` (so a reader can check them).
-func sampleMessage(seed: Int, size: Int, messageID: String? = nil) -> [UInt8] {
+public func sampleMessage(seed: Int, size: Int, messageID: String? = nil) -> [UInt8] {
     var header = "Received: from printer (10.0.0.5)\r\nFrom: Scanner <scanner@printer.local>\r\nTo: alice@contoso.com\r\n"
     header += "Subject: scan \(seed)\r\n"
     header += "Message-ID: \(messageID ?? "<scan-\(seed)@printer.local>")\r\n\r\n"
@@ -106,7 +105,7 @@ func sampleMessage(seed: Int, size: Int, messageID: String? = nil) -> [UInt8] {
 
 /// Writes a whole message through a writer, in chunks of `chunk` bytes.
 @discardableResult
-func spoolMessage(_ spool: Spool, _ bytes: [UInt8], envelope: SpoolEnvelope = envelope(), chunk: Int = 1000) async throws -> SpoolRecord {
+public func spoolMessage(_ spool: Spool, _ bytes: [UInt8], envelope: SpoolEnvelope = envelope(), chunk: Int = 1000) async throws -> SpoolRecord {
     let writer = try spool.makeWriter()
     var offset = 0
     while offset < bytes.count {
@@ -117,7 +116,7 @@ func spoolMessage(_ spool: Spool, _ bytes: [UInt8], envelope: SpoolEnvelope = en
     return try await writer.commit(envelope)
 }
 
-func readAll(_ message: SpooledMessage) async throws -> [UInt8] {
+public func readAll(_ message: SpooledMessage) async throws -> [UInt8] {
     var bytes: [UInt8] = []
     for try await chunk in message.bodyChunks() {
         bytes += chunk.readableBytesView
@@ -126,78 +125,11 @@ func readAll(_ message: SpooledMessage) async throws -> [UInt8] {
 }
 
 /// Waits (at most `timeout` seconds of real time) until `condition` holds.
-func eventually(timeout: Double = 30, _ condition: () async throws -> Bool) async rethrows -> Bool {
+public func eventually(timeout: Double = 30, _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
         if try await condition() { return true }
         try? await Task.sleep(nanoseconds: 5_000_000)
     }
     return try await condition()
-}
-
-/// A clock moved by hand. Sleepers wake when the time passes their deadline.
-final class ManualClock: SpoolClock, @unchecked Sendable {
-    private let lock = NSLock()
-    private var current: Date
-    private var sleepers: [UUID: (deadline: Date, continuation: CheckedContinuation<Void, any Error>)] = [:]
-
-    /// Starts an hour ahead of real time (whole seconds), so messages stamped with the real time are
-    /// due at once.
-    init(_ start: Date = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down) + 3600)) {
-        current = start
-    }
-
-    func now() -> Date {
-        lock.lock()
-        defer { lock.unlock() }
-        return current
-    }
-
-    var sleeperCount: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return sleepers.count
-    }
-
-    /// The earliest deadline anyone sleeps until.
-    var nextDeadline: Date? {
-        lock.lock()
-        defer { lock.unlock() }
-        return sleepers.values.map(\.deadline).min()
-    }
-
-    func advance(by seconds: Double) {
-        advance(to: now().addingTimeInterval(seconds))
-    }
-
-    func advance(to time: Date) {
-        lock.lock()
-        current = max(current, time)
-        let due = sleepers.filter { $0.value.deadline <= current }
-        for key in due.keys { sleepers[key] = nil }
-        lock.unlock()
-        for (_, sleeper) in due { sleeper.continuation.resume() }
-    }
-
-    func sleep(until deadline: Date) async throws {
-        let id = UUID()
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                lock.lock()
-                if deadline <= current || Task.isCancelled {
-                    let cancelled = Task.isCancelled
-                    lock.unlock()
-                    if cancelled { continuation.resume(throwing: CancellationError()) } else { continuation.resume() }
-                    return
-                }
-                sleepers[id] = (deadline, continuation)
-                lock.unlock()
-            }
-        } onCancel: {
-            lock.lock()
-            let sleeper = sleepers.removeValue(forKey: id)
-            lock.unlock()
-            sleeper?.continuation.resume(throwing: CancellationError())
-        }
-    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GraphRelaySpool
 
 /// Configuration of the ``DeliveryAgent``.
 public struct DeliveryAgentConfiguration: Sendable {
