@@ -21,21 +21,33 @@ public struct MIMEHeaderField: Sendable, Hashable {
     /// The value as text (invalid UTF-8 replaced), without surrounding blanks.
     public var text: String { String(decoding: value, as: UTF8.self).trimmingBlanks }
 
+    /// Where each field of a header section is: its first line and every continuation line
+    /// (one starting with a blank), final line break included. A line that is not a field (no
+    /// name and colon) gets a range of its own too, so that the ranges cover the whole section.
+    public static func ranges<Bytes: RandomAccessCollection>(in section: Bytes) -> [Range<Bytes.Index>] where Bytes.Element == UInt8 {
+        var ranges: [Range<Bytes.Index>] = []
+        var start = section.startIndex
+        while start < section.endIndex {
+            var end = start
+            repeat {
+                if let newline = section[end...].firstIndex(of: UInt8(ascii: "\n")) {
+                    end = section.index(after: newline)
+                } else {
+                    end = section.endIndex
+                }
+            } while end < section.endIndex && section[end].isBlank
+            ranges.append(start..<end)
+            start = end
+        }
+        return ranges
+    }
+
     /// Splits a header section (the bytes of its lines, starting at `offset` in the message) into
     /// fields. Lines that are neither a field nor a continuation are skipped.
     public static func split(_ section: [UInt8], offset: Int) -> [MIMEHeaderField] {
         var fields: [MIMEHeaderField] = []
-        var start = 0
-        while start < section.count {
-            // One field: its first line and every continuation line (starting with a blank).
-            var end = start
-            repeat {
-                if let newline = section[end...].firstIndex(of: UInt8(ascii: "\n")) {
-                    end = newline + 1
-                } else {
-                    end = section.count
-                }
-            } while end < section.count && section[end].isBlank
+        for range in ranges(in: section) {
+            let (start, end) = (range.lowerBound, range.upperBound)
             let raw = section[start..<end]
             if let colon = raw.firstIndex(of: UInt8(ascii: ":")),
                 raw[raw.startIndex..<colon].allSatisfy({ (33...126).contains($0) || $0.isBlank }),
@@ -45,7 +57,6 @@ public struct MIMEHeaderField: Sendable, Hashable {
                 fields.append(MIMEHeaderField(name: String(decoding: nameBytes, as: UTF8.self), value: value,
                                               range: (offset + start)..<(offset + end)))
             }
-            start = end
         }
         return fields
     }

@@ -122,25 +122,7 @@ public struct MessageHead: Sendable {
     }
 
     static func splitFields(_ header: ArraySlice<UInt8>) -> [HeaderField] {
-        var fields: [HeaderField] = []
-        var start = header.startIndex
-        var index = header.startIndex
-        while index < header.endIndex {
-            if header[index] == UInt8(ascii: "\n") {
-                let next = index + 1
-                let continues = next < header.endIndex
-                    && (header[next] == UInt8(ascii: " ") || header[next] == UInt8(ascii: "\t"))
-                if !continues {
-                    fields.append(HeaderField(raw: Array(header[start..<next])))
-                    start = next
-                }
-            }
-            index += 1
-        }
-        if start < header.endIndex {
-            fields.append(HeaderField(raw: Array(header[start...])))
-        }
-        return fields
+        MIMEHeaderField.ranges(in: header).map { HeaderField(raw: Array(header[$0])) }
     }
 }
 

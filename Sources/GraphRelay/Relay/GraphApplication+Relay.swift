@@ -29,7 +29,8 @@ extension RelayConfiguration.Application {
 
 extension RelayConfiguration.GraphSettings {
     /// The Graph client settings for one application.
-    func clientConfiguration(scheduler: RelayConfiguration.Scheduler, extraTrustRoots: [PEMSource]) throws -> GraphClientConfiguration {
+    func clientConfiguration(scheduler: RelayConfiguration.Scheduler, delivery: RelayConfiguration.DeliveryMode,
+                             extraTrustRoots: [PEMSource]) throws -> GraphClientConfiguration {
         var configuration = GraphClientConfiguration()
         configuration.http.connectTimeout = .init(connectTimeout)
         configuration.http.requestTimeout = .init(requestTimeout)
@@ -40,7 +41,9 @@ extension RelayConfiguration.GraphSettings {
         configuration.tokenRequestTimeout = .init(requestTimeout)
         configuration.http.maxIdleConnectionsPerEndpoint = maxIdleConnectionsPerHost
         configuration.http.tls.additionalTrustRoots += extraTrustRoots
-        configuration.maxConcurrentRequestsPerMailbox = scheduler.concurrencyPerMailbox
+        // One place holds each mailbox to `scheduler.concurrencyPerMailbox`: with a queue the
+        // delivery scheduler (each delivery makes one request at a time), else the client.
+        configuration.maxConcurrentRequestsPerMailbox = delivery == .queue ? nil : scheduler.concurrencyPerMailbox
         if let proxy {
             configuration.http.proxy = HTTPProxyConfiguration(
                 host: proxy.endpoint.host, port: proxy.endpoint.port,

@@ -17,7 +17,7 @@ final class GraphClients: Sendable {
         for application in configuration.applications {
             let (graphApplication, inlineTrust) = application.graphApplication()
             let clientConfiguration = try configuration.graph.clientConfiguration(
-                scheduler: configuration.scheduler, extraTrustRoots: inlineTrust
+                scheduler: configuration.scheduler, delivery: configuration.delivery, extraTrustRoots: inlineTrust
             )
             clients[application.name] = try GraphClient(
                 application: graphApplication, configuration: clientConfiguration, eventLoopGroup: eventLoopGroup

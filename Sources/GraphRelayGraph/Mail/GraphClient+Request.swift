@@ -26,13 +26,13 @@ extension GraphClient {
             return .failed(GraphSendFailure(kind: .unknownMailbox, mailbox: mailbox, message: "invalid mailbox address '\(mailbox)'"))
         }
         do {
-            try await limiter.acquire(mailbox)
+            try await limiter?.acquire(mailbox)
         } catch {
             return .failed(GraphSendFailure(kind: .localError, mailbox: mailbox, message: "cancelled while waiting for a mailbox slot"))
         }
         let answer = await requestHoldingSlot(operation, mailbox: mailbox, method: method, url: url, headers: extra, body: body,
                                               timeout: timeout, authorized: authorized, logger: logger)
-        await limiter.release(mailbox)
+        await limiter?.release(mailbox)
         return answer
     }
 

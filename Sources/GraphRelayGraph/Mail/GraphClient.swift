@@ -20,7 +20,7 @@ public final class GraphClient: Sendable {
     public let tokenProvider: any GraphTokenProvider
     let httpClient: HTTPClient
     private let ownsHTTPClient: Bool
-    let limiter: MailboxConcurrencyLimiter
+    let limiter: MailboxConcurrencyLimiter?
     let graphRoot: HTTPURL
 
     /// Builds the HTTP client (trusting the application's `caFile` in addition to the configured
@@ -72,7 +72,7 @@ public final class GraphClient: Sendable {
         self.tokenProvider = tokenProvider
         self.httpClient = httpClient
         self.ownsHTTPClient = ownsHTTPClient
-        self.limiter = MailboxConcurrencyLimiter(limit: configuration.maxConcurrentRequestsPerMailbox)
+        self.limiter = configuration.maxConcurrentRequestsPerMailbox.map { MailboxConcurrencyLimiter(limit: $0) }
     }
 
     /// The sendMail URL for `mailbox`.

@@ -12,9 +12,10 @@ public struct GraphClientConfiguration: Sendable {
     public var tokenRequestTimeout: TimeAmount = .seconds(30)
     /// Tokens are replaced this long before they expire (at most half their lifetime). Default 5 min.
     public var tokenRefreshMargin: Duration = .seconds(300)
-    /// Concurrent sendMail requests per mailbox; Exchange allows 4 per application and mailbox and
-    /// answers 429 beyond. Default 4.
-    public var maxConcurrentRequestsPerMailbox: Int = 4
+    /// Concurrent requests per mailbox; Exchange allows 4 per application and mailbox and answers
+    /// 429 beyond. `nil` when the caller already holds each mailbox to its limit (the relay's
+    /// delivery scheduler does), so that one place enforces it. Default 4.
+    public var maxConcurrentRequestsPerMailbox: Int? = 4
     /// Largest request body (the base64 text) sent; larger messages fail locally as
     /// ``GraphSendFailure/Kind/tooLarge`` without an upload. Graph's limit is 4 MB. Default 4 MiB.
     public var maxRequestBodySize: Int = 4 * 1024 * 1024
