@@ -44,6 +44,9 @@ test: deps
 	$(SWIFT) test --skip-build $(TEST_FLAGS) --skip '$(HEAVY_TESTS)|$(HOSTILE_TESTS)'
 	$(SWIFT) test --skip-build $(TEST_FLAGS) --filter '$(HEAVY_TESTS)'
 	$(SWIFT) test --skip-build $(TEST_FLAGS) --filter '$(HOSTILE_TESTS)'
+	# The shipped configurations pass the real binary's check-config; the benchmark's own tests.
+	./scripts/check-deploy-configs.sh "$$($(SWIFT) build --show-bin-path)/graph-relay"
+	python3 scripts/bench/test_bench.py
 
 run: deps
 	$(SWIFT) build -c $(CONFIGURATION) --product graph-relay

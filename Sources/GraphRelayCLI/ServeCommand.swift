@@ -25,9 +25,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try options.loadConfiguration()
-        let level = configuration.logging.level
+        let (level, format) = (configuration.logging.level, configuration.logging.format)
         LoggingSystem.bootstrap { label in
-            var handler = RelayLogHandler(label: label)
+            var handler = RelayLogHandler(label: label, format: format)
             handler.logLevel = level
             return handler
         }
@@ -53,7 +53,9 @@ struct ServeCommand: AsyncParsableCommand {
         // SIGTERM/SIGINT shut the group down gracefully: the listeners first, delivery last
         // (RelayService.services). A service manager may start us with these signals blocked.
         Self.unblock([SIGTERM, SIGINT, SIGHUP])
-        let group = service.serviceGroup(gracePeriod: .seconds(shutdownGrace), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let group = service.serviceGroup(
+            gracePeriod: .seconds(shutdownGrace), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger, notifier: SystemdNotifier()
+        )
         try await group.run()
         logger.notice("stopped")
     }

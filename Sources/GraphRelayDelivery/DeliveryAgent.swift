@@ -17,6 +17,10 @@ import NIOCore
 /// await agent.stop(gracePeriod: .seconds(30))
 /// ```
 /// Messages committed to the spool by this process are picked up at once (commit observer).
+///
+/// (Over 400 lines on purpose: the actor's isolated state — timer, poller, inbox of commits,
+/// deliveries in flight — is what its methods share; extensions in other files could reach it
+/// only by making it visible to the whole module.)
 public actor DeliveryAgent {
     public typealias Deliver = @Sendable (SpooledMessage) async -> DeliveryOutcome
     /// Called for a message that is given up while its record still names a draft (see
@@ -215,11 +219,21 @@ public actor DeliveryAgent {
 
     private func deliveryFinished(_ id: QueueID, _ outcome: DeliveryOutcome, _ message: SpooledMessage) {
         guard deliveries.removeValue(forKey: id) != nil else { return }  // released at shutdown
+        // One line per finished attempt, with what an operator greps for when a user asks where
+        // a scan went (docs/spool.md, "The delivery log line").
+        let record = message.record
         var metadata: Logger.Metadata = [
             "relay.queue-id": "\(id)",
-            "relay.mailbox": "\(message.record.route.mailbox)",
-            "relay.application": "\(message.record.route.application)",
+            "relay.mailbox": "\(record.route.mailbox)",
+            "relay.application": "\(record.route.application)",
+            "relay.sender": "\(record.sender)",
+            "relay.recipients": "\(record.recipients.count)",
+            "relay.size": "\(record.size)",
+            "relay.attempt": "\(record.attempts)",
+            "relay.delay": "\(String(format: "%.3f", clock.now().timeIntervalSince(record.receivedAt)))s",
+            "relay.outcome": "\(outcome.logName)",
         ]
+        if let messageId = record.messageId { metadata["relay.message-id"] = "\(messageId)" }
         switch outcome {
         case .delivered(let requestId):
             counters.delivered += 1

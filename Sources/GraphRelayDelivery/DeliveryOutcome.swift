@@ -25,3 +25,17 @@ extension Duration {
         return Double(seconds) + Double(attoseconds) / 1e18
     }
 }
+
+extension DeliveryOutcome {
+    /// The outcome as the delivery log line names it: `delivered`, `deferred`, `ambiguous`
+    /// (deferred, but Graph may have stored it), `failed`, `throttled`, `token-failure`.
+    public var logName: String {
+        switch self {
+        case .delivered: "delivered"
+        case .transient(_, _, let ambiguous, _): ambiguous ? "ambiguous" : "deferred"
+        case .permanent: "failed"
+        case .throttled: "throttled"
+        case .tokenFailure: "token-failure"
+        }
+    }
+}

@@ -20,6 +20,10 @@ import HeapModule
 /// with ``finished(_:outcome:now:)`` or ``released(_:now:)``), `reschedule`, `complete`, `fail`,
 /// informational pauses, and at most one `wakeUp(at:)` — call ``tick(now:)`` then. No `wakeUp`
 /// means nothing is due until another event.
+///
+/// (Over 400 lines on purpose: the event methods and the dispatch they share one private state —
+/// items, mailboxes, the round-robin ring — that no other file may touch; its public types are
+/// in `DeliveryScheduler+Types.swift`.)
 public struct DeliveryScheduler: Sendable {
     private enum State {
         case running

@@ -17,6 +17,10 @@ import Darwin
 /// Tolerant like a mail reader (line breaks CRLF or LF, blanks after a boundary, a part without
 /// an empty line after its headers), and precise about what is wrong: every deviation that could
 /// change which bytes belong to which part is recorded in ``MIMEStructure/problems``.
+///
+/// (Over 400 lines on purpose: one streaming state machine whose private state — the stack of
+/// open multiparts, the line being assembled, the decoders of the current part — every step
+/// touches; split across files it would have to be visible to the whole module.)
 public struct MIMEScanner: Sendable {
     public struct Limits: Sendable, Hashable {
         /// Entities (the message and all parts) read before giving up. Default 10,000.

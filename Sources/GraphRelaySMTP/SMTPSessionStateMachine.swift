@@ -17,6 +17,8 @@ import NIOCore
 /// The events are here; what they lead to is in `SMTPSessionStateMachine+Commands.swift`,
 /// `+Authentication`, `+Content` and `+Replies`. The state is internal only so that those files
 /// can reach it: nothing else touches it, the handler drives the machine through the events.
+/// (This file is a little over 400 lines: the state, the actions and one method per event, which
+/// read best together.)
 struct SMTPSessionStateMachine {
     struct Configuration {
         var hostname: String

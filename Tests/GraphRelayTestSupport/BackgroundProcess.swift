@@ -9,10 +9,14 @@ public final class BackgroundProcess: @unchecked Sendable {
     private var output = Data()
     private let stdinPipe = Pipe()
 
-    public init(_ name: String, _ arguments: [String]) throws {
+    /// - Parameter environment: variables added to (or replacing) the test runner's own.
+    public init(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws {
         guard let executable = ProcessRunner.which(name) else { throw ProcessError.notFound(name) }
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

@@ -19,8 +19,8 @@ public final class QueueServerProcess: @unchecked Sendable {
     }
 
     /// Starts `graph-relay serve --config configFile` and waits until it listens.
-    public static func start(configFile: String, timeout: TimeInterval = 30) async throws -> QueueServerProcess {
-        let process = try BackgroundProcess(binary, ["serve", "--config", configFile])
+    public static func start(configFile: String, environment: [String: String] = [:], timeout: TimeInterval = 30) async throws -> QueueServerProcess {
+        let process = try BackgroundProcess(binary, ["serve", "--config", configFile], environment: environment)
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if let port = listeningPort(in: process.text) {
@@ -39,8 +39,9 @@ public final class QueueServerProcess: @unchecked Sendable {
     /// The port in the first `listening for SMTP` line (`smtp.address=[IPv4]127.0.0.1/127.0.0.1:PORT`).
     static func listeningPort(in output: String) -> Int? {
         for line in output.split(separator: "\n") where line.contains("listening for SMTP") {
-            guard let range = line.range(of: "smtp.address=") else { continue }
-            let address = line[range.upperBound...].prefix { $0 != " " }
+            // Text (`smtp.address=…`) or JSON (`"smtp.address":"…"`) log lines.
+            guard let range = line.range(of: "smtp.address") else { continue }
+            let address = line[range.upperBound...].drop { $0 == "=" || $0 == "\"" || $0 == ":" }.prefix { $0 != " " && $0 != "\"" }
             guard let colon = address.lastIndex(of: ":") else { continue }
             let digits = address[address.index(after: colon)...].prefix { $0.isNumber }
             if let port = Int(digits), port > 0 { return port }

@@ -11,9 +11,9 @@ import Testing
 struct RelayLogHandlerTests {
     final class Lines: Sendable {
         let text = NIOLockedValueBox("")
-        func logger(level: Logger.Level = .info) -> Logger {
+        func logger(level: Logger.Level = .info, format: LogFormat = .text) -> Logger {
             Logger(label: "graph-relay") { label in
-                var handler = RelayLogHandler(label: label) { [self] line in self.text.withLockedValue { $0 += line } }
+                var handler = RelayLogHandler(label: label, format: format) { [self] line in self.text.withLockedValue { $0 += line } }
                 handler.logLevel = level
                 return handler
             }
@@ -32,6 +32,28 @@ struct RelayLogHandlerTests {
         let line = String(lines.all[0])
         #expect(line.hasSuffix(#" info graph-relay: relay.session=S1 smtp.reply="535 5.7.8" smtp.user="evil\r\n2026-12-05 info graph-relay: authenticated\x1B[2J\0" authentication failed"#), "\(line)")
         #expect(line.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "#, options: .regularExpression) != nil)
+    }
+
+    @Test("logging.format json: one object per line with time, level, logger, message and the metadata as keys, client text escaped")
+    func json() throws {
+        let lines = Lines()
+        var logger = lines.logger(format: .json)
+        logger[metadataKey: "relay.session"] = "S1"
+        logger.info("authentication failed", metadata: [
+            "smtp.user": "evil\r\n{\"level\":\"critical\"}\u{1B}[2J\0", "message": "a metadata key named like a field", "smtp.recipients": ["a@b", "c@d"],
+        ])
+        logger.debug("not shown")
+        #expect(lines.all.count == 1)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(lines.all[0].utf8)) as? [String: Any], "\(lines.all)")
+        #expect(object["level"] as? String == "info" && object["logger"] as? String == "graph-relay")
+        #expect(object["message"] as? String == "authentication failed")
+        #expect(object["metadata.message"] as? String == "a metadata key named like a field")
+        #expect(object["relay.session"] as? String == "S1")
+        #expect(object["smtp.recipients"] as? [String] == ["a@b", "c@d"])
+        #expect(object["smtp.user"] as? String == #"evil\r\n{"level":"critical"}\x1B[2J\0"#)
+        let time = try #require(object["time"] as? String)
+        #expect(ISO8601DateFormatter.withFractionalSeconds.date(from: time) != nil, "RFC 3339: \(time)")
+        #expect(!lines.text.withLockedValue { $0 }.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\0" || $0 == "\r" })
     }
 
     /// Accepts nobody; the test is about what the log shows.
@@ -67,5 +89,13 @@ struct RelayLogHandlerTests {
         #expect(failed.first?.contains(#"smtp.user="printer\r\nFAKE info graph-relay: authenticated smtp.user=admin\x1B[31m\0""#) == true, "\(failed)")
         #expect(!lines.all.contains { $0.hasPrefix("FAKE") })
         #expect(!lines.text.withLockedValue { $0 }.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\0" || $0 == "\r" })
+    }
+}
+
+extension ISO8601DateFormatter {
+    static var withFractionalSeconds: ISO8601DateFormatter {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
     }
 }

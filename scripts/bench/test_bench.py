@@ -1,6 +1,6 @@
-"""Self-tests of the benchmark harness (not part of `make test`; a few seconds):
+"""Self-tests of the benchmark harness (run by `make test`; about half a minute):
 
-    python3 -m unittest discover -s scripts/bench -v
+    python3 scripts/bench/test_bench.py
 
 They check the load generator's parsing, message construction and safety, the /proc accounting,
 and one short run of the load generator against the stand-in relay (standin_relay.py), including

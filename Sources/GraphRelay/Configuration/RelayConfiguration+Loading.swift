@@ -144,6 +144,9 @@ extension RelayConfiguration {
             if let value = map.take("level", &reader), let level = reader.choice(value, "logging.level", Logger.Level.self) {
                 logging.level = level
             }
+            if let value = map.take("format", &reader), let format = reader.choice(value, "logging.format", LogFormat.self) {
+                logging.format = format
+            }
             map.finish(&reader)
         }
     }

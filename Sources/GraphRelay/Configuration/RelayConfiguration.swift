@@ -61,6 +61,8 @@ extension RelayConfiguration {
     public struct Logging: Sendable, Hashable {
         /// `logging.level`: trace, debug, info, notice, warning, error, critical. Default `info`.
         public var level: Logger.Level = .info
+        /// `logging.format`: `text` or `json` (one object per line). Default `text`.
+        public var format: LogFormat = .text
 
         public init() {}
     }

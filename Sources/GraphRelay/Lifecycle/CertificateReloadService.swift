@@ -7,14 +7,19 @@ import UnixSignals
 struct CertificateReloadService: Service {
     let relay: RelayService
     let interval: Duration
+    /// Told `RELOADING=1` and `READY=1` around a reload on SIGHUP (`systemctl reload`).
+    let notifier: SystemdNotifier
 
     func run() async throws {
         let relay = self.relay
         let interval = self.interval
+        let notifier = self.notifier
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+                    notifier.notifyReloading()
                     relay.reloadCertificates()
+                    notifier.notify("READY=1")
                 }
             }
             group.addTask {

@@ -14,19 +14,28 @@ extension RelayService {
     ///    for `gracePeriod` before they get `421 4.3.2`;
     /// 3. deliveries in flight finish or go back to the queue, the spool is closed, then the
     ///    Graph clients.
-    public func services(gracePeriod: Duration) -> [any Service] {
+    ///
+    /// Under systemd (`notifier`) a last service reports readiness, the watchdog and the stop.
+    public func services(gracePeriod: Duration, notifier: SystemdNotifier = SystemdNotifier(environment: [:])) -> [any Service] {
         [
             DeliveryService(relay: self, gracePeriod: gracePeriod),
             SMTPListenerService(relay: self, gracePeriod: gracePeriod),
-            CertificateReloadService(relay: self, interval: tlsReloadInterval),
+            CertificateReloadService(relay: self, interval: tlsReloadInterval, notifier: notifier),
+            SystemdNotifyService(notifier: notifier, eventLoopGroup: eventLoopGroup, status: readinessStatus),
         ]
+    }
+
+    /// `systemctl status`'s line once running: the listeners' addresses.
+    var readinessStatus: String {
+        "listening on " + listeners.map { "\($0.address)" }.joined(separator: ", ")
     }
 
     /// The `ServiceGroup` of ``services(gracePeriod:)``, shut down gracefully by
     /// `gracefulShutdownSignals`. Any service that ends on its own, or fails, cancels the group.
-    public func serviceGroup(gracePeriod: Duration, gracefulShutdownSignals: [UnixSignal], logger: Logger) -> ServiceGroup {
+    public func serviceGroup(gracePeriod: Duration, gracefulShutdownSignals: [UnixSignal], logger: Logger,
+                             notifier: SystemdNotifier = SystemdNotifier(environment: [:])) -> ServiceGroup {
         ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: services(gracePeriod: gracePeriod).map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            services: services(gracePeriod: gracePeriod, notifier: notifier).map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
             gracefulShutdownSignals: gracefulShutdownSignals,
             logger: logger
         ))

@@ -1,10 +1,15 @@
 import Foundation
 import Glibc
+import GraphRelayGraph
 import GraphRelayMIME
 import Logging
 
-/// The relay's log output: one line per record on standard error,
-/// `2026-12-05T14:00:00.123Z info graph-relay: key=value … message`, metadata sorted by key.
+/// The relay's log output: one line per record on standard error, as text
+/// (`2026-12-05T14:00:00.123Z info graph-relay: key=value … message`, metadata sorted by key) or,
+/// with `logging.format: json`, as one JSON object per line:
+/// `{"time":"2026-12-05T14:00:00.123Z","level":"info","logger":"graph-relay","message":"…","smtp.client":"192.0.2.7"}`
+/// (the metadata as keys, sorted; a metadata key that would replace one of the first four gets a
+/// `metadata.` prefix).
 ///
 /// Messages and metadata carry client-supplied text (AUTH user names, HELO names, addresses,
 /// Graph's error texts): every one is escaped with ``UntrustedText/escaped(_:)``, so a record is
@@ -15,11 +20,12 @@ public struct RelayLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
     private let label: String
+    private let format: LogFormat
     private let write: @Sendable (String) -> Void
 
     /// Writes to standard error.
-    public init(label: String) {
-        self.init(label: label) { line in
+    public init(label: String, format: LogFormat = .text) {
+        self.init(label: label, format: format) { line in
             // One write(2) per record, so lines of concurrent records never interleave.
             var line = line
             line.withUTF8 { bytes in
@@ -35,8 +41,9 @@ public struct RelayLogHandler: LogHandler {
     }
 
     /// Writes each finished line (newline included) with `write`.
-    public init(label: String, write: @escaping @Sendable (String) -> Void) {
+    public init(label: String, format: LogFormat = .text, write: @escaping @Sendable (String) -> Void) {
         self.label = label
+        self.format = format
         self.write = write
     }
 
@@ -50,6 +57,10 @@ public struct RelayLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let explicit { merged.merge(explicit) { _, new in new } }
+        if format == .json {
+            write(Self.jsonLine(time: Date(), level: level, label: label, message: message.description, metadata: merged))
+            return
+        }
         var text = Self.timestamp(Date()) + " \(level) \(UntrustedText.escaped(label)):"
         for key in merged.keys.sorted() {
             text += " " + UntrustedText.escaped(key) + "=" + Self.render(merged[key]!)
@@ -70,6 +81,31 @@ public struct RelayLogHandler: LogHandler {
             return "[" + values.map(render).joined(separator: ",") + "]"
         case .dictionary(let values):
             return "{" + values.keys.sorted().map { "\(UntrustedText.escaped($0))=\(render(values[$0]!))" }.joined(separator: ",") + "}"
+        }
+    }
+
+    /// One JSON object and a newline. Client-supplied text is escaped as in the text format first
+    /// (control characters, bidirectional overrides), then quoted as JSON.
+    static func jsonLine(time: Date, level: Logger.Level, label: String, message: String, metadata: Logger.Metadata) -> String {
+        let reserved: Set<String> = ["time", "level", "logger", "message"]
+        var line = "{\"time\":\"\(timestamp(time))\",\"level\":\"\(level)\",\"logger\":\(jsonString(label)),\"message\":\(jsonString(message))"
+        for key in metadata.keys.sorted() {
+            let name = reserved.contains(key) ? "metadata." + key : key
+            line += ",\(jsonString(name)):\(jsonValue(metadata[key]!))"
+        }
+        return line + "}\n"
+    }
+
+    private static func jsonString(_ text: String) -> String {
+        JSONString.quote(UntrustedText.escaped(text))
+    }
+
+    private static func jsonValue(_ value: Logger.Metadata.Value) -> String {
+        switch value {
+        case .string(let string): jsonString(string)
+        case .stringConvertible(let convertible): jsonString(convertible.description)
+        case .array(let values): "[" + values.map(jsonValue).joined(separator: ",") + "]"
+        case .dictionary(let values): "{" + values.keys.sorted().map { "\(jsonString($0)):\(jsonValue(values[$0]!))" }.joined(separator: ",") + "}"
         }
     }
 

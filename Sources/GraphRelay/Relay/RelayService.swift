@@ -14,7 +14,7 @@ import NIOPosix
 public final class RelayService: Sendable {
     public let configuration: RelayConfiguration
     private let logger: Logger
-    private let eventLoopGroup: any EventLoopGroup
+    let eventLoopGroup: any EventLoopGroup
     private let state = NIOLockedValueBox(State())
 
     private struct State {

@@ -1,6 +1,6 @@
-/// Minimal JSON string quoting for the JWT claims.
-enum JSONString {
-    static func quote(_ value: String) -> String {
+/// Minimal JSON string quoting (RFC 8259 §7): for the JWT claims and the JSON log lines.
+public enum JSONString {
+    public static func quote(_ value: String) -> String {
         var out = "\""
         for scalar in value.unicodeScalars {
             switch scalar {
