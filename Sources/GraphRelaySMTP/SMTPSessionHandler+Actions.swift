@@ -225,7 +225,9 @@ extension SMTPSessionHandler {
         let onEventLoop = sinkBytes <= Self.smallMessageSize
         sinkBytes = 0
         let policy = services.policy
-        let messageLogger = logger.with(metadataKey: "relay.queue-id", value: "\(envelope.id)")
+        // The transaction's id, as in its `Received:` field ("with ESMTP id …"); the reply names the
+        // queue id the spool gave it.
+        let messageLogger = logger.with(metadataKey: "smtp.id", value: "\(envelope.id)")
         run(onEventLoop: onEventLoop, { () -> SMTPReply in
             await previous?.value
             let content: any SMTPStoredMessage
