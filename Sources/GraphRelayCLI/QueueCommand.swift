@@ -57,10 +57,15 @@ struct QueueCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List queued (or failed) messages.")
         @OptionGroup var options: ConfigOption
         @Flag(help: "List the failed area instead of the queue.") var failed = false
+        @Flag(help: "Print a JSON array of the messages (for scripts) instead of a table.") var json = false
 
         func run() async throws {
             try await QueueCommand.withSpool(options) { spool in
                 let records = try await spool.list(failed ? .failed : .queue)
+                if json {
+                    print(try QueueMessageJSON.text(records.map { QueueMessageJSON($0) }))
+                    return
+                }
                 let now = Date()
                 print(Table.render([SpoolRecord.listHeader] + records.map { $0.listColumns(now: now) }))
                 print("\(records.count) message(s) \(failed ? "failed" : "queued")")
@@ -72,11 +77,17 @@ struct QueueCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one message's envelope, route, attempts and headers.")
         @OptionGroup var options: ConfigOption
         @Argument(help: "Queue id.") var id: String
+        @Flag(help: "Print one JSON object (for scripts), with the header fields.") var json = false
 
         func run() async throws {
             let queueID = try QueueCommand.queueID(id)
             try await QueueCommand.withSpool(options) { spool in
                 let message = try await spool.message(queueID)
+                if json {
+                    let headers = MessageHeaders(Array(try await message.readHeaderBlock().readableBytesView))
+                    print(try QueueMessageJSON.text(QueueMessageJSON(message.record, headers: headers)))
+                    return
+                }
                 for line in message.record.showLines() { print(line) }
                 print("")
                 // The header fields as the device sent them, one escaped line each (a field's

@@ -55,6 +55,20 @@ struct QueueToolingTests {
                 #expect(show.stdout.contains(expected), "queue show lacks '\(expected)':\n\(show.stdout)")
             }
 
+            // --json, for scripts: the same messages, keys stable, dates RFC 3339.
+            let listJSON = try await queue("list", "--json")
+            #expect(listJSON.status == 0, "\(listJSON.stderr)")
+            let listed = try #require(try JSONSerialization.jsonObject(with: Data(listJSON.stdout.utf8)) as? [[String: Any]], "\(listJSON.stdout)")
+            #expect(Set(listed.compactMap { $0["id"] as? String }) == Set(ids))
+            #expect(listed.allSatisfy { $0["state"] as? String == "queued" && $0["mailbox"] as? String == "relay@contoso.test" && ($0["attempts"] as? Int ?? 0) >= 1 })
+            #expect(listed.allSatisfy { ($0["receivedAt"] as? String)?.hasSuffix("Z") == true && $0["headers"] == nil })
+            let showJSON = try await queue("show", a, "--json")
+            #expect(showJSON.status == 0, "\(showJSON.stderr)")
+            let shown = try #require(try JSONSerialization.jsonObject(with: Data(showJSON.stdout.utf8)) as? [String: Any], "\(showJSON.stdout)")
+            #expect(shown["id"] as? String == a && shown["messageId"] as? String == "<tool-a@queue-e2e.test>" && shown["sender"] as? String == "scanner@printer.test")
+            let headers = try #require(shown["headers"] as? [[String: String]])
+            #expect(headers.contains { $0["name"] == "Subject" && $0["value"] == "tool-a" }, "\(headers)")
+
             // retry one: Graph works again, only that message goes now.
             emulator.clearFaults()
             let retry = try await queue("retry", a)
