@@ -64,7 +64,7 @@ let package = Package(
             name: "GraphRelay",
             dependencies: [
                 "GraphRelaySMTP", "GraphRelayGraph", "GraphRelayMIME", "GraphRelaySpool", "GraphRelayDelivery", "GraphRelayTLS", "COpenSSL",
-                nioCore, nioConcurrencyHelpers, nioPosix, logging, yams, serviceLifecycle, unixSignals,
+                nioCore, nioConcurrencyHelpers, nioPosix, nioHTTP1, logging, yams, serviceLifecycle, unixSignals,
             ]
         ),
         .executableTarget(name: "GraphRelayCLI", dependencies: ["GraphRelay", "GraphRelayMIME", "GraphRelaySpool", "GraphRelaySMTP", argumentParser, logging, nioCore, nioPosix, serviceLifecycle, unixSignals]),

@@ -63,6 +63,7 @@ cat <<TEXT
 graph-relay demo: SMTP on 127.0.0.1:2525 (STARTTLS offered; AUTH user 'printer', password 'demo-password').
 Send a message, for example:
   swaks --server 127.0.0.1:2525 --from scanner@printer.local --to alice@example.com
-Delivered messages appear under run/outbox/scanner@demo.example/. Stop with Ctrl-C.
+Delivered messages appear under run/outbox/scanner@demo.example/.
+Admin: http://127.0.0.1:9025/healthz and http://127.0.0.1:9025/readyz. Stop with Ctrl-C.
 TEXT
 "$binary" serve --config run/demo.yaml

@@ -58,6 +58,7 @@ struct QueueKillTests {
               directory: spool
               retry: { initial: 100ms, maximum: 500ms, lifetime: 1h }
             scheduler: { concurrencyPerMailbox: 4, messagesPerMinute: 10000 }
+            admin: { address: "127.0.0.1:0" }
             """.write(toFile: configFile, atomically: true, encoding: .utf8)
         let spool = directory + "/spool"
         let outbox = directory + "/outbox/" + Self.mailbox

@@ -254,6 +254,7 @@ final class QueueRelayFixture: @unchecked Sendable {
           directory: \(spoolDirectory)
           retry: \(retry)
         scheduler: { concurrencyPerMailbox: 4, messagesPerMinute: 10000 }
+        admin: { address: "127.0.0.1:0" }
         \(extraYAML)
         """
     }
@@ -278,6 +279,7 @@ final class QueueRelayFixture: @unchecked Sendable {
     func start(tuning: @escaping @Sendable (inout DeliveryAgentConfiguration) -> Void = { _ in }) async throws -> RelayService {
         let configuration = try RelayConfiguration.parse(yaml: yaml, baseDirectory: directory, environment: [:], file: "queue-e2e.yaml")
         let service = RelayService(configuration: configuration, logger: capture.logger("graph-relay"))
+        service.tokenCheckInterval = .milliseconds(200)
         service.deliveryAgentTuning = { agent in
             agent.scheduler.tokenFailurePause = .milliseconds(300)
             agent.scheduler.tokenFailureMaximumPause = .seconds(1)

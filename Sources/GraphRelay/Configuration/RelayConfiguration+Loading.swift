@@ -140,6 +140,21 @@ extension RelayConfiguration {
         if let node = top.take("emulator", &reader) {
             reader.error("emulator", "is no longer a configuration key: run the graph-emulator executable (development and tests only) and point the application's loginEndpoint, graphEndpoint and caFile at it", node)
         }
+        if let node = top.take("admin", &reader), var map = reader.mapping(node, "admin") {
+            if let value = map.take("address", &reader), let text = reader.nonEmptyString(value, "admin.address") {
+                if text.lowercased() == "none" {
+                    admin.address = nil
+                } else {
+                    do {
+                        admin.address = try ListenAddress(parsing: text)
+                    } catch {
+                        reader.error("admin.address", "\(error) (or none)", value)
+                    }
+                }
+            }
+            if let value = map.take("bearerToken", &reader) { admin.bearerToken = reader.secret(value, "admin.bearerToken") }
+            map.finish(&reader)
+        }
         if let node = top.take("logging", &reader), var map = reader.mapping(node, "logging") {
             if let value = map.take("level", &reader), let level = reader.choice(value, "logging.level", Logger.Level.self) {
                 logging.level = level

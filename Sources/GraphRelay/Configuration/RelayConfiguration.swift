@@ -31,6 +31,8 @@ public struct RelayConfiguration: Sendable {
     public var graph = GraphSettings()
     /// `logging`: log level.
     public var logging = Logging()
+    /// `admin`: the HTTP listener for probes (and, later, metrics and the status page).
+    public var admin = Admin()
     /// Non-fatal findings of the last load (e.g. unreachable routes); `graph-relay check-config`
     /// prints them, `serve` logs them.
     public var warnings: [ConfigurationIssue] = []
@@ -55,6 +57,18 @@ extension RelayConfiguration {
         case queue
         /// Answer the client only after Graph answered (no spool).
         case synchronous
+    }
+
+    /// `admin`.
+    public struct Admin: Sendable, Hashable {
+        /// `admin.address`: `host:port` of the admin HTTP listener, or `none`. Default
+        /// `127.0.0.1:9025` (loopback: probes run on the same host or through the pod's network).
+        public var address: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 9025)
+        /// `admin.bearerToken`: a secret that every path but `/healthz` and `/readyz` requires as
+        /// `Authorization: Bearer …`. Default none.
+        public var bearerToken: Secret?
+
+        public init() {}
     }
 
     /// `logging`.

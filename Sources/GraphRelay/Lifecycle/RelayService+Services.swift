@@ -5,7 +5,8 @@ import UnixSignals
 
 extension RelayService {
     /// What `serve` runs as a `ServiceGroup`, once ``start()`` has bound the listeners and opened
-    /// the spool: delivery, the SMTP listeners and the certificate reloader, in that order. On a
+    /// the spool: the admin listener, delivery, the SMTP listeners and the certificate reloader,
+    /// in that order. On a
     /// graceful shutdown (SIGTERM, SIGINT) the group stops them in reverse order, each after the
     /// one before it has finished:
     ///
@@ -13,11 +14,13 @@ extension RelayService {
     /// 2. the listeners close at once, and open sessions may finish the transaction under way
     ///    for `gracePeriod` before they get `421 4.3.2`;
     /// 3. deliveries in flight finish or go back to the queue, the spool is closed, then the
-    ///    Graph clients.
+    ///    Graph clients;
+    /// 4. the admin listener closes (`/readyz` answered 503 from step 2 on).
     ///
     /// Under systemd (`notifier`) a last service reports readiness, the watchdog and the stop.
     public func services(gracePeriod: Duration, notifier: SystemdNotifier = SystemdNotifier(environment: [:])) -> [any Service] {
         [
+            AdminService(relay: self),
             DeliveryService(relay: self, gracePeriod: gracePeriod),
             SMTPListenerService(relay: self, gracePeriod: gracePeriod),
             CertificateReloadService(relay: self, interval: tlsReloadInterval, notifier: notifier),
@@ -51,6 +54,17 @@ struct DeliveryService: Service {
     func run() async throws {
         try? await gracefulShutdown()
         await relay.stopDelivery(gracePeriod: TimeAmount(gracePeriod))
+    }
+}
+
+/// The admin listener: serving from ``RelayService/start()`` to the very end, so that `/readyz`
+/// answers 503 while the rest drains.
+struct AdminService: Service {
+    let relay: RelayService
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await relay.stopAdmin()
     }
 }
 

@@ -44,15 +44,51 @@ final class GraphClients: Sendable {
 
     /// Fetches a token for every application, logging what to fix for those that fail. The relay
     /// starts either way: a token outage must not stop devices from handing over their mail.
-    func verifyCredentials(logger: Logger) async {
+    /// The outcome of an application's last token attempt, for `/readyz`.
+    struct TokenStatus: Sendable, Equatable {
+        var obtained: Bool
+        /// Why not, and what to fix (never the credential).
+        var detail: String?
+        /// Entra's AADSTS code, when it gave one.
+        var aadstsCode: Int?
+    }
+
+    private let tokenStatus = NIOLockedValueBox<[String: TokenStatus]>([:])
+
+    /// Each application's last token attempt (none before the first ``checkTokens(logger:)``).
+    var tokenStatuses: [String: TokenStatus] { tokenStatus.withLockedValue { $0 } }
+
+    /// Asks every application for a token — a cached one costs nothing, one due for renewal is
+    /// renewed — and records the outcome. Logs the first outcome and every change.
+    func checkTokens(logger: Logger) async {
         for (name, client) in clients.sorted(by: { $0.key < $1.key }) {
+            let status: TokenStatus
             do {
                 try await client.verifyCredentials(logger: logger)
-                logger.info("application credentials verified", metadata: ["graph.application": "\(name)"])
+                status = TokenStatus(obtained: true)
             } catch {
-                logger.error("application cannot get a token: \(error.detail) — fix: \(error.remedy)",
-                             metadata: ["graph.application": "\(name)"])
+                status = TokenStatus(obtained: false, detail: "\(error.detail) — fix: \(error.remedy)", aadstsCode: error.aadstsCode)
             }
+            let previous = tokenStatus.withLockedValue { statuses in
+                defer { statuses[name] = status }
+                return statuses[name]
+            }
+            guard previous != status else { continue }
+            if status.obtained {
+                logger.info(previous == nil ? "application credentials verified" : "application obtains tokens again",
+                            metadata: ["graph.application": "\(name)"])
+            } else {
+                logger.error("application cannot get a token: \(status.detail ?? "")", metadata: ["graph.application": "\(name)"])
+            }
+        }
+    }
+
+    /// ``checkTokens(logger:)`` now and then every `interval` until cancelled, so that readiness
+    /// follows Entra ID with or without mail waiting.
+    func watchTokens(every interval: Duration, logger: Logger) async {
+        while !Task.isCancelled {
+            await checkTokens(logger: logger)
+            try? await Task.sleep(for: interval)
         }
     }
 

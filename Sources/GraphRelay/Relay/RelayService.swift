@@ -15,9 +15,9 @@ public final class RelayService: Sendable {
     public let configuration: RelayConfiguration
     private let logger: Logger
     let eventLoopGroup: any EventLoopGroup
-    private let state = NIOLockedValueBox(State())
+    let state = NIOLockedValueBox(State())
 
-    private struct State {
+    struct State {
         var server: SMTPServer?
         var clients: GraphClients?
         var background: [Task<Void, Never>] = []
@@ -25,7 +25,9 @@ public final class RelayService: Sendable {
         var reloadable: [ReloadableTLSContext] = []
         var spool: Spool?
         var agent: DeliveryAgent?
+        var admin: AdminServer?
         var deliveryAgentTuning: @Sendable (inout DeliveryAgentConfiguration) -> Void = { _ in }
+        var tokenCheckInterval: Duration = .seconds(30)
     }
 
     /// How often certificate files are checked for changes. Default 60 s.
@@ -46,6 +48,13 @@ public final class RelayService: Sendable {
     var deliveryAgentTuning: @Sendable (inout DeliveryAgentConfiguration) -> Void {
         get { state.withLockedValue { $0.deliveryAgentTuning } }
         set { state.withLockedValue { $0.deliveryAgentTuning = newValue } }
+    }
+
+    /// How often every application's token is checked (for `/readyz`; a cached token costs
+    /// nothing). Default 30 s; tests shorten it. Set it before ``start()``.
+    var tokenCheckInterval: Duration {
+        get { state.withLockedValue { $0.tokenCheckInterval } }
+        set { state.withLockedValue { $0.tokenCheckInterval = newValue } }
     }
 
     /// The listeners' bound addresses (real ports when a listener asked for port 0).
@@ -114,12 +123,25 @@ public final class RelayService: Sendable {
                 "smtp.tls": "\(listener.configuration.tls)",
             ])
         }
+        if let address = configuration.admin.address {
+            let router = AdminRouter(bearerToken: configuration.admin.bearerToken?.revealedValue) { [weak self] in
+                self?.readiness() ?? ReadinessReport(checks: [.init(name: "relay", ok: false, detail: "stopped")])
+            }
+            let admin = try await AdminServer.start(host: address.host, port: address.port, router: router, on: eventLoopGroup)
+            state.withLockedValue { $0.admin = admin }
+            let port = admin.address.port ?? address.port
+            let host = address.host.contains(":") ? "[\(address.host)]" : address.host
+            logger.notice("admin listening: /healthz, /readyz", metadata: [
+                "admin.address": "\(admin.address)", "admin.url": "http://\(host):\(port)/",
+            ])
+        }
         for warning in configuration.warnings {
             logger.warning("configuration: \(warning)")
         }
 
         let logger = self.logger
-        let verification = Task { await clients.verifyCredentials(logger: logger) }
+        let interval = tokenCheckInterval
+        let verification = Task { await clients.watchTokens(every: interval, logger: logger) }
         state.withLockedValue {
             $0.background.append(verification)
             $0.reloadable = reloadable
@@ -213,7 +235,20 @@ public final class RelayService: Sendable {
     public func shutdown(gracePeriod: TimeAmount = .seconds(30)) async {
         await stopListening(gracePeriod: gracePeriod)
         await stopDelivery(gracePeriod: gracePeriod)
+        await stopAdmin()
         logger.notice("stopped")
+    }
+
+    /// The admin listener's address (the real port when `admin.address` asked for port 0).
+    public var adminAddress: SocketAddress? { state.withLockedValue { $0.admin?.address } }
+
+    /// Closes the admin listener: the last part to stop, so that probes see the drain.
+    func stopAdmin() async {
+        let admin = state.withLockedValue { state in
+            defer { state.admin = nil }
+            return state.admin
+        }
+        await admin?.close()
     }
 
     /// Closes the listeners at once; open sessions may finish the transaction under way for
