@@ -12,7 +12,7 @@ struct GraphRelayCommand: AsyncParsableCommand {
             Graph sendMail, choosing the Entra ID application and mailbox per sender.
             See docs/configuration.md for the configuration file.
             """,
-        subcommands: [ServeCommand.self, CheckConfigCommand.self, HashPasswordCommand.self, QueueCommand.self],
+        subcommands: [ServeCommand.self, CheckConfigCommand.self, SendTestCommand.self, HashPasswordCommand.self, QueueCommand.self],
         defaultSubcommand: nil
     )
 }

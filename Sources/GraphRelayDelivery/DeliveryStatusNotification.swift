@@ -195,7 +195,7 @@ public struct DeliveryStatusNotification: Sendable {
     }
 
     /// `Mon, 24 Nov 2025 23:04:05 +0000`.
-    static func rfc5322Date(_ date: Date) -> String {
+    package static func rfc5322Date(_ date: Date) -> String {
         var time = time_t(date.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         gmtime_r(&time, &parts)
