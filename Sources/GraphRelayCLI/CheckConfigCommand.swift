@@ -1,22 +1,37 @@
 import ArgumentParser
 import Foundation
 import GraphRelay
+import Logging
+import NIOPosix
 
-/// `graph-relay check-config --config FILE`: validates the configuration and exits.
-struct CheckConfigCommand: ParsableCommand {
+/// `graph-relay check-config --config FILE [--probe]`: validates the configuration and exits;
+/// with `--probe` it also asks Entra ID for each application's token.
+struct CheckConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config",
-        abstract: "Validate the configuration file and exit (0 valid, 1 invalid)."
+        abstract: "Validate the configuration file and exit (0 valid, 1 invalid).",
+        discussion: "--probe also obtains a token for every application (nothing is sent) and fails when one cannot."
     )
 
     @OptionGroup var options: ConfigOption
+    @Flag(help: "Also obtain a token for every application from Entra ID.") var probe = false
 
-    func run() throws {
+    func run() async throws {
         let configuration = try options.loadConfiguration()
         for warning in configuration.warnings {
             printError("warning: \(warning)\(warning.line.map { "  [line \($0)]" } ?? "")")
         }
         print("configuration \(options.config) is valid: \(configuration.summary)")
+        guard probe else { return }
+        let format = configuration.logging.format
+        LoggingSystem.bootstrap { label in
+            var handler = RelayLogHandler(label: label, format: format)
+            handler.logLevel = .critical
+            return handler
+        }
+        let obtained = await TokenProbe.run(configuration: configuration, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+                                            logger: Logger(label: "graph-relay")) { print($0) }
+        if !obtained { throw ExitCode.failure }
     }
 }
 

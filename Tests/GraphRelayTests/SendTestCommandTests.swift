@@ -24,7 +24,7 @@ struct SendTestCommandTests {
         }
     }
 
-    @Test("Entra refuses the secret: the AADSTS code and the fix, exit 1; a sender without a route: exit 1")
+    @Test("Entra refuses the secret: the AADSTS code and the fix, exit 1 (send-test and check-config --probe); a sender without a route: exit 1")
     func refused() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: QueueServerProcess.binary), "graph-relay not built: \(QueueServerProcess.binary)")
         try await QueueRelayFixture.with { fixture in
@@ -34,7 +34,11 @@ struct SendTestCommandTests {
             #expect(refused.status == 1)
             #expect(refused.stdout.contains("token: FAILED") && refused.stdout.contains("AADSTS7000215") && refused.stdout.contains("fix:"), "\(refused.stdout)")
             #expect(!refused.stdout.contains(QueueTestApp.secret), "the secret is never printed")
+            let probe = try await QueueServerProcess.run(["check-config", "--probe", "--config", configFile])
+            #expect(probe.status == 1 && probe.stdout.contains("token: FAILED for 'contoso'") && probe.stdout.contains("AADSTS7000215"), "\(probe.stdout)")
             fixture.emulator.clearFaults()
+            let probeAgain = try await QueueServerProcess.run(["check-config", "--probe", "--config", configFile])
+            #expect(probeAgain.status == 0 && probeAgain.stdout.contains("token: obtained for 'contoso'"), "\(probeAgain.stdout)")
             let unrouted = try await QueueServerProcess.run(["send-test", "--config", configFile, "--from", "nobody@elsewhere.test", "--to", "alice@example.com"])
             #expect(unrouted.status == 1 && unrouted.stdout.contains("route: none for nobody@elsewhere.test"), "\(unrouted.stdout)")
             #expect(fixture.emulator.acceptedMessages.isEmpty)
