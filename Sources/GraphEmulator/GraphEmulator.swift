@@ -115,6 +115,11 @@ public final class GraphEmulator: Sendable {
         state.withValues { $0.operationCounts[operation] ?? 0 }
     }
 
+    /// When each request of `operation` arrived, in order.
+    public func requestTimes(_ operation: GraphEmulatorOperation) -> [Date] {
+        state.withValues { $0.operationTimes[operation] ?? [] }
+    }
+
     /// Drafts that exist (created and neither sent nor deleted), in `mailbox` if given.
     public func draftCount(mailbox: String? = nil) -> Int {
         state.withValues { values in
@@ -137,6 +142,7 @@ public final class GraphEmulator: Sendable {
             values.maxActiveSendMail = [:]
             values.connectionsAccepted = 0
             values.operationCounts = [:]
+            values.operationTimes = [:]
         }
     }
 

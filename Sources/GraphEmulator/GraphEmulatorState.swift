@@ -17,6 +17,7 @@ final class GraphEmulatorState: Sendable {
         var drafts: [String: GraphEmulatorDraft] = [:]
         var uploadSessions: [String: GraphEmulatorUploadSession] = [:]
         var operationCounts: [GraphEmulatorOperation: Int] = [:]
+        var operationTimes: [GraphEmulatorOperation: [Date]] = [:]
         /// Request body bytes per application and mailbox, for ``GraphEmulatorConfiguration/uploadLimit``.
         var uploads: [String: [(at: Date, bytes: Int)]] = [:]
         var tokenFaults: [GraphEmulatorTokenFault] = []
@@ -39,6 +40,7 @@ final class GraphEmulatorState: Sendable {
     func begin(_ operation: GraphEmulatorOperation, mailbox: String?) -> GraphEmulatorFault? {
         values.withLockedValue { values in
             values.operationCounts[operation, default: 0] += 1
+            values.operationTimes[operation, default: []].append(Date())
             guard let index = values.faults.firstIndex(where: { entry in
                 entry.operation == operation && (entry.mailbox == nil || entry.mailbox?.lowercased() == mailbox?.lowercased())
             }) else { return nil }
