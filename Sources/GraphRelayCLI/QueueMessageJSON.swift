@@ -3,7 +3,7 @@ import GraphRelaySpool
 
 /// One message as `queue list --json` and `queue show --json` print it, for scripts: a stable
 /// set of keys (not the spool's on-disk format, which may change), dates as RFC 3339 UTC with
-/// milliseconds, absent values as `null`.
+/// milliseconds; a key whose value is absent (no Message-ID, no attempt yet) is left out.
 struct QueueMessageJSON: Encodable {
     struct Header: Encodable {
         var name: String
@@ -49,33 +49,6 @@ struct QueueMessageJSON: Encodable {
         failureStatus = record.failureStatus
         failureReason = record.failureReason
         self.headers = headers?.fields.map { Header(name: $0.name, value: $0.value) }
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(state, forKey: .state)
-        try container.encode(sender, forKey: .sender)
-        try container.encode(recipients, forKey: .recipients)
-        try container.encode(application, forKey: .application)
-        try container.encode(mailbox, forKey: .mailbox)
-        try container.encode(receivedAt, forKey: .receivedAt)
-        try container.encode(size, forKey: .size)
-        try container.encode(messageId, forKey: .messageId)
-        try container.encode(attempts, forKey: .attempts)
-        try container.encode(nextAttemptAt, forKey: .nextAttemptAt)
-        try container.encode(lastAttemptAt, forKey: .lastAttemptAt)
-        try container.encode(lastError, forKey: .lastError)
-        try container.encode(lastRequestId, forKey: .lastRequestId)
-        try container.encode(failedAt, forKey: .failedAt)
-        try container.encode(failureStatus, forKey: .failureStatus)
-        try container.encode(failureReason, forKey: .failureReason)
-        if let headers { try container.encode(headers, forKey: .headers) }
-    }
-
-    private enum CodingKeys: String, CodingKey {
-        case id, state, sender, recipients, application, mailbox, receivedAt, size, messageId, attempts
-        case nextAttemptAt, lastAttemptAt, lastError, lastRequestId, failedAt, failureStatus, failureReason, headers
     }
 
     /// `value` as pretty-printed JSON with sorted keys.

@@ -4,16 +4,11 @@ import NIOHTTP1
 /// event loops — the answer comes from one), `GET /readyz` (200 or 503 with the checks as JSON),
 /// everything else behind `admin.bearerToken` when one is set. Only GET and HEAD.
 struct AdminRouter: Sendable {
-    struct Response: Sendable, Equatable {
+    struct Response: Sendable {
         var status: HTTPResponseStatus
         var contentType = "text/plain; charset=utf-8"
         var body: String
         var headers: [(String, String)] = []
-
-        static func == (lhs: Response, rhs: Response) -> Bool {
-            lhs.status == rhs.status && lhs.contentType == rhs.contentType && lhs.body == rhs.body
-                && lhs.headers.map { "\($0.0): \($0.1)" } == rhs.headers.map { "\($0.0): \($0.1)" }
-        }
     }
 
     /// `admin.bearerToken`, revealed; nil when none is configured.

@@ -16,13 +16,13 @@ extension RelayService {
 
         let directory = configuration.spool.directory
         let minimum = configuration.spool.minimumFreeSpace
+        let free = StorageSpace.available(in: directory)
         if access(directory, W_OK) != 0 {
             checks.append(ReadinessReport.Check(name: "spool", ok: false, detail: "\(directory) is not writable"))
-        } else if let free = StorageSpace.available(in: directory), minimum > 0, free < minimum {
+        } else if let free, minimum > 0, free < minimum {
             checks.append(ReadinessReport.Check(name: "spool", ok: false, detail: "\(free) bytes free, below spool.minimumFreeSpace (\(minimum))"))
         } else {
-            let free = StorageSpace.available(in: directory).map { "\($0) bytes free" } ?? "free space unknown"
-            checks.append(ReadinessReport.Check(name: "spool", ok: true, detail: "writable, \(free)"))
+            checks.append(ReadinessReport.Check(name: "spool", ok: true, detail: "writable, \(free.map { "\($0) bytes free" } ?? "free space unknown")"))
         }
 
         let statuses = clients?.tokenStatuses ?? [:]

@@ -30,7 +30,8 @@ public struct SendTest: Sendable {
     /// Runs the test, handing each step's line to `say`. True only when Graph accepted the message.
     public func run(configuration: RelayConfiguration, eventLoopGroup: any EventLoopGroup, logger: Logger,
                     say: @Sendable (String) -> Void) async -> Bool {
-        guard let sender = Self.mailbox(from), let recipients = Optional(to.compactMap(Self.mailbox)), recipients.count == to.count, !to.isEmpty else {
+        let recipients = to.compactMap(Self.mailbox)
+        guard let sender = Self.mailbox(from), !to.isEmpty, recipients.count == to.count else {
             say("addresses: --from and every --to must be an address like name@example.com")
             return false
         }
@@ -48,7 +49,15 @@ public struct SendTest: Sendable {
             say("graph client: cannot be set up — \(error)")
             return false
         }
-        defer { Task { await clients.shutdown() } }
+        let accepted = await send(sender: sender, recipients: recipients, route: route, clients: clients,
+                                  configuration: configuration, logger: logger, say: say)
+        await clients.shutdown()
+        return accepted
+    }
+
+    /// The token, then the message, through `clients`.
+    private func send(sender: SMTPMailbox, recipients: [SMTPMailbox], route: RouteMatch, clients: GraphClients,
+                      configuration: RelayConfiguration, logger: Logger, say: @Sendable (String) -> Void) async -> Bool {
         guard let client = clients.client(for: route.application) else {
             say("graph client: no application '\(route.application)'")
             return false
