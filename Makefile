@@ -9,8 +9,9 @@
 SWIFT        ?= swift
 CONFIGURATION ?= debug
 SUDO         := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
-# Debian packages the build and the interop tests need.
-APT_PACKAGES := libssl-dev pkg-config openssl swaks libnet-ssleay-perl curl python3 binutils systemd
+# Debian packages the build and the interop tests need (prometheus for promtool, chromium for
+# the status page).
+APT_PACKAGES := libssl-dev pkg-config openssl swaks libnet-ssleay-perl curl python3 binutils systemd prometheus chromium
 # Swift Testing runs suites in parallel; 2 workers keep a 2-core machine responsive.
 TEST_FLAGS   ?= --parallel --num-workers 2
 # Suites that move tens of megabytes (large messages, the real binary's memory) run after the
@@ -44,8 +45,12 @@ test: deps
 	$(SWIFT) test --skip-build $(TEST_FLAGS) --skip '$(HEAVY_TESTS)|$(HOSTILE_TESTS)'
 	$(SWIFT) test --skip-build $(TEST_FLAGS) --filter '$(HEAVY_TESTS)'
 	$(SWIFT) test --skip-build $(TEST_FLAGS) --filter '$(HOSTILE_TESTS)'
-	# The shipped configurations pass the real binary's check-config; the benchmark's own tests.
+	# The shipped configurations pass the real binary's check-config; the alert rules pass
+	# promtool's own tests; the monitoring checker's and the benchmark's own tests.
 	./scripts/check-deploy-configs.sh "$$($(SWIFT) build --show-bin-path)/graph-relay"
+	promtool check rules deploy/prometheus/graph-relay-rules.yml
+	promtool test rules deploy/prometheus/graph-relay-rules.test.yml
+	python3 scripts/test_check_monitoring.py
 	python3 scripts/bench/test_bench.py
 
 run: deps

@@ -17,7 +17,11 @@ let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: 
 let yams = Target.Dependency.product(name: "Yams", package: "Yams")
 let serviceLifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let heapModule = Target.Dependency.product(name: "HeapModule", package: "swift-collections")
+let dequeModule = Target.Dependency.product(name: "DequeModule", package: "swift-collections")
 let unixSignals = Target.Dependency.product(name: "UnixSignals", package: "swift-service-lifecycle")
+// The metrics API (libraries emit through it) and its Prometheus backend (only the product module).
+let coreMetrics = Target.Dependency.product(name: "CoreMetrics", package: "swift-metrics")
+let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
 
 let package = Package(
     name: "graph-relay",
@@ -37,6 +41,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.1.0"),
     ],
     targets: [
         // MARK: OpenSSL bindings
@@ -51,10 +57,10 @@ let package = Package(
         // The mail-format core: MIME structure, transfer encodings, header parameters.
         .target(name: "GraphRelayMIME", dependencies: [nioCore]),
         .target(name: "GraphRelayTLS", dependencies: ["COpenSSL", "COpenSSLShims", nioCore, nioConcurrencyHelpers, logging]),
-        .target(name: "GraphRelaySMTP", dependencies: ["GraphRelayMIME", "GraphRelayTLS", nioCore, nioConcurrencyHelpers, nioPosix, logging]),
+        .target(name: "GraphRelaySMTP", dependencies: ["GraphRelayMIME", "GraphRelayTLS", nioCore, nioConcurrencyHelpers, nioPosix, logging, coreMetrics]),
         .target(
             name: "GraphRelayGraph",
-            dependencies: ["GraphRelayTLS", "GraphRelayMIME", "COpenSSL", "COpenSSLShims", nioCore, nioConcurrencyHelpers, nioPosix, nioHTTP1, logging]
+            dependencies: ["GraphRelayTLS", "GraphRelayMIME", "COpenSSL", "COpenSSLShims", nioCore, nioConcurrencyHelpers, nioPosix, nioHTTP1, logging, coreMetrics]
         ),
         // The durable on-disk store: what is accepted, written and fsynced; recovery; queue operations.
         .target(name: "GraphRelaySpool", dependencies: ["GraphRelayMIME", nioCore, nioConcurrencyHelpers, nioPosix, logging]),
@@ -64,7 +70,7 @@ let package = Package(
             name: "GraphRelay",
             dependencies: [
                 "GraphRelaySMTP", "GraphRelayGraph", "GraphRelayMIME", "GraphRelaySpool", "GraphRelayDelivery", "GraphRelayTLS", "COpenSSL",
-                nioCore, nioConcurrencyHelpers, nioPosix, nioHTTP1, logging, yams, serviceLifecycle, unixSignals,
+                nioCore, nioConcurrencyHelpers, nioPosix, nioHTTP1, logging, yams, serviceLifecycle, unixSignals, coreMetrics, prometheus, dequeModule,
             ]
         ),
         .executableTarget(name: "GraphRelayCLI", dependencies: ["GraphRelay", "GraphRelayMIME", "GraphRelaySpool", "GraphRelaySMTP", argumentParser, logging, nioCore, nioPosix, serviceLifecycle, unixSignals]),

@@ -64,6 +64,7 @@ graph-relay demo: SMTP on 127.0.0.1:2525 (STARTTLS offered; AUTH user 'printer',
 Send a message, for example:
   swaks --server 127.0.0.1:2525 --from scanner@printer.local --to alice@example.com
 Delivered messages appear under run/outbox/scanner@demo.example/.
-Admin: http://127.0.0.1:9025/healthz and http://127.0.0.1:9025/readyz. Stop with Ctrl-C.
+Status page (open it in a browser): http://127.0.0.1:9025/  Metrics: http://127.0.0.1:9025/metrics
+Probes: http://127.0.0.1:9025/healthz and /readyz. Reload run/demo.yaml: kill -HUP <pid>. Stop with Ctrl-C.
 TEXT
 "$binary" serve --config run/demo.yaml

@@ -9,7 +9,7 @@ import Logging
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the relay (SIGTERM/SIGINT: graceful stop; SIGHUP: reload the TLS certificate)."
+        abstract: "Run the relay (SIGTERM/SIGINT: graceful stop; SIGHUP: reload the configuration file)."
     )
 
     @OptionGroup var options: ConfigOption
@@ -54,7 +54,8 @@ struct ServeCommand: AsyncParsableCommand {
         // (RelayService.services). A service manager may start us with these signals blocked.
         Self.unblock([SIGTERM, SIGINT, SIGHUP])
         let group = service.serviceGroup(
-            gracePeriod: .seconds(shutdownGrace), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger, notifier: SystemdNotifier()
+            gracePeriod: .seconds(shutdownGrace), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger,
+            configurationFile: options.config, notifier: SystemdNotifier()
         )
         try await group.run()
         logger.notice("stopped")

@@ -26,6 +26,8 @@ public actor DeliveryAgent {
     /// Called for a message that is given up while its record still names a draft (see
     /// ``SpoolRecord/draft``), before it moves to `failed/`: remove the draft at the far end.
     public typealias Abandon = @Sendable (SpoolRecord) async -> Void
+    /// Told of every finished attempt (after its log line), on the agent.
+    public typealias Report = @Sendable (DeliveryReport) -> Void
 
     private enum State {
         case idle
@@ -40,6 +42,7 @@ public actor DeliveryAgent {
     private let logger: Logger
     private let deliver: Deliver
     private let abandon: Abandon?
+    private let report: Report?
 
     private var state = State.idle
     private var scheduler: DeliveryScheduler
@@ -63,8 +66,10 @@ public actor DeliveryAgent {
         clock: any SpoolClock = SystemSpoolClock(),
         logger: Logger = Logger(label: "graph-relay.delivery"),
         abandon: Abandon? = nil,
+        report: Report? = nil,
         deliver: @escaping Deliver
     ) {
+        self.report = report
         self.spool = spool
         self.configuration = configuration
         self.clock = clock
@@ -80,6 +85,11 @@ public actor DeliveryAgent {
         snapshot.inFlight = scheduler.inFlightCount
         snapshot.queued = scheduler.count
         return snapshot
+    }
+
+    /// The queue as the scheduler holds it now: what the metrics and the status page show.
+    public func snapshot() -> DeliveryScheduler.Snapshot {
+        scheduler.snapshot(now: clock.now())
     }
 
     /// Loads the queue and starts delivering.
@@ -234,12 +244,13 @@ public actor DeliveryAgent {
             "relay.outcome": "\(outcome.logName)",
         ]
         if let messageId = record.messageId { metadata["relay.message-id"] = "\(messageId)" }
+        if let clientRequestId = outcome.clientRequestId { metadata["graph.client-request-id"] = "\(clientRequestId)" }
         switch outcome {
-        case .delivered(let requestId):
+        case .delivered(let requestId, _):
             counters.delivered += 1
             if let requestId { metadata["graph.request-id"] = "\(requestId)" }
             logger.info("message delivered", metadata: metadata)
-        case .transient(let reason, _, let ambiguous, let requestId):
+        case .transient(let reason, _, let ambiguous, let requestId, _):
             counters.deferred += 1
             if let requestId { metadata["graph.request-id"] = "\(requestId)" }
             metadata["relay.reason"] = "\(reason)"
@@ -252,11 +263,11 @@ public actor DeliveryAgent {
             } else {
                 logger.notice("delivery deferred", metadata: metadata)
             }
-        case .permanent(let reason, _, let requestId):
+        case .permanent(let reason, _, let requestId, _):
             if let requestId { metadata["graph.request-id"] = "\(requestId)" }
             metadata["relay.reason"] = "\(reason)"
             logger.warning("delivery failed permanently", metadata: metadata)
-        case .throttled(let retryAfter, let requestId):
+        case .throttled(let retryAfter, let requestId, _):
             counters.throttled += 1
             if let requestId { metadata["graph.request-id"] = "\(requestId)" }
             metadata["relay.retry-after"] = "\(retryAfter.map { "\($0.seconds)s" } ?? "none")"
@@ -266,6 +277,11 @@ public actor DeliveryAgent {
             metadata["relay.reason"] = "\(reason)"
             logger.error("no access token; the application's deliveries are paused", metadata: metadata)
         }
+        report?(DeliveryReport(
+            queueID: "\(id)", messageID: record.messageId, sender: "\(record.sender)", recipients: record.recipients.count,
+            size: Int(record.size), application: record.route.application, mailbox: record.route.mailbox, attempt: record.attempts,
+            receivedAt: record.receivedAt, finishedAt: clock.now(), outcome: outcome
+        ))
         guard state == .running || state == .stopping else { return }
         perform(scheduler.finished(id, outcome: outcome, now: clock.now()))
     }

@@ -88,4 +88,27 @@ extension DeliveryScheduler {
         /// Call ``tick(now:)`` at this time.
         case wakeUp(at: Date)
     }
+
+    /// The queue at one moment (``DeliveryScheduler/snapshot(now:)``).
+    public struct Snapshot: Sendable, Equatable {
+        /// A pause in force: a mailbox's (429) or, with `mailbox` nil, an application's (token failures).
+        public struct Pause: Sendable, Equatable {
+            public var application: String
+            public var mailbox: String?
+            public var until: Date
+        }
+
+        /// Waiting for their first attempt, due now or soon.
+        public var queued = 0
+        /// Waiting for a retry after a failed attempt or a pause.
+        public var deferred = 0
+        /// Attempts under way.
+        public var inFlight = 0
+        /// When the lifetime of the oldest message began (nil when the queue is empty).
+        public var oldest: Date?
+        public var pausedMailboxes: [Pause] = []
+        public var pausedApplications: [Pause] = []
+
+        public init() {}
+    }
 }

@@ -94,6 +94,37 @@ public struct DeliveryScheduler: Sendable {
     /// Messages known (queued or in flight).
     public var count: Int { items.count }
 
+    /// The queue by state, its oldest message and the pauses in force at `now`.
+    public func snapshot(now: Date) -> Snapshot {
+        var snapshot = Snapshot()
+        for item in items.values where !item.deleted {
+            let message = item.message
+            if item.inFlight {
+                snapshot.inFlight += 1
+            } else if message.transientFailures > 0 || message.notBefore > now {
+                snapshot.deferred += 1
+            } else {
+                snapshot.queued += 1
+            }
+            if snapshot.oldest.map({ message.lifetimeStartedAt < $0 }) ?? true {
+                snapshot.oldest = message.lifetimeStartedAt
+            }
+        }
+        for (key, mailbox) in mailboxes {
+            if let until = mailbox.pausedUntil, until > now {
+                snapshot.pausedMailboxes.append(.init(application: key.application, mailbox: key.mailbox, until: until))
+            }
+        }
+        for (name, application) in applications {
+            if let until = application.pausedUntil, until > now {
+                snapshot.pausedApplications.append(.init(application: name, mailbox: nil, until: until))
+            }
+        }
+        snapshot.pausedMailboxes.sort { ($0.application, $0.mailbox ?? "") < ($1.application, $1.mailbox ?? "") }
+        snapshot.pausedApplications.sort { $0.application < $1.application }
+        return snapshot
+    }
+
     public func contains(_ id: QueueID) -> Bool { items[id] != nil }
 
     public func isInFlight(_ id: QueueID) -> Bool { items[id]?.inFlight ?? false }
@@ -191,17 +222,17 @@ public struct DeliveryScheduler: Sendable {
         var message = item.message
         let application = message.application
         switch outcome {
-        case .delivered(let requestId):
+        case .delivered(let requestId, _):
             items[id] = nil
             applications[application]?.tokenFailures = 0
             actions.append(.complete(id, requestId: requestId))
 
-        case .permanent(let reason, let status, let requestId):
+        case .permanent(let reason, let status, let requestId, _):
             items[id] = nil
             applications[application]?.tokenFailures = 0
             actions.append(.fail(id, Failure(kind: .permanent, reason: reason, status: status, requestId: requestId)))
 
-        case .transient(let reason, let retryAfter, let ambiguous, let requestId):
+        case .transient(let reason, let retryAfter, let ambiguous, let requestId, _):
             applications[application]?.tokenFailures = 0
             if let failure = expiry(message, now: now, lastError: reason, requestId: requestId) {
                 items[id] = nil
@@ -214,7 +245,7 @@ public struct DeliveryScheduler: Sendable {
             insert(message)
             actions.append(.reschedule(id, notBefore: message.notBefore, reason: .transient(reason: reason, ambiguous: ambiguous, requestId: requestId)))
 
-        case .throttled(let retryAfter, let requestId):
+        case .throttled(let retryAfter, let requestId, _):
             let pause = retryAfter.map { max($0, .zero) } ?? configuration.throttlePause
             let until = now.addingTimeInterval(pause.seconds)
             if var mailbox = mailboxes[item.key] {

@@ -8,8 +8,8 @@ struct SMTPConnectionCounter: Hashable {
         case tooManyFromClient
     }
 
-    let maximumConnections: Int
-    let maximumPerClient: Int
+    var maximumConnections: Int
+    var maximumPerClient: Int
     private(set) var total = 0
     private(set) var perClient: [String: Int] = [:]
 
@@ -49,6 +49,14 @@ final class SMTPConnectionLimiter: Sendable {
 
     func release(client: String) {
         counter.withLockedValue { $0.release(client: client) }
+    }
+
+    /// New limits for the connections that come next (open ones stay counted).
+    func update(maximumConnections: Int, maximumPerClient: Int) {
+        counter.withLockedValue {
+            $0.maximumConnections = maximumConnections
+            $0.maximumPerClient = maximumPerClient
+        }
     }
 
     var openConnections: Int {

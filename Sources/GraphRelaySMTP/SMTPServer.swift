@@ -18,11 +18,19 @@ import NIOPosix
 /// Without a policy nothing is accepted (``SMTPDenyAllPolicy``); without an authenticator AUTH is
 /// not offered; without a message store messages go to ``SMTPSpillingMessageStore``.
 public final class SMTPServer: Sendable {
-    public let configuration: SMTPServerConfiguration
-    private let services: SMTPSessionHandler.Services
+    /// The configuration new sessions get (its listeners are the ones bound at start).
+    public var configuration: SMTPServerConfiguration { runtime.withLockedValue { $0.configuration } }
+    private let runtime: NIOLockedValueBox<Runtime>
+    private let metrics: SMTPServerMetrics
     private let logger: Logger
     private let limiter: SMTPConnectionLimiter
     private let state = NIOLockedValueBox(State())
+
+    /// What a new session is made with; ``update(configuration:policy:authenticator:)`` replaces it.
+    private struct Runtime: Sendable {
+        var configuration: SMTPServerConfiguration
+        var services: SMTPSessionHandler.Services
+    }
 
     private struct State {
         var serverChannels: [any Channel] = []
@@ -36,15 +44,18 @@ public final class SMTPServer: Sendable {
         policy: (any SMTPPolicy)? = nil,
         authenticator: (any SMTPAuthenticator)? = nil,
         messageStore: (any SMTPMessageStore)? = nil,
+        metrics: SMTPServerMetrics = .disabled,
         logger: Logger
     ) {
-        self.configuration = configuration
-        self.services = SMTPSessionHandler.Services(
+        self.runtime = NIOLockedValueBox(Runtime(configuration: configuration, services: SMTPSessionHandler.Services(
             policy: policy ?? SMTPDenyAllPolicy(),
             authenticator: authenticator,
             messageStore: messageStore ?? SMTPSpillingMessageStore(),
-            hooksOnEventLoop: true
-        )
+            hooksOnEventLoop: true,
+            metrics: metrics
+        )))
+        self.metrics = metrics
+        metrics.prepare(listeners: configuration.listeners.map(\.name))
         self.logger = logger
         self.limiter = SMTPConnectionLimiter(
             maximumConnections: configuration.limits.maximumConnections,
@@ -54,6 +65,20 @@ public final class SMTPServer: Sendable {
 
     /// Open sessions right now (admitted connections, all listeners).
     public var openConnectionCount: Int { limiter.openConnections }
+
+    /// Sessions that start from now on use `configuration` (hostname, banner, limits, TLS, and
+    /// each bound listener's settings under the same name), `policy` and `authenticator`;
+    /// sessions already open finish with what they started with. Listeners are not rebound: a
+    /// listener added, removed, moved or given another TLS mode takes effect at the next start.
+    public func update(configuration: SMTPServerConfiguration, policy: any SMTPPolicy, authenticator: (any SMTPAuthenticator)?) {
+        runtime.withLockedValue { runtime in
+            runtime.configuration = configuration
+            runtime.services.policy = policy
+            runtime.services.authenticator = authenticator
+        }
+        limiter.update(maximumConnections: configuration.limits.maximumConnections,
+                       maximumPerClient: configuration.limits.maximumConnectionsPerClient)
+    }
 
     /// Binds every listener. If one fails to bind, those already bound are closed and the error is
     /// thrown.
@@ -107,11 +132,18 @@ public final class SMTPServer: Sendable {
         }
     }
 
-    private func initializeSession(_ channel: any Channel, listener: SMTPListenerConfiguration) throws {
+    private func initializeSession(_ channel: any Channel, listener bound: SMTPListenerConfiguration) throws {
+        let (configuration, services) = runtime.withLockedValue { ($0.configuration, $0.services) }
+        // The listener's settings as configured now; its address and TLS mode stay the ones bound at start.
+        var listener = configuration.listeners.first { $0.name == bound.name } ?? bound
+        listener.host = bound.host
+        listener.port = bound.port
+        listener.tls = bound.tls
         let remote = channel.remoteAddress
         let client = remote?.ipAddress ?? "unknown"
         let network = SMTPClientNetwork.key(for: remote)
         let sessionID = SMTPIdentifier.random(hexDigits: 10)
+        services.metrics.connectionOpened(listener: listener.name)
         var logger = self.logger
         logger[metadataKey: "relay.session"] = "\(sessionID)"
         logger[metadataKey: "smtp.client"] = "\(client)"

@@ -24,6 +24,9 @@ extension SMTPSessionHandler {
         case .replyAndClose(let reply):
             replyAndClose(reply, context: context)
             return .stop
+        case .refused(let reply):
+            services.metrics.refused(code: reply.code)
+            return .next
         case .close(let reason):
             logger.notice("closing connection", metadata: ["smtp.reason": "\(reason)"])
             flushIfNeeded()
@@ -120,7 +123,9 @@ extension SMTPSessionHandler {
         }) { result in
             switch result {
             case .succeeded: self.logger.info("authenticated", metadata: ["smtp.user": "\(username)"])
-            case .failed: self.logger.info("authentication failed", metadata: ["smtp.user": "\(username)"])
+            case .failed:
+                self.logger.info("authentication failed", metadata: ["smtp.user": "\(username)"])
+                self.services.metrics.authenticationFailed()
             case .temporarilyUnavailable:
                 self.logger.info("authentication not checked now", metadata: ["smtp.user": "\(username)"])
             }
@@ -225,6 +230,7 @@ extension SMTPSessionHandler {
         let onEventLoop = sinkBytes <= Self.smallMessageSize
         sinkBytes = 0
         let policy = services.policy
+        let metrics = services.metrics
         // The transaction's id, as in its `Received:` field ("with ESMTP id …"); the reply names the
         // queue id the spool gave it.
         let messageLogger = logger.with(metadataKey: "smtp.id", value: "\(envelope.id)")
@@ -241,6 +247,7 @@ extension SMTPSessionHandler {
                 return .storageFailed
             }
             let reply = await policy.deliver(SMTPIncomingMessage(envelope: envelope, session: session, content: content))
+            if reply.isPositive { metrics.messageAccepted(size: content.byteCount) }
             messageLogger.info("message answered", metadata: [
                 "smtp.sender": "\(envelope.sender)", "smtp.recipients": "\(envelope.recipients.count)",
                 "smtp.size": "\(content.byteCount)", "smtp.reply": "\(reply.code) \(reply.text)",

@@ -31,6 +31,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
         /// a hook that does not suspend then costs no thread switch. ``SMTPServer`` sets it;
         /// handler tests on test event loops leave it off.
         var hooksOnEventLoop = false
+        var metrics = SMTPServerMetrics.disabled
     }
 
     /// Messages up to this size are delivered by a task on the event loop (when
@@ -110,6 +111,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
         guard !started else { return }
         started = true
         deadlines.sessionStarted(now: now)
+        services.metrics.sessionStarted()
         logger.info("SMTP connection", metadata: ["smtp.tls": "\(machine.configuration.listener.tls)"])
         perform(machine.start(rejection: rejection))
     }
@@ -126,6 +128,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
         timer = nil
         machine.connectionClosed()
         discardSink()
+        if started { services.metrics.sessionEnded() }
         logger.info("SMTP disconnected", metadata: ["smtp.errors": "\(machine.errorCount)"])
     }
 
@@ -152,6 +155,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
         case let tlsEvent as TLSUserEvent:
             if case .handshakeCompleted(let info) = tlsEvent {
                 logger.info("TLS established", metadata: ["tls.version": "\(info.version)", "tls.cipher": "\(info.cipher)"])
+                services.metrics.tlsHandshakeCompleted(version: info.version)
                 if machine.plaintextDroppedDuringHandshake > 0 {
                     logger.warning("discarded plaintext sent while STARTTLS was answered",
                                    metadata: ["smtp.octets": "\(machine.plaintextDroppedDuringHandshake)"])
@@ -168,6 +172,7 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         if let tlsError = error as? TLSError {
             logger.notice("TLS failed", metadata: ["tls.error": "\(tlsError)"])
+            if machine.tlsInfo == nil { services.metrics.tlsHandshakeFailed() }
         } else {
             logger.debug("connection error", metadata: ["smtp.error": "\(error)"])
         }

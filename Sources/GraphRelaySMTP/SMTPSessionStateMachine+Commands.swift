@@ -90,7 +90,7 @@ extension SMTPSessionStateMachine {
             guard session.heloName != nil else { return reply(.badSequence("send HELO/EHLO first")) }
             guard session.tls != nil || !configuration.listener.requireTLS else { return reply(.tlsRequired) }
             guard transaction == nil else { return reply(.badSequence("nested MAIL command")) }
-            if let size = parameters.size, size > limits.maximumMessageSize { return reply(.messageTooBig) }
+            if let size = parameters.size, size > limits.maximumMessageSize { return refuse(.messageTooBig) }
             suspension = .sender(path, parameters)
             pending.append(.checkSender(path, parameters, session))
         case .rcpt(let path):
@@ -98,12 +98,13 @@ extension SMTPSessionStateMachine {
             guard !current.usedChunking else { return reply(.badSequence("RCPT after BDAT")) }
             guard current.envelope.recipients.count < limits.maximumRecipients else {
                 transaction?.excessRecipients += 1
+                pending.append(.refused(.tooManyRecipients))
                 pending.append(.reply(.tooManyRecipients))
                 if current.excessRecipients + 1 > Self.recipientOvershootLimit { countError() }
                 return
             }
             if let mailbox = path.mailbox, !mailbox.isASCII, !current.envelope.parameters.smtpUTF8 {
-                return reply(.smtpUTF8Required)
+                return refuse(.smtpUTF8Required)
             }
             suspension = .recipient(path)
             pending.append(.checkRecipient(path, current.envelope, session))
@@ -111,7 +112,7 @@ extension SMTPSessionStateMachine {
             guard let current = transaction else { return reply(.badSequence("need MAIL command")) }
             guard !current.usedChunking else { return reply(.badSequence("DATA after BDAT")) }
             guard !current.envelope.recipients.isEmpty else {
-                return reply(current.rejectedRecipients > 0 ? .noValidRecipients : .badSequence("need RCPT command"))
+                return current.rejectedRecipients > 0 ? refuse(.noValidRecipients) : reply(.badSequence("need RCPT command"))
             }
             suspension = .sinkOpen(.data)
             pending.append(.openSink(current.envelope, session))

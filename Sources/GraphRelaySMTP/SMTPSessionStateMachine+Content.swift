@@ -53,7 +53,7 @@ extension SMTPSessionStateMachine {
         guard let current = transaction else { return }
         if current.storageFailed {
             resetTransaction()
-            return reply(.storageFailed)
+            return refuse(.storageFailed)
         }
         if last {
             finishMessage(defects)
@@ -78,7 +78,7 @@ extension SMTPSessionStateMachine {
         }
         if let rejection {
             resetTransaction()
-            return reply(rejection)
+            return refuse(rejection)
         }
         suspension = .delivery
         pending.append(.deliver(current.envelope, session))

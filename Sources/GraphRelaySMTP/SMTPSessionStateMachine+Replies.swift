@@ -32,8 +32,15 @@ extension SMTPSessionStateMachine {
         }
     }
 
+    /// Answers a refused MAIL FROM, RCPT TO or message: says so (``Action/refused(_:)``), then replies.
+    mutating func refuse(_ rejection: SMTPReply) {
+        pending.append(.refused(rejection))
+        reply(rejection)
+    }
+
     mutating func policyRejected(_ rejection: SMTPReply) {
         let normalized = Self.normalizedRejection(rejection)
+        pending.append(.refused(normalized))
         if normalized.code == 421 {
             close(with: normalized)
         } else {

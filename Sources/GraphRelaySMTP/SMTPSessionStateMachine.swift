@@ -38,6 +38,9 @@ struct SMTPSessionStateMachine {
         case replyAndClose(SMTPReply)
         /// Close without a reply.
         case close(reason: String)
+        /// A MAIL FROM, RCPT TO or message is refused with this reply, which follows as `.reply`
+        /// or `.replyAndClose` (for the metrics; nothing to answer).
+        case refused(SMTPReply)
         /// Ask ``SMTPPolicy/acceptConnection(_:)``; answer with ``connectionDecided(_:)``.
         case checkConnection(SMTPSessionInfo)
         /// Ask ``SMTPPolicy/acceptSender(_:parameters:session:)``; answer with ``senderDecided(_:)``.
@@ -131,6 +134,8 @@ struct SMTPSessionStateMachine {
 
     let configuration: Configuration
     var session: SMTPSessionInfo
+    /// The TLS session, once a handshake completed.
+    var tlsInfo: TLSConnectionInfo? { session.tls }
     var state: State = .admitting
     var suspension: Suspension?
     var transaction: Transaction?
@@ -359,6 +364,9 @@ struct SMTPSessionStateMachine {
         if final.isPositive {
             // As Postfix: junk commands are counted per delivered message.
             junkCommandCount = 0
+        }
+        if !final.isPositive {
+            pending.append(.refused(final))
         }
         if final.code == 421 {
             close(with: final)

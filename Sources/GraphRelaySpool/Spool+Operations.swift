@@ -32,6 +32,18 @@ extension Spool {
         }
     }
 
+    /// How many messages `area` holds, from the directory's names alone (no file is read): for
+    /// metrics, where listing thousands of failed messages at every scrape would cost too much.
+    public func count(_ area: Area) async throws -> Int {
+        let paths = self.paths
+        return try await io { () throws -> Int in
+            try Posix.list(paths.area(area)).reduce(0) { count, name in
+                guard let (_, kind) = SpoolRecovery.parse(name), kind == "json" else { return count }
+                return count + 1
+            }
+        }
+    }
+
     static func listSync(_ area: Area, paths: SpoolPaths, logger: Logger) throws -> [SpoolRecord] {
         let names = try Posix.list(paths.area(area))
         let ids = Set(names.compactMap { name -> QueueID? in

@@ -17,6 +17,8 @@ struct SMTPSessionHarness {
     var sinkContent: [UInt8]?
     var sinksOpened = 0
     var sinksDiscarded = 0
+    /// The codes of `.refused` actions (MAIL, RCPT or message refused), in order.
+    var refusals: [Int] = []
     var deliveries: [(envelope: SMTPEnvelope, session: SMTPSessionInfo, content: String)] = []
     var startTLSDiscarded: [Int] = []
     /// Set when the machine waits for something the harness does not answer (TLS handshake).
@@ -131,6 +133,8 @@ struct SMTPSessionHarness {
                 sinkContent = nil
                 action = machine.delivered(deliveryReply)
                 continue
+            case .refused(let reply):
+                refusals.append(reply.code)
             case .discardSink:
                 sinksDiscarded += 1
                 sinkContent = nil

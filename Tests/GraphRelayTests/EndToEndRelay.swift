@@ -134,7 +134,7 @@ final class EndToEndRelay: Sendable {
             \(setup.routes.map { "  - \($0)" }.joined(separator: "\n"))
             delivery: synchronous
             spool: { directory: \(yamlQuoted(spoolDirectory))\(setup.spoolKeys.map { ", " + $0 }.joined()) }
-            admin: { address: "127.0.0.1:0" }
+            admin: \(setup.admin)
             \(setup.extraYAML)
 
             """

@@ -24,6 +24,8 @@ struct EndToEndSetup: Sendable {
     var routes = [#"{ sender: "*@\#(EndToEnd.domain)", application: contoso, mailbox: sender }"#]
     /// More top-level sections (`graph`, `scheduler`, ...) as YAML.
     var extraYAML = "graph: { connectTimeout: 5s, requestTimeout: 15s }"
+    /// The `admin` mapping (flow YAML): loopback, a free port.
+    var admin = #"{ address: "127.0.0.1:0" }"#
     /// Mailboxes that exist in the emulated tenant.
     var mailboxes = ["scanner@\(EndToEnd.domain)", "alice@\(EndToEnd.domain)"].map { GraphEmulatorConfiguration.Mailbox($0) }
     /// Last changes to the emulator's configuration (faults are injected at run time instead).

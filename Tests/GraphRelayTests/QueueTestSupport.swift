@@ -214,6 +214,7 @@ final class QueueRelayFixture: @unchecked Sendable {
     ///   - extraYAML: more top-level sections of the relay's configuration (`graph: …`).
     ///   - emulator: last changes to the emulator's configuration.
     init(retry: String = "{ initial: 200ms, maximum: 1s, lifetime: 1h }", extraYAML: String = "",
+         admin: String = QueueRelayFixture.defaultAdmin,
          emulator configure: (inout GraphEmulatorConfiguration) -> Void = { _ in }) async throws {
         directory = NSTemporaryDirectory() + "graph-relay-queue-\(UUID().uuidString)"
         spoolDirectory = directory + "/spool"
@@ -224,14 +225,17 @@ final class QueueRelayFixture: @unchecked Sendable {
         configuration.mailboxes = QueueTestRoutes.emulatorMailboxes
         configure(&configuration)
         emulator = try await GraphEmulator.start(configuration: configuration, logger: capture.logger("graph-emulator"))
-        yaml = Self.relayYAML(graphURL: emulator.baseURL, spoolDirectory: spoolDirectory, retry: retry, extraYAML: extraYAML)
+        yaml = Self.relayYAML(graphURL: emulator.baseURL, spoolDirectory: spoolDirectory, retry: retry, admin: admin, extraYAML: extraYAML)
     }
 
     /// The relay's configuration for the queue tests: one plain listener on a free port, the
     /// loopback network trusted, the test application at `graphURL` (trusting the test CA), the
     /// shared routes, `delivery: queue`.
+    /// The admin listener of the test relays: loopback, a free port, no bearer token.
+    static let defaultAdmin = #"{ address: "127.0.0.1:0" }"#
+
     static func relayYAML(graphURL: String, spoolDirectory: String, retry: String = "{ initial: 200ms, maximum: 1s, lifetime: 1h }",
-                          maxMessageSize: String? = nil, extraYAML: String = "") -> String {
+                          maxMessageSize: String? = nil, admin: String = defaultAdmin, extraYAML: String = "") -> String {
         """
         smtp:
           hostname: relay.queue-e2e.test
@@ -254,7 +258,7 @@ final class QueueRelayFixture: @unchecked Sendable {
           directory: \(spoolDirectory)
           retry: \(retry)
         scheduler: { concurrencyPerMailbox: 4, messagesPerMinute: 10000 }
-        admin: { address: "127.0.0.1:0" }
+        admin: \(admin)
         \(extraYAML)
         """
     }
@@ -336,10 +340,11 @@ final class QueueRelayFixture: @unchecked Sendable {
     static func with<Result>(
         retry: String = "{ initial: 200ms, maximum: 1s, lifetime: 1h }",
         extraYAML: String = "",
+        admin: String = QueueRelayFixture.defaultAdmin,
         emulator configure: (inout GraphEmulatorConfiguration) -> Void = { _ in },
         _ body: (QueueRelayFixture) async throws -> Result
     ) async throws -> Result {
-        let fixture = try await QueueRelayFixture(retry: retry, extraYAML: extraYAML, emulator: configure)
+        let fixture = try await QueueRelayFixture(retry: retry, extraYAML: extraYAML, admin: admin, emulator: configure)
         do {
             let result = try await body(fixture)
             await fixture.close()

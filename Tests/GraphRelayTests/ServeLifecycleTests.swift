@@ -41,7 +41,7 @@ struct ServeLifecycleTests {
         }
     }
 
-    @Test("graph-relay serve: SIGHUP reloads the certificate, SIGTERM stops it gracefully with exit status 0")
+    @Test("graph-relay serve: SIGHUP reloads the configuration (certificate included), SIGTERM stops it gracefully with exit status 0")
     func signalsToTheBinary() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: QueueServerProcess.binary), "graph-relay not built: \(QueueServerProcess.binary)")
         try await QueueRelayFixture.with { fixture in
@@ -60,7 +60,7 @@ struct ServeLifecycleTests {
             #expect(await fixture.waitForEmptyQueue(timeout: .seconds(20)), "\(server.output.suffix(2000))")
 
             kill(server.process.pid, SIGHUP)
-            #expect(await server.process.waitForOutput(containing: "TLS certificate reloaded") != nil, "\(server.output.suffix(2000))")
+            #expect(await server.process.waitForOutput(containing: "configuration reloaded") != nil, "\(server.output.suffix(2000))")
             #expect(server.isRunning, "SIGHUP must not stop the relay")
 
             kill(server.process.pid, SIGTERM)
@@ -124,6 +124,10 @@ struct ServeLifecycleTests {
             #expect(fields["relay.sender"] as? String == "scanner@printer.test" && fields["relay.recipients"] as? String == "1")
             #expect((fields["relay.message-id"] as? String)?.contains("notify") == true && fields["graph.request-id"] != nil, "\(fields)")
             #expect((fields["relay.delay"] as? String)?.hasSuffix("s") == true && fields["relay.size"] != nil, "\(fields)")
+            // The client-request-id the relay sent, as Graph (the emulator) received it.
+            let sent = try #require(fixture.delivered()["notify"]?.first)
+            #expect(fields["graph.client-request-id"] as? String == sent.clientRequestID && sent.clientRequestID != nil, "\(fields)")
+            #expect(fields["graph.request-id"] as? String == sent.requestID, "\(fields)")
         }
     }
 

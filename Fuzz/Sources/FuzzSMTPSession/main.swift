@@ -67,6 +67,8 @@ func fuzzSMTPSession(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
                 continue
             case .discardSink:
                 stored = 0
+            case .refused(let reply):
+                precondition(reply.code >= 400, "a refusal with a positive reply")
             case .needInput, .wait:
                 return
             }

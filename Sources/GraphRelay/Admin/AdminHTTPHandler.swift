@@ -2,8 +2,10 @@ import NIOCore
 import NIOHTTP1
 
 /// One admin connection: reads a request (its body is ignored), answers it from the
-/// ``AdminRouter``, keeps the connection for the next one when the client asked to, and closes a
-/// connection idle for the idle-state handler's timeout.
+/// ``AdminRouter`` (in a task: metrics and the status page ask the delivery agent and the spool),
+/// keeps the connection for the next one when the client asked to, and closes a connection idle
+/// for the idle-state handler's timeout. NIO's pipelining handler holds a second request back
+/// until the first is answered.
 final class AdminHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -37,7 +39,18 @@ final class AdminHTTPHandler: ChannelInboundHandler {
     }
 
     private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let response = router.respond(method: head.method, uri: head.uri, headers: head.headers)
+        let promise = context.eventLoop.makePromise(of: AdminRouter.Response.self)
+        let router = self.router
+        promise.completeWithTask {
+            await router.respond(method: head.method, uri: head.uri, headers: head.headers)
+        }
+        promise.futureResult.assumeIsolated().whenSuccess { response in
+            self.write(response, for: head, context: context)
+        }
+    }
+
+    private func write(_ response: AdminRouter.Response, for head: HTTPRequestHead, context: ChannelHandlerContext) {
+        guard context.channel.isActive else { return }
         var body = context.channel.allocator.buffer(capacity: response.body.utf8.count)
         body.writeString(response.body)
         var headers = HTTPHeaders([("Content-Type", response.contentType), ("Content-Length", "\(body.readableBytes)"),

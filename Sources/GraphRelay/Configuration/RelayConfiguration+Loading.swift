@@ -153,6 +153,9 @@ extension RelayConfiguration {
                 }
             }
             if let value = map.take("bearerToken", &reader) { admin.bearerToken = reader.secret(value, "admin.bearerToken") }
+            if let value = map.take("mailboxLabels", &reader), let flag = reader.bool(value, "admin.mailboxLabels") {
+                admin.mailboxLabels = flag
+            }
             map.finish(&reader)
         }
         if let node = top.take("logging", &reader), var map = reader.mapping(node, "logging") {

@@ -31,7 +31,7 @@ public struct RelayConfiguration: Sendable {
     public var graph = GraphSettings()
     /// `logging`: log level.
     public var logging = Logging()
-    /// `admin`: the HTTP listener for probes (and, later, metrics and the status page).
+    /// `admin`: the HTTP listener for probes, metrics and the status page.
     public var admin = Admin()
     /// Non-fatal findings of the last load (e.g. unreachable routes); `graph-relay check-config`
     /// prints them, `serve` logs them.
@@ -67,6 +67,9 @@ extension RelayConfiguration {
         /// `admin.bearerToken`: a secret that every path but `/healthz` and `/readyz` requires as
         /// `Authorization: Bearer …`. Default none.
         public var bearerToken: Secret?
+        /// `admin.mailboxLabels`: label the delivery and throttling metrics with the mailbox too.
+        /// Default false (one series per mailbox adds up with many senders).
+        public var mailboxLabels = false
 
         public init() {}
     }

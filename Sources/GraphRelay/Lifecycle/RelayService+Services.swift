@@ -5,12 +5,12 @@ import UnixSignals
 
 extension RelayService {
     /// What `serve` runs as a `ServiceGroup`, once ``start()`` has bound the listeners and opened
-    /// the spool: the admin listener, delivery, the SMTP listeners and the certificate reloader,
-    /// in that order. On a
+    /// the spool: the admin listener, delivery, the SMTP listeners and the reloader (SIGHUP:
+    /// `configurationFile` again, or the certificates alone without one), in that order. On a
     /// graceful shutdown (SIGTERM, SIGINT) the group stops them in reverse order, each after the
     /// one before it has finished:
     ///
-    /// 1. the reloader stops watching the certificate files;
+    /// 1. the reloader stops answering SIGHUP and watching the certificate files;
     /// 2. the listeners close at once, and open sessions may finish the transaction under way
     ///    for `gracePeriod` before they get `421 4.3.2`;
     /// 3. deliveries in flight finish or go back to the queue, the spool is closed, then the
@@ -18,12 +18,13 @@ extension RelayService {
     /// 4. the admin listener closes (`/readyz` answered 503 from step 2 on).
     ///
     /// Under systemd (`notifier`) a last service reports readiness, the watchdog and the stop.
-    public func services(gracePeriod: Duration, notifier: SystemdNotifier = SystemdNotifier(environment: [:])) -> [any Service] {
+    public func services(gracePeriod: Duration, configurationFile: String? = nil,
+                         notifier: SystemdNotifier = SystemdNotifier(environment: [:])) -> [any Service] {
         [
             AdminService(relay: self),
             DeliveryService(relay: self, gracePeriod: gracePeriod),
             SMTPListenerService(relay: self, gracePeriod: gracePeriod),
-            CertificateReloadService(relay: self, interval: tlsReloadInterval, notifier: notifier),
+            ReloadService(relay: self, interval: tlsReloadInterval, configurationFile: configurationFile, notifier: notifier),
             SystemdNotifyService(notifier: notifier, eventLoopGroup: eventLoopGroup, status: readinessStatus),
         ]
     }
@@ -36,9 +37,10 @@ extension RelayService {
     /// The `ServiceGroup` of ``services(gracePeriod:)``, shut down gracefully by
     /// `gracefulShutdownSignals`. Any service that ends on its own, or fails, cancels the group.
     public func serviceGroup(gracePeriod: Duration, gracefulShutdownSignals: [UnixSignal], logger: Logger,
+                             configurationFile: String? = nil,
                              notifier: SystemdNotifier = SystemdNotifier(environment: [:])) -> ServiceGroup {
         ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: services(gracePeriod: gracePeriod, notifier: notifier).map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            services: services(gracePeriod: gracePeriod, configurationFile: configurationFile, notifier: notifier).map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
             gracefulShutdownSignals: gracefulShutdownSignals,
             logger: logger
         ))

@@ -1,29 +1,47 @@
+import CoreMetrics
 import GraphRelayGraph
 import GraphRelayTLS
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// One ``GraphClient`` per configured application, created at start-up and kept for the life of
-/// the process: each holds its application's token cache, connection pool and per-mailbox limit.
+/// One ``GraphClient`` per configured application, created at start-up: each holds its
+/// application's token cache, connection pool and per-mailbox limit. A reload makes a new set
+/// that keeps the clients of applications whose settings did not change.
 final class GraphClients: Sendable {
-    private let clients: [String: GraphClient]
+    let clients: [String: GraphClient]
     /// Applications for which Graph refused attachments on a draft made from MIME: their large
     /// messages are built as JSON drafts until the relay restarts.
     private let mimeRefused = NIOLockedValueBox<Set<String>>([])
 
-    init(configuration: RelayConfiguration, eventLoopGroup: any EventLoopGroup) throws {
+    /// - Parameter previous: the clients in use and the configuration they were made from: a
+    ///   client whose application, `graph`, `scheduler` and `delivery` settings are unchanged is
+    ///   kept (with its token and its last token status), the others are made anew.
+    init(configuration: RelayConfiguration, eventLoopGroup: any EventLoopGroup,
+         metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance,
+         reusing previous: (clients: GraphClients, configuration: RelayConfiguration)? = nil) throws {
         var clients: [String: GraphClient] = [:]
+        var statuses: [String: TokenStatus] = [:]
         for application in configuration.applications {
+            if let previous, let client = previous.clients.client(for: application.name),
+               previous.configuration.application(named: application.name) == application,
+               previous.configuration.graph == configuration.graph, previous.configuration.scheduler == configuration.scheduler,
+               previous.configuration.delivery == configuration.delivery {
+                clients[application.name] = client
+                statuses[application.name] = previous.clients.tokenStatuses[application.name]
+                continue
+            }
             let (graphApplication, inlineTrust) = application.graphApplication()
             let clientConfiguration = try configuration.graph.clientConfiguration(
                 scheduler: configuration.scheduler, delivery: configuration.delivery, extraTrustRoots: inlineTrust
             )
             clients[application.name] = try GraphClient(
-                application: graphApplication, configuration: clientConfiguration, eventLoopGroup: eventLoopGroup
+                application: graphApplication, configuration: clientConfiguration, eventLoopGroup: eventLoopGroup,
+                metricsFactory: metricsFactory
             )
         }
         self.clients = clients
+        tokenStatus.withLockedValue { $0 = statuses }
     }
 
     func client(for application: String) -> GraphClient? {

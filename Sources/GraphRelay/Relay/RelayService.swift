@@ -12,12 +12,15 @@ import NIOPosix
 /// graph-relay as a whole: the SMTP listeners, the relay policy, the spool and the Graph
 /// clients, started and stopped together.
 public final class RelayService: Sendable {
-    public let configuration: RelayConfiguration
-    private let logger: Logger
+    /// The configuration in force: the one it started with, or the last one a reload applied
+    /// (with the sections that need a restart kept as they were; docs/operations.md, "Reload").
+    public var configuration: RelayConfiguration { state.withLockedValue { $0.configuration } }
+    let logger: Logger
     let eventLoopGroup: any EventLoopGroup
-    let state = NIOLockedValueBox(State())
+    let state: NIOLockedValueBox<State>
 
     struct State {
+        var configuration: RelayConfiguration
         var server: SMTPServer?
         var clients: GraphClients?
         var background: [Task<Void, Never>] = []
@@ -28,18 +31,38 @@ public final class RelayService: Sendable {
         var admin: AdminServer?
         var deliveryAgentTuning: @Sendable (inout DeliveryAgentConfiguration) -> Void = { _ in }
         var tokenCheckInterval: Duration = .seconds(30)
+        /// What the delivery agent delivers with (replaced by a reload).
+        var spoolDelivery: SpoolDelivery?
+        /// The task that checks the applications' tokens (replaced by a reload).
+        var tokenWatch: Task<Void, Never>?
+        /// Graph clients a reload replaced, shut down once their requests must be over.
+        var retiredClients: [GraphClient] = []
     }
 
     /// How often certificate files are checked for changes. Default 60 s.
     public let tlsReloadInterval: Duration
+    /// What `/metrics` exports (one registry per service).
+    let metrics: RelayMetrics
+    /// The last deliveries, for the status page.
+    let history = DeliveryHistory()
 
     public init(configuration: RelayConfiguration, logger: Logger,
                 eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                 tlsReloadInterval: Duration = .seconds(60)) {
-        self.configuration = configuration
+        self.state = NIOLockedValueBox(State(configuration: configuration))
         self.logger = logger
         self.eventLoopGroup = eventLoopGroup
         self.tlsReloadInterval = tlsReloadInterval
+        self.metrics = RelayMetrics(mailboxLabels: configuration.admin.mailboxLabels,
+                                    applications: configuration.applications.map(\.name))
+    }
+
+    /// Counts a finished delivery attempt and keeps it for the status page.
+    var reportDelivery: @Sendable (DeliveryReport) -> Void {
+        { [metrics, history] report in
+            metrics.record(report)
+            history.append(report)
+        }
     }
 
     /// Adjusts delivery-agent settings that have no configuration key (token-failure pause, kick
@@ -63,52 +86,27 @@ public final class RelayService: Sendable {
     /// Starts everything; returns once every listener is bound.
     @discardableResult
     public func start() async throws -> [SMTPBoundListener] {
-        let clients = try GraphClients(configuration: configuration, eventLoopGroup: eventLoopGroup)
+        let configuration = self.configuration
+        let clients = try GraphClients(configuration: configuration, eventLoopGroup: eventLoopGroup, metricsFactory: metrics.factory)
         state.withLockedValue { $0.clients = clients }
-
-        var tlsSource: (any SMTPTLSContextSource)?
-        var legacySource: (any SMTPTLSContextSource)?
-        var reloadable: [ReloadableTLSContext] = []
-        if let tls = configuration.tls {
-            let context = try ReloadableTLSContext(configuration: tls.serverConfiguration, role: .server)
-            tlsSource = SMTPTLSContextProvider { context.current }
-            reloadable.append(context)
-            // Listeners for old devices get a context of their own, so the others stay modern.
-            if !tls.allowLegacyProtocols, configuration.smtp.listeners.contains(where: \.allowLegacyProtocols) {
-                let legacy = try ReloadableTLSContext(configuration: tls.legacyServerConfiguration, role: .server)
-                legacySource = SMTPTLSContextProvider { legacy.current }
-                reloadable.append(legacy)
-            }
-        }
-
-        let access = AccessPolicy(configuration.access)
-        let dispatcher: any RelayDispatcher
+        let tls = try TLSSources(configuration)
         // Messages being received spill to disk on the spool's file system (its tmp/), never /tmp.
         let spillDirectory = configuration.spool.directory + "/tmp"
+        var spool: Spool?
         switch configuration.delivery {
         case .synchronous:
             try Self.makePrivateDirectory(configuration.spool.directory)
             try Self.makePrivateDirectory(spillDirectory)
-            dispatcher = SynchronousDispatcher(
-                delivery: GraphDelivery(clients: clients, graph: configuration.graph),
-                hostname: configuration.smtp.hostname, maxHeaderSize: configuration.smtp.maxHeaderSize
-            )
         case .queue:
-            let spool = try startSpool(clients: clients)
-            dispatcher = SpoolDispatcher(spool: spool, hostname: configuration.smtp.hostname, maxHeaderSize: configuration.smtp.maxHeaderSize)
+            spool = try startSpool(clients: clients)
         }
-        var policyLogger = logger
-        policyLogger[metadataKey: "relay.component"] = "policy"
-        var policy = RelayPolicy(access: access, router: Router(configuration: configuration), dispatcher: dispatcher, logger: policyLogger)
-        policy.headerFromMatchListeners = configuration.headerFromMatchListeners
-        policy.storage = StorageSpace(directory: configuration.spool.directory, minimum: configuration.spool.minimumFreeSpace)
+        let front = makeFront(configuration, clients: clients, spool: spool, tls: tls)
         var smtpLogger = logger
         smtpLogger[metadataKey: "relay.component"] = "smtp"
         let server = SMTPServer(
-            configuration: configuration.smtpServerConfiguration(tls: tlsSource, legacyTLS: legacySource),
-            policy: policy,
-            authenticator: access.hasUsers ? RelayAuthenticator(access: access, configuration: configuration.access, logger: smtpLogger) : nil,
+            configuration: front.server, policy: front.policy, authenticator: front.authenticator,
             messageStore: SMTPSpillingMessageStore(directory: spillDirectory),
+            metrics: metrics.smtp,
             logger: smtpLogger
         )
         state.withLockedValue { $0.server = server }
@@ -124,14 +122,18 @@ public final class RelayService: Sendable {
             ])
         }
         if let address = configuration.admin.address {
-            let router = AdminRouter(bearerToken: configuration.admin.bearerToken?.revealedValue) { [weak self] in
-                self?.readiness() ?? ReadinessReport(checks: [.init(name: "relay", ok: false, detail: "stopped")])
-            }
+            let router = AdminRouter(bearerToken: configuration.admin.bearerToken?.revealedValue, sources: AdminRouter.Sources(
+                readiness: { [weak self] in
+                    self?.readiness() ?? ReadinessReport(checks: [.init(name: "relay", ok: false, detail: "stopped")])
+                },
+                metrics: { [weak self] in await self?.metricsExposition() ?? "" },
+                statusPage: { [weak self] in await self?.statusPage() ?? "" }
+            ))
             let admin = try await AdminServer.start(host: address.host, port: address.port, router: router, on: eventLoopGroup)
             state.withLockedValue { $0.admin = admin }
             let port = admin.address.port ?? address.port
             let host = address.host.contains(":") ? "[\(address.host)]" : address.host
-            logger.notice("admin listening: /healthz, /readyz", metadata: [
+            logger.notice("admin listening: / (status), /metrics, /healthz, /readyz", metadata: [
                 "admin.address": "\(admin.address)", "admin.url": "http://\(host):\(port)/",
             ])
         }
@@ -139,13 +141,8 @@ public final class RelayService: Sendable {
             logger.warning("configuration: \(warning)")
         }
 
-        let logger = self.logger
-        let interval = tokenCheckInterval
-        let verification = Task { await clients.watchTokens(every: interval, logger: logger) }
-        state.withLockedValue {
-            $0.background.append(verification)
-            $0.reloadable = reloadable
-        }
+        state.withLockedValue { $0.reloadable = tls.reloadable }
+        watchTokens(clients)
         return bound
     }
 
@@ -186,13 +183,16 @@ public final class RelayService: Sendable {
         var deliveryLogger = logger
         deliveryLogger[metadataKey: "relay.component"] = "delivery"
         let delivery = SpoolDelivery(delivery: GraphDelivery(clients: clients, graph: configuration.graph), spool: spool, logger: deliveryLogger)
+        // Each attempt takes the delivery in force (a reload replaces the Graph clients).
+        let current: @Sendable () -> SpoolDelivery = { [state] in state.withLockedValue { $0.spoolDelivery } ?? delivery }
         let agent = DeliveryAgent(spool: spool, configuration: agentConfiguration, logger: deliveryLogger,
-                                  abandon: { record in await delivery.abandon(record) }) { message in
-            await delivery.deliver(message)
+                                  abandon: { record in await current().abandon(record) }, report: reportDelivery) { message in
+            await current().deliver(message)
         }
         state.withLockedValue {
             $0.spool = spool
             $0.agent = agent
+            $0.spoolDelivery = delivery
         }
         return spool
     }
@@ -266,19 +266,22 @@ public final class RelayService: Sendable {
     /// Lets deliveries in flight finish or go back to the queue (nothing is dropped), closes the
     /// spool, then the Graph clients.
     func stopDelivery(gracePeriod: TimeAmount) async {
-        let (clients, tasks, agent, spool) = state.withLockedValue { state in
+        let (clients, tasks, agent, spool, retired) = state.withLockedValue { state in
             defer {
                 state.background = []
+                state.tokenWatch = nil
                 state.agent = nil
                 state.spool = nil
                 state.clients = nil
+                state.retiredClients = []
             }
-            return (state.clients, state.background, state.agent, state.spool)
+            return (state.clients, state.background + [state.tokenWatch].compactMap { $0 }, state.agent, state.spool, state.retiredClients)
         }
         tasks.forEach { $0.cancel() }
         await agent?.stop(gracePeriod: .seconds(Int64(gracePeriod.nanoseconds / 1_000_000_000)))
         await spool?.close()
         await clients?.shutdown()
+        for client in retired { await client.shutdown() }
         if agent != nil || spool != nil || clients != nil { logger.notice("delivery stopped") }
     }
 

@@ -49,19 +49,21 @@ struct SpoolDelivery: Sendable {
     static func outcome(_ outcome: GraphSendMailOutcome) -> DeliveryOutcome {
         switch outcome {
         case .accepted(let receipt):
-            return .delivered(requestId: receipt.requestID)
+            return .delivered(requestId: receipt.requestID, clientRequestId: receipt.clientRequestID)
         case .failed(let failure):
             let reason = "\(failure.smtpReply)"
             switch failure.kind {
             case .throttled:
-                return .throttled(retryAfter: failure.retryAfter, requestId: failure.requestID)
+                return .throttled(retryAfter: failure.retryAfter, requestId: failure.requestID, clientRequestId: failure.clientRequestID)
             case .tokenFailure:
                 return .tokenFailure(reason: reason)
             default:
                 if failure.isPermanent {
-                    return .permanent(reason: reason, status: failure.smtpReply.enhancedCode, requestId: failure.requestID)
+                    return .permanent(reason: reason, status: failure.smtpReply.enhancedCode, requestId: failure.requestID,
+                                      clientRequestId: failure.clientRequestID)
                 }
-                return .transient(reason: reason, retryAfter: failure.retryAfter, ambiguous: failure.ambiguous, requestId: failure.requestID)
+                return .transient(reason: reason, retryAfter: failure.retryAfter, ambiguous: failure.ambiguous, requestId: failure.requestID,
+                                  clientRequestId: failure.clientRequestID)
             }
         }
     }

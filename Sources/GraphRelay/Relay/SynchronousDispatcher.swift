@@ -1,3 +1,5 @@
+import Foundation
+import GraphRelayDelivery
 import GraphRelayGraph
 import GraphRelaySMTP
 import Logging
@@ -9,8 +11,11 @@ struct SynchronousDispatcher: RelayDispatcher {
     let delivery: GraphDelivery
     let hostname: String
     let maxHeaderSize: Int
+    /// Told of each delivery (metrics, status page).
+    var report: @Sendable (DeliveryReport) -> Void = { _ in }
 
     func dispatch(_ message: SMTPIncomingMessage, route: RouteMatch, logger: Logger) async -> SMTPReply {
+        let received = Date()
         guard delivery.clients.client(for: route.application) != nil else {
             logger.error("route names an application without a Graph client", metadata: ["graph.application": "\(route.application)"])
             return .internalError
@@ -30,11 +35,16 @@ struct SynchronousDispatcher: RelayDispatcher {
         let (outcome, _) = await delivery.deliver(GraphDelivery.Message(
             content: outgoing.content, application: route.application, mailbox: route.mailbox, messageID: outgoing.rewrite.messageID
         ), logger: logger)
+        report(DeliveryReport(
+            queueID: message.envelope.id, messageID: outgoing.rewrite.messageID, sender: "\(message.envelope.sender)",
+            recipients: message.envelope.recipients.count, size: outgoing.source.byteCount, application: route.application,
+            mailbox: route.mailbox, attempt: 1, receivedAt: received, finishedAt: Date(), outcome: SpoolDelivery.outcome(outcome)
+        ))
         switch outcome {
         case .accepted(let receipt):
             logger.info("delivered to Microsoft Graph", metadata: [
                 "graph.mailbox": "\(route.mailbox)", "graph.request-id": "\(receipt.requestID ?? "-")",
-                "relay.size": "\(outgoing.source.byteCount)", "relay.recipients": "\(message.envelope.recipients.count)",
+                "graph.client-request-id": "\(receipt.clientRequestID)", "relay.size": "\(outgoing.source.byteCount)", "relay.recipients": "\(message.envelope.recipients.count)",
                 "relay.route": "\(route)",
             ])
             return SMTPReply(250, "2.0.0", "Ok: delivered as \(message.envelope.id)"
@@ -42,7 +52,7 @@ struct SynchronousDispatcher: RelayDispatcher {
         case .failed(let failure):
             logger.warning("Graph refused or failed the message: \(failure)", metadata: [
                 "graph.mailbox": "\(route.mailbox)", "graph.request-id": "\(failure.requestID ?? "-")",
-                "graph.ambiguous": "\(failure.ambiguous)",
+                "graph.client-request-id": "\(failure.clientRequestID ?? "-")", "graph.ambiguous": "\(failure.ambiguous)",
             ])
             return SMTPReply(outcome.smtpReply)
         }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import NIOCore
@@ -24,12 +25,15 @@ public actor ClientCredentialsTokenProvider: GraphTokenProvider {
     private var inFlight: Task<GraphAccessToken, any Error>?
     /// Token requests sent so far (for tests and metrics).
     public private(set) var tokenRequestCount = 0
+    private nonisolated let metrics: GraphMetrics
 
     /// - Throws: ``GraphTokenError`` (``GraphTokenError/Kind/credentialUnavailable``) when a
     ///   certificate credential cannot be loaded, or the token URL is invalid.
     public init(application: GraphApplication, httpClient: HTTPClient,
-                refreshMargin: Duration = .seconds(300), requestTimeout: TimeAmount = .seconds(30)) throws(GraphTokenError) {
+                refreshMargin: Duration = .seconds(300), requestTimeout: TimeAmount = .seconds(30),
+                metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance) throws(GraphTokenError) {
         self.application = application
+        self.metrics = GraphMetrics(factory: metricsFactory, application: application.name)
         self.httpClient = httpClient
         self.refreshMargin = refreshMargin
         self.requestTimeout = requestTimeout
@@ -88,6 +92,17 @@ public actor ClientCredentialsTokenProvider: GraphTokenProvider {
     }
 
     private func fetch(logger: Logger) async throws(GraphTokenError) -> GraphAccessToken {
+        do {
+            let token = try await requestToken(logger: logger)
+            metrics.tokenRequestFinished(success: true)
+            return token
+        } catch {
+            metrics.tokenRequestFinished(success: false)
+            throw error
+        }
+    }
+
+    private func requestToken(logger: Logger) async throws(GraphTokenError) -> GraphAccessToken {
         let name = application.name
         var fields: [(String, String)] = [
             ("client_id", application.clientID),

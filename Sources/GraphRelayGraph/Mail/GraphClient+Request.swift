@@ -59,10 +59,13 @@ extension GraphClient {
                 "graph.operation": "\(operation)", "graph.client-request-id": "\(clientRequestID)", "graph.attempt": "\(attempt)",
             ])
             let response: HTTPClientResponse
+            let started = ContinuousClock.now
             do {
                 response = try await httpClient.execute(HTTPClientRequest(method: method, url: url, headers: headers, body: body),
                                                         timeout: timeout, logger: logger)
+                metrics.requestFinished(operation: operation, mailbox: mailbox, status: String(response.status.code), duration: .now - started)
             } catch {
+                metrics.requestFinished(operation: operation, mailbox: mailbox, status: "error", duration: .now - started)
                 return .failed(GraphSendMailOutcome.classify(transportError: error, mailbox: mailbox, clientRequestID: clientRequestID).failure!)
             }
             if response.status == .unauthorized, attempt == 1, let token {

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import GraphRelayMIME
 import GraphRelayTLS
@@ -22,6 +23,7 @@ public final class GraphClient: Sendable {
     private let ownsHTTPClient: Bool
     let limiter: MailboxConcurrencyLimiter?
     let graphRoot: HTTPURL
+    let metrics: GraphMetrics
 
     /// Builds the HTTP client (trusting the application's `caFile` in addition to the configured
     /// roots) and the token provider for the application's credential.
@@ -29,7 +31,8 @@ public final class GraphClient: Sendable {
     /// - Throws: ``GraphClientSetupError`` naming the problem (bad endpoint URL, unreadable CA
     ///   file, unusable certificate or key).
     public convenience init(application: GraphApplication, configuration: GraphClientConfiguration = GraphClientConfiguration(),
-                            eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) throws(GraphClientSetupError) {
+                            eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                            metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance) throws(GraphClientSetupError) {
         var http = configuration.http
         if let caFile = application.caFile {
             http.tls.additionalTrustRoots.append(.file(caFile))
@@ -44,24 +47,26 @@ public final class GraphClient: Sendable {
         do {
             provider = try ClientCredentialsTokenProvider(application: application, httpClient: httpClient,
                                                           refreshMargin: configuration.tokenRefreshMargin,
-                                                          requestTimeout: configuration.tokenRequestTimeout)
+                                                          requestTimeout: configuration.tokenRequestTimeout,
+                                                          metricsFactory: metricsFactory)
         } catch {
             throw GraphClientSetupError(application: application.name, detail: error.detail + " — fix: " + error.remedy)
         }
         try self.init(application: application, configuration: configuration, tokenProvider: provider,
-                      httpClient: httpClient, ownsHTTPClient: true)
+                      httpClient: httpClient, ownsHTTPClient: true, metricsFactory: metricsFactory)
     }
 
     /// A client with an injected token provider and HTTP client (tests, shared clients). The HTTP
     /// client is not shut down by ``shutdown()``.
     public convenience init(application: GraphApplication, configuration: GraphClientConfiguration = GraphClientConfiguration(),
-                            tokenProvider: any GraphTokenProvider, httpClient: HTTPClient) throws(GraphClientSetupError) {
+                            tokenProvider: any GraphTokenProvider, httpClient: HTTPClient,
+                            metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance) throws(GraphClientSetupError) {
         try self.init(application: application, configuration: configuration, tokenProvider: tokenProvider,
-                      httpClient: httpClient, ownsHTTPClient: false)
+                      httpClient: httpClient, ownsHTTPClient: false, metricsFactory: metricsFactory)
     }
 
     private init(application: GraphApplication, configuration: GraphClientConfiguration, tokenProvider: any GraphTokenProvider,
-                 httpClient: HTTPClient, ownsHTTPClient: Bool) throws(GraphClientSetupError) {
+                 httpClient: HTTPClient, ownsHTTPClient: Bool, metricsFactory: any MetricsFactory) throws(GraphClientSetupError) {
         do {
             self.graphRoot = try HTTPURL(application.effectiveGraphEndpoint)
         } catch {
@@ -73,6 +78,8 @@ public final class GraphClient: Sendable {
         self.httpClient = httpClient
         self.ownsHTTPClient = ownsHTTPClient
         self.limiter = configuration.maxConcurrentRequestsPerMailbox.map { MailboxConcurrencyLimiter(limit: $0) }
+        self.metrics = GraphMetrics(factory: metricsFactory, application: application.name)
+        metrics.prepare()
     }
 
     /// The sendMail URL for `mailbox`.
