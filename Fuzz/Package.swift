@@ -12,6 +12,7 @@ let targets = [
     ("FuzzAddressList", ["GraphRelay"]),
     ("FuzzMessageHead", ["GraphRelay"]),
     ("FuzzMIME", ["GraphRelayMIME"]),
+    ("FuzzProxyHeader", ["GraphRelaySMTP"]),
 ]
 
 let package = Package(

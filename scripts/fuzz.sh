@@ -12,7 +12,7 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(FuzzSMTPSession FuzzSMTPCommand FuzzSMTPInbound FuzzAddressList FuzzMessageHead FuzzMIME)
+  targets=(FuzzSMTPSession FuzzSMTPCommand FuzzSMTPInbound FuzzAddressList FuzzMessageHead FuzzMIME FuzzProxyHeader)
 fi
 build=(swift build --package-path Fuzz --build-path .build/fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld)
 for target in "${targets[@]}"; do

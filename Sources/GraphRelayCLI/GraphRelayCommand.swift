@@ -12,7 +12,8 @@ struct GraphRelayCommand: AsyncParsableCommand {
             Graph sendMail, choosing the Entra ID application and mailbox per sender.
             See docs/configuration.md for the configuration file.
             """,
-        subcommands: [ServeCommand.self, CheckConfigCommand.self, SendTestCommand.self, HashPasswordCommand.self, QueueCommand.self],
+        version: GraphRelayVersion.current,
+        subcommands: [ServeCommand.self, CheckConfigCommand.self, SendTestCommand.self, HashPasswordCommand.self, QueueCommand.self, HealthCommand.self],
         defaultSubcommand: nil
     )
 }

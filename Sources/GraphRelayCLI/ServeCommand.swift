@@ -5,7 +5,7 @@ import GraphRelaySMTP
 import Logging
 
 /// `graph-relay serve --config FILE`: runs the relay as a `ServiceGroup` until SIGTERM or SIGINT;
-/// SIGHUP re-reads the TLS certificate and key.
+/// SIGHUP re-reads the configuration file.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
@@ -14,11 +14,11 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOption
 
-    @Option(help: "Seconds open sessions get to finish on shutdown before 421 4.3.2.")
-    var shutdownGrace: Int = 30
+    @Option(help: "Seconds open sessions get to finish on shutdown before 421 4.3.2 (default: smtp.drainTimeout, 30 s).")
+    var shutdownGrace: Int?
 
     func validate() throws {
-        guard (0...86_400).contains(shutdownGrace) else {
+        if let shutdownGrace, !(0...86_400).contains(shutdownGrace) {
             throw ValidationError("--shutdown-grace must be between 0 and 86400 seconds, not \(shutdownGrace)")
         }
     }
@@ -54,7 +54,7 @@ struct ServeCommand: AsyncParsableCommand {
         // (RelayService.services). A service manager may start us with these signals blocked.
         Self.unblock([SIGTERM, SIGINT, SIGHUP])
         let group = service.serviceGroup(
-            gracePeriod: .seconds(shutdownGrace), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger,
+            gracePeriod: shutdownGrace.map { .seconds($0) } ?? configuration.smtp.drainTimeout, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger,
             configurationFile: options.config, notifier: SystemdNotifier()
         )
         try await group.run()

@@ -58,6 +58,9 @@ public struct SMTPLimits: Sendable, Hashable {
     /// Delay before answering failed AUTH with `535 5.7.8`, to slow down password guessing.
     /// Default 1 s.
     public var authenticationFailureDelay: TimeAmount = .seconds(1)
+    /// How long a listener with the PROXY protocol waits for the proxy's header before it closes
+    /// the connection (no banner is sent before the header). Default 5 s.
+    public var proxyHeaderTimeout: TimeAmount = .seconds(5)
 
     public init() {}
 }

@@ -27,6 +27,10 @@ public struct SMTPListenerConfiguration: Sendable, Hashable {
     public var requireTLS: Bool
     /// Default ``SMTPLineEndings/strict``.
     public var lineEndings: SMTPLineEndings
+    /// The PROXY protocol (v1 or v2) precedes every connection: the header's client address
+    /// replaces the peer's for access, limits, `Received:` and logs. Only the addresses in
+    /// ``SMTPServerConfiguration/proxyTrust`` may connect. Default false.
+    public var proxyProtocol = false
 
     public init(
         name: String = "smtp", host: String = "0.0.0.0", port: Int = 25, tls: SMTPListenerTLSMode = .none,

@@ -139,15 +139,45 @@ public final class SMTPServer: Sendable {
         listener.host = bound.host
         listener.port = bound.port
         listener.tls = bound.tls
-        let remote = channel.remoteAddress
+        listener.proxyProtocol = bound.proxyProtocol
+        services.metrics.connectionOpened(listener: listener.name)
+        guard listener.proxyProtocol else {
+            return try setUpSession(channel, listener: listener, configuration: configuration, services: services,
+                                    remote: channel.remoteAddress, proxy: nil)
+        }
+        // Behind a load balancer: only it may connect, and its header names the client. Nothing
+        // is sent before the header is complete; the session is set up after it.
+        let peer = channel.remoteAddress
+        var logger = self.logger
+        logger[metadataKey: "smtp.proxy"] = "\(peer?.ipAddress ?? "unknown")"
+        logger[metadataKey: "smtp.listener"] = "\(listener.name)"
+        guard let peer, configuration.proxyTrust[listener.name]?.trusts(peer) == true else {
+            logger.warning("connection closed: the PROXY protocol listener accepts only its trustedProxies")
+            channel.close(promise: nil)
+            return
+        }
+        let handler = SMTPProxyHeaderHandler(timeout: configuration.limits.proxyHeaderTimeout, logger: logger) { [self] header, _ in
+            let remote: SocketAddress = switch header {
+            case .proxied(let source, _): source
+            case .local: peer
+            }
+            try self.setUpSession(channel, listener: listener, configuration: configuration, services: services, remote: remote, proxy: peer)
+        }
+        try channel.pipeline.syncOperations.addHandler(handler)
+    }
+
+    /// The session proper: the connection limits, TLS, and the SMTP handler, for the client at
+    /// `remote` (the peer, or the client a trusted `proxy` named).
+    private func setUpSession(_ channel: any Channel, listener: SMTPListenerConfiguration, configuration: SMTPServerConfiguration,
+                              services: SMTPSessionHandler.Services, remote: SocketAddress?, proxy: SocketAddress?) throws {
         let client = remote?.ipAddress ?? "unknown"
         let network = SMTPClientNetwork.key(for: remote)
         let sessionID = SMTPIdentifier.random(hexDigits: 10)
-        services.metrics.connectionOpened(listener: listener.name)
         var logger = self.logger
         logger[metadataKey: "relay.session"] = "\(sessionID)"
         logger[metadataKey: "smtp.client"] = "\(client)"
         logger[metadataKey: "smtp.listener"] = "\(listener.name)"
+        if let proxy { logger[metadataKey: "smtp.proxy"] = "\(proxy.ipAddress ?? "unknown")" }
 
         let shuttingDown = state.withLockedValue { $0.shuttingDown }
         var rejection: SMTPReply?
@@ -213,9 +243,11 @@ public final class SMTPServer: Sendable {
         ))
     }
 
-    /// Stops accepting connections, answers `421 4.3.2` to every open session (a session waiting
-    /// for its delivery answer gets that answer first) and closes them. Sessions still open after
-    /// `gracePeriod` are closed without further ado.
+    /// Stops accepting connections at once and drains the open sessions: an idle session is told
+    /// `421 4.3.2` now; one with a transaction under way (after MAIL FROM, sending its message, or
+    /// waiting for its delivery answer) may finish that transaction and is told then. Sessions
+    /// still busy after `gracePeriod` (`smtp.drainTimeout`) are told `421 4.3.2` in the middle of
+    /// what they are doing, and closed at most 5 s later whether they read it or not.
     public func shutdown(gracePeriod: TimeAmount = .seconds(30)) async {
         let (servers, sessions) = state.withLockedValue { state -> ([any Channel], [any Channel]) in
             state.shuttingDown = true
@@ -232,10 +264,14 @@ public final class SMTPServer: Sendable {
             }
         }
         for session in sessions {
-            let forceClose = session.eventLoop.scheduleTask(deadline: deadline) {
+            let interrupt = session.eventLoop.scheduleTask(deadline: deadline) {
+                session.pipeline.syncOperations.fireUserInboundEventTriggered(SMTPServerShutdownEvent(force: true))
+            }
+            let forceClose = session.eventLoop.scheduleTask(deadline: deadline + .seconds(5)) {
                 session.close(promise: nil)
             }
             try? await session.closeFuture.get()
+            interrupt.cancel()
             forceClose.cancel()
         }
         if !sessions.isEmpty {

@@ -17,6 +17,10 @@ public struct SMTPServerConfiguration: Sendable {
     /// ``tls``: e.g. one listener that still accepts TLS 1.0 for old printers while the others stay
     /// modern. Default none.
     public var listenerTLS: [String: any SMTPTLSContextSource] = [:]
+    /// Who may send the PROXY protocol header, per listener (by name) with
+    /// ``SMTPListenerConfiguration/proxyProtocol``: a connection from anyone else is closed
+    /// without a banner. A listener with the PROXY protocol and no entry here trusts nobody.
+    public var proxyTrust: [String: any SMTPProxyTrust] = [:]
 
     /// The context source for `listener`: its own, else ``tls``.
     public func tls(for listener: SMTPListenerConfiguration) -> (any SMTPTLSContextSource)? {

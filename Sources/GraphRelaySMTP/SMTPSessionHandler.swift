@@ -8,7 +8,10 @@ import Logging
 import NIOCore
 
 /// Sent down a session's pipeline by ``SMTPServer/shutdown(gracePeriod:)``.
-struct SMTPServerShutdownEvent: Sendable {}
+struct SMTPServerShutdownEvent: Sendable {
+    /// The drain timeout passed: close now, even in the middle of a transaction.
+    var force = false
+}
 
 /// Drives one ``SMTPSessionStateMachine`` on a channel: feeds it the bytes read, performs its
 /// actions (writes replies, calls the policy, authenticator and message sink off the event loop and
@@ -162,8 +165,8 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
                 }
                 perform(machine.tlsHandshakeCompleted(info))
             }
-        case is SMTPServerShutdownEvent:
-            perform(machine.shutdownRequested())
+        case let shutdown as SMTPServerShutdownEvent:
+            perform(machine.shutdownRequested(force: shutdown.force))
         default:
             context.fireUserInboundEventTriggered(event)
         }

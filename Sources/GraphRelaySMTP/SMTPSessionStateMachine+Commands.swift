@@ -75,6 +75,10 @@ extension SMTPSessionStateMachine {
 
     mutating func execute(_ command: SMTPCommand) {
         let limits = configuration.limits
+        // Draining: the transaction that was under way is over (or was abandoned); no new one.
+        if shutdownPending, transaction == nil, command != .quit {
+            return close(with: .shuttingDown(hostname: configuration.hostname))
+        }
         switch command {
         case .ehlo(let name):
             resetTransaction()

@@ -391,8 +391,13 @@ struct SMTPSessionStateMachine {
     }
 
     /// The server is shutting down: `421 4.3.2` now, or after the reply to a delivery in progress.
-    mutating func shutdownRequested() -> Action {
-        if case .delivery? = suspension {
+    /// The server is draining: a session with a transaction under way (after MAIL FROM, or
+    /// waiting for its delivery answer) may finish it and is then told `421 4.3.2`; any other
+    /// is told at once. `force` (the drain timeout passed): told at once, whatever it was doing.
+    mutating func shutdownRequested(force: Bool = false) -> Action {
+        let busy: Bool
+        if case .delivery? = suspension { busy = true } else { busy = transaction != nil }
+        if busy, !force {
             shutdownPending = true
         } else {
             close(with: .shuttingDown(hostname: configuration.hostname))

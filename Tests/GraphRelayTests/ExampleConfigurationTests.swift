@@ -20,7 +20,7 @@ struct ExampleConfigurationTests {
         let shipped = try String(contentsOfFile: packageRoot + "/deploy/graph-relay.example.yaml", encoding: .utf8)
             .replacingOccurrences(of: "/etc/graph-relay/cert.pem", with: pki.serverCertificate)
             .replacingOccurrences(of: "/etc/graph-relay/key.pem", with: pki.serverKey)
-        let environment = ["GRAPH_CLIENT_SECRET": "s3cret"]
+        let environment = ["GRAPH_CLIENT_SECRET": "s3cret", "GRAPH_RELAY_ADMIN_TOKEN": "admin-s3cret"]
         // As shipped, the user's hash is the published placeholder: refused until it is replaced.
         #expect(throws: ConfigurationError.self) { try RelayConfiguration.parse(yaml: shipped, environment: environment) }
         do {

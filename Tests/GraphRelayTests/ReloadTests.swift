@@ -17,6 +17,7 @@ struct ReloadTests {
             try Self.write(fixture.yaml, to: configFile)
             let server = try await QueueServerProcess.start(configFile: configFile)
             defer { server.kill() }
+            _ = await server.process.waitForOutput(containing: "admin listening")
             let adminPort = try #require(Self.adminPort(in: server.output), "\(server.output.suffix(2000))")
 
             let before = try await Self.send(port: server.port, from: "scanner@newdevice.test", subject: "before")

@@ -58,8 +58,25 @@ extension RelayConfiguration {
                 if let value = listenerMap.take("allowLegacyProtocols", &reader) {
                     legacyTLS = reader.bool(value, "\(path).allowLegacyProtocols") ?? false
                 }
+                var proxyProtocol = false
+                if let value = listenerMap.take("proxyProtocol", &reader) {
+                    proxyProtocol = reader.bool(value, "\(path).proxyProtocol") ?? false
+                }
+                var trustedProxies: [CIDRBlock] = []
+                var trustedNode: Node?
+                if let value = listenerMap.take("trustedProxies", &reader) {
+                    trustedNode = value
+                    trustedProxies = reader.cidrList(value, "\(path).trustedProxies") ?? []
+                }
+                if proxyProtocol, trustedProxies.isEmpty {
+                    reader.error("\(path).trustedProxies", "required with proxyProtocol: true: the load balancers' addresses (CIDR), the only peers allowed to send the PROXY header", trustedNode ?? item)
+                } else if !proxyProtocol, let trustedNode {
+                    reader.error("\(path).trustedProxies", "has no effect without proxyProtocol: true", trustedNode)
+                }
                 listenerMap.finish(&reader)
                 if var listener {
+                    listener.proxyProtocol = proxyProtocol
+                    listener.trustedProxies = trustedProxies
                     listener.tls = tlsMode
                     listener.allowPlaintextAuth = allowPlaintextAuth
                     listener.requireTLS = requireTLS
@@ -104,6 +121,13 @@ extension RelayConfiguration {
         if let value = map.take("maxDataDuration", &reader) {
             smtp.maxDataDuration = reader.duration(value, "smtp.maxDataDuration", minimum: .seconds(10), maximum: .seconds(86_400))
                 ?? smtp.maxDataDuration
+        }
+        if let value = map.take("proxyHeaderTimeout", &reader) {
+            smtp.proxyHeaderTimeout = reader.duration(value, "smtp.proxyHeaderTimeout", minimum: .milliseconds(100), maximum: .seconds(300))
+                ?? smtp.proxyHeaderTimeout
+        }
+        if let value = map.take("drainTimeout", &reader) {
+            smtp.drainTimeout = reader.duration(value, "smtp.drainTimeout", minimum: .zero, maximum: .seconds(86_400)) ?? smtp.drainTimeout
         }
         if let value = map.take("maxJunkCommands", &reader) {
             smtp.maxJunkCommands = reader.int(value, "smtp.maxJunkCommands", range: 1...100_000) ?? smtp.maxJunkCommands

@@ -49,6 +49,13 @@ extension RelayConfiguration {
         /// message before each further one counts as an error (Postfix's
         /// `smtpd_junk_command_limit`). Default 100.
         public var maxJunkCommands: Int = listenerDefaults.maximumJunkCommands
+        /// `smtp.proxyHeaderTimeout`: how long a `proxyProtocol` listener waits for the proxy's
+        /// header before it closes the connection (no banner is sent before it). Default `5s`.
+        public var proxyHeaderTimeout = Duration(listenerDefaults.proxyHeaderTimeout)
+        /// `smtp.drainTimeout`: on SIGTERM the listeners close at once and `/readyz` turns 503;
+        /// sessions may finish the transaction under way for this long, then get `421 4.3.2`.
+        /// Default `30s` (`serve --shutdown-grace` overrides it).
+        public var drainTimeout: Duration = .seconds(30)
 
         public init() {}
     }
@@ -84,6 +91,13 @@ extension RelayConfiguration {
         /// and 1.1 and the CBC suites old printers need (OpenSSL security level 0), while the other
         /// listeners stay modern. Default `false`. Needs `tls: starttls` or `implicit`.
         public var allowLegacyProtocols: Bool = false
+        /// `proxyProtocol`: every connection starts with a PROXY protocol header (v1 or v2, told
+        /// apart by its signature) from a load balancer; its client address replaces the peer's
+        /// for access, limits, `Received:`, logs. Default `false`. Needs `trustedProxies`.
+        public var proxyProtocol: Bool = false
+        /// `trustedProxies`: CIDR blocks of the load balancers allowed to send the header; any
+        /// other peer is closed without a banner. Required with `proxyProtocol: true`.
+        public var trustedProxies: [CIDRBlock] = []
 
         public init(address: ListenAddress, tls: ListenerTLSMode = .none) {
             self.address = address

@@ -18,8 +18,9 @@ extension RelayConfiguration {
         limits.maximumSessionDuration = TimeAmount(smtp.maxSessionDuration)
         limits.maximumDataDuration = TimeAmount(smtp.maxDataDuration)
         limits.maximumJunkCommands = smtp.maxJunkCommands
+        limits.proxyHeaderTimeout = TimeAmount(smtp.proxyHeaderTimeout)
         let listeners = smtp.listeners.enumerated().map { index, listener in
-            SMTPListenerConfiguration(
+            var configuration = SMTPListenerConfiguration(
                 name: Self.listenerName(index, listener),
                 host: listener.address.host, port: listener.address.port,
                 tls: SMTPListenerTLSMode(rawValue: listener.tls.rawValue) ?? .none,
@@ -27,8 +28,13 @@ extension RelayConfiguration {
                 requireTLS: listener.requireTLS,
                 lineEndings: SMTPLineEndings(rawValue: listener.lineEndings.rawValue) ?? .strict
             )
+            configuration.proxyProtocol = listener.proxyProtocol
+            return configuration
         }
         var server = SMTPServerConfiguration(hostname: smtp.hostname, listeners: listeners, limits: limits, tls: tls)
+        for (index, listener) in smtp.listeners.enumerated() where listener.proxyProtocol {
+            server.proxyTrust[Self.listenerName(index, listener)] = TrustedProxies(blocks: listener.trustedProxies)
+        }
         if let legacyTLS {
             for (index, listener) in smtp.listeners.enumerated() where listener.allowLegacyProtocols {
                 server.listenerTLS[Self.listenerName(index, listener)] = legacyTLS
@@ -45,5 +51,15 @@ extension RelayConfiguration {
     /// The names of the listeners with `requireHeaderFromMatch: true`.
     var headerFromMatchListeners: Set<String> {
         Set(smtp.listeners.enumerated().filter(\.element.requireHeaderFromMatch).map { Self.listenerName($0.offset, $0.element) })
+    }
+}
+
+/// `smtp.listeners[].trustedProxies`: the load balancers a PROXY-protocol listener accepts.
+struct TrustedProxies: SMTPProxyTrust {
+    let blocks: [CIDRBlock]
+
+    func trusts(_ peer: SocketAddress) -> Bool {
+        guard let address = IPAddress(peer) else { return false }
+        return blocks.contains { $0.contains(address) }
     }
 }
