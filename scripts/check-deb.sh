@@ -206,29 +206,8 @@ if [ -x "$binary" ]; then
     || problem "the packaged binary says version '$packaged_version', the package $version"
   echo "check-deb: the binary needs: $(objdump -p "$binary" | awk '$1 == "NEEDED" { printf "%s ", $2 }')"
 
-  # check-config on the packaged configuration, as scripts/check-deploy-configs.sh does.
-  config="$root/etc/graph-relay/graph-relay.yaml"
-  openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=relay.example -days 2 \
-    -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
-  chmod 600 "$work/key.pem"
-  if ! hash="$(printf '%s' 'deb-check-password' | "$binary" hash-password)" || [ -z "$hash" ]; then
-    problem "the packaged binary's hash-password fails"
-    hash='unavailable'
-  fi
-  python3 - "$config" "$work/graph-relay.yaml" "$work" "$hash" <<'PY'
-import re, sys
-source, target, work, own = sys.argv[1:]
-text = open(source).read()
-text = text.replace("/etc/graph-relay/cert.pem", work + "/cert.pem").replace("/etc/graph-relay/key.pem", work + "/key.pem")
-text = re.sub(r'"\$scrypt\$[^"]+"', '"' + own.replace("\\", "\\\\") + '"', text)
-open(target, "w").write(text)
-PY
-  chmod 600 "$work/graph-relay.yaml"
-  environment=()
-  while read -r name; do
-    if [ -n "$name" ]; then environment+=("$name=deb-check"); fi
-  done < <(grep -o '{ *env: *[A-Za-z_][A-Za-z0-9_]* *}' "$config" | sed 's/{ *env: *\([A-Za-z0-9_]*\) *}/\1/' | sort -u)
-  if env "${environment[@]}" "$binary" check-config --config "$work/graph-relay.yaml"; then
+  # check-config on the packaged configuration, the way scripts/check-deploy-configs.sh checks deploy/.
+  if "$(dirname "$0")/check-deploy-configs.sh" "$binary" "$root/etc/graph-relay/graph-relay.yaml"; then
     ok "the packaged binary's check-config accepts the packaged configuration"
   else
     problem "the packaged binary's check-config rejects the packaged configuration"

@@ -5,7 +5,7 @@
 # placeholder password hash is replaced by a hash made with `graph-relay hash-password`, and the
 # environment variables the file names are set. Any error fails; warnings are printed.
 #
-#   ./scripts/check-deploy-configs.sh [path/to/graph-relay]
+#   ./scripts/check-deploy-configs.sh [path/to/graph-relay [FILE…]]   (default: deploy/*.yaml)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 binary="${1:-.build/debug/graph-relay}"
@@ -17,7 +17,9 @@ openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=relay.example -days 2 \
 chmod 600 "$work/key.pem"
 hash="$(printf '%s' 'deploy-check-password' | "$binary" hash-password)"
 status=0
-for file in deploy/*.yaml; do
+files=("${@:2}")
+[ ${#files[@]} -gt 0 ] || files=(deploy/*.yaml)
+for file in "${files[@]}"; do
   copy="$work/$(basename "$file")"
   python3 - "$file" "$copy" "$work" "$hash" <<'PY'
 import re, sys

@@ -208,8 +208,9 @@ struct EndToEndDeliveryTests {
         try await EndToEndRelay.run(setup) { harness in
             try await harness.waitForStartupToken()
             let count = 4
-            // Each request takes a second at Graph, so the sessions overlap there.
-            harness.emulator.injectSendMailFault(.delay(.seconds(1)), count: count, mailbox: Self.sender)
+            // Each request takes 3 s at Graph, so the sessions overlap there even when the four
+            // clients start slowly on a loaded machine (with 1 s, a run saw only one at a time).
+            harness.emulator.injectSendMailFault(.delay(.seconds(3)), count: count, mailbox: Self.sender)
             let port = harness.starttlsPort
             let statuses = try await withThrowingTaskGroup(of: [String].self) { group in
                 for index in 0..<count {

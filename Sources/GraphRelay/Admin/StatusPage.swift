@@ -36,7 +36,7 @@ struct StatusPage {
         body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
         h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}
         table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left;font-size:.9em}
-        th{background:#f3f3f3}.ok{color:#176117}.bad{color:#a11}.num{text-align:right}
+        th{background:#f3f3f3}.ok{color:#176117}.bad{color:#a11}
         </style></head><body>
         <h1>graph-relay \(escape(snapshot.version)) on \(escape(snapshot.hostname))</h1>
         <p id="readiness" class="\(snapshot.readiness.isReady ? "ok" : "bad")">\(snapshot.readiness.isReady ? "Ready" : "Not ready")\
