@@ -10,7 +10,8 @@ import NIOPosix
 /// client-credentials documentation: an HTTPS (or HTTP) server with the Entra ID token endpoint
 /// (`POST /{tenant}/oauth2/v2.0/token`: client secret, certificate assertion verified with the
 /// registered certificate's public key, federated token) and `POST /v1.0/users/{mailbox}/sendMail`
-/// (MIME in base64, validated like Graph). It records accepted messages, optionally writes them to
+/// (MIME in base64, validated like Graph), and optionally the Azure instance metadata service's
+/// token endpoint for managed identities on a second, plain-HTTP listener. It records accepted messages, optionally writes them to
 /// an outbox folder, injects faults on request, and counts token requests and sendMail concurrency.
 ///
 /// Use the same URL as both login and Graph endpoint: ``baseURL``.
@@ -22,6 +23,7 @@ public final class GraphEmulator: Sendable {
     private let tlsContext: TLSContext?
     private let logger: Logger
     private let channel = NIOLockedValueBox<(any Channel)?>(nil)
+    private let metadataChannel = NIOLockedValueBox<(any Channel)?>(nil)
 
     /// - Throws: ``GraphEmulatorError`` or ``TLSError`` for an unusable configuration.
     public init(configuration: GraphEmulatorConfiguration, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -42,10 +44,20 @@ public final class GraphEmulator: Sendable {
         return emulator
     }
 
-    /// Binds and starts serving.
+    /// Binds and starts serving (and the instance metadata listener, when configured).
     public func start() async throws {
+        let server = try await bind(port: configuration.port, tlsContext: tlsContext, instanceMetadata: false)
+        channel.withLockedValue { $0 = server }
+        logger.info("Graph emulator listening", metadata: ["emulator.url": "\(baseURL)"])
+        if let metadataPort = configuration.metadataPort {
+            let metadata = try await bind(port: metadataPort, tlsContext: nil, instanceMetadata: true)
+            metadataChannel.withLockedValue { $0 = metadata }
+            logger.info("instance metadata emulator listening", metadata: ["emulator.url": "\(metadataTokenURL ?? "")"])
+        }
+    }
+
+    private func bind(port: Int, tlsContext: TLSContext?, instanceMetadata: Bool) async throws -> any Channel {
         let engine = self.engine
-        let tlsContext = self.tlsContext
         let logger = self.logger
         let state = self.state
         let bootstrap = ServerBootstrap(group: group)
@@ -61,21 +73,21 @@ public final class GraphEmulator: Sendable {
                     }
                     try sync.addHandler(HTTPResponseEncoder())
                     try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
-                    try sync.addHandler(GraphEmulatorHTTPHandler(engine: engine, secure: tlsContext != nil))
+                    try sync.addHandler(GraphEmulatorHTTPHandler(engine: engine, secure: tlsContext != nil, instanceMetadata: instanceMetadata))
                 }
             }
-        let server = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
-        channel.withLockedValue { $0 = server }
-        logger.info("Graph emulator listening", metadata: ["emulator.url": "\(baseURL)"])
+        return try await bootstrap.bind(host: configuration.host, port: port).get()
     }
 
     /// Stops listening and closes the listener (open connections finish on their own).
     public func shutdown() async {
-        let server = channel.withLockedValue { channel -> (any Channel)? in
-            defer { channel = nil }
-            return channel
+        for box in [channel, metadataChannel] {
+            let server = box.withLockedValue { channel -> (any Channel)? in
+                defer { channel = nil }
+                return channel
+            }
+            try? await server?.close()
         }
-        try? await server?.close()
     }
 
     /// The bound port (0 before ``start()``).
@@ -87,6 +99,15 @@ public final class GraphEmulator: Sendable {
     public var baseURL: String {
         let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
         return "\(tlsContext == nil ? "http" : "https")://\(host):\(port)"
+    }
+
+    /// `http://127.0.0.1:<port>/metadata/identity/oauth2/token`: the instance metadata service's
+    /// token endpoint (a managed identity's `endpoint`), when ``GraphEmulatorConfiguration/metadataPort``
+    /// is set.
+    public var metadataTokenURL: String? {
+        guard let port = metadataChannel.withLockedValue({ $0?.localAddress?.port }) else { return nil }
+        let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+        return "http://\(host):\(port)" + GraphEmulatorEngine.instanceMetadataTokenPath
     }
 
     // MARK: Records
@@ -101,7 +122,8 @@ public final class GraphEmulator: Sendable {
         acceptedMessages.filter { $0.mailbox.lowercased() == mailbox.lowercased() }
     }
 
-    /// Token endpoint requests received (successful or not).
+    /// Token requests received, at the token endpoint or the instance metadata service
+    /// (successful or not).
     public var tokenRequestCount: Int { state.withValues { $0.tokenRequests } }
     /// Tokens issued.
     public var issuedTokenCount: Int { state.withValues { $0.tokensIssued } }

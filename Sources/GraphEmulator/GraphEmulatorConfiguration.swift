@@ -9,6 +9,11 @@ public struct GraphEmulatorConfiguration: Sendable {
     public var port: Int = 0
     /// Server TLS (certificate and key). `nil` serves plain HTTP. Default nil.
     public var tls: TLSConfiguration?
+    /// When set, a second listener on ``host`` serves the Azure instance metadata service's token
+    /// endpoint (`GET /metadata/identity/oauth2/token`, plain HTTP, as on a VM) for applications
+    /// with a ``Application/managedIdentity``; 0 picks a free port (see
+    /// ``GraphEmulator/metadataTokenURL``). Default nil: none.
+    public var metadataPort: Int?
     /// Registered applications (the tenants are those the applications name).
     public var applications: [Application] = []
     /// Mailboxes that exist (case-insensitive). Others get 404 `ErrorInvalidUser`.
@@ -79,10 +84,14 @@ public struct GraphEmulatorConfiguration: Sendable {
         /// `Mail.ReadWrite` for drafts and attachments (403 `ErrorAccessDenied` without).
         /// Default both.
         public var permissions: Set<String> = ["Mail.Send", "Mail.ReadWrite"]
+        /// When set, this application is a managed identity of the emulated VM: the instance
+        /// metadata endpoint issues its tokens. Default nil.
+        public var managedIdentity: ManagedIdentity?
 
         public init(tenantID: String, clientID: String, secrets: [String] = [], expiredSecrets: [String] = [],
                     certificates: [String] = [], federatedTokens: [String] = [], allowedMailboxes: [String]? = nil,
-                    disabled: Bool = false) {
+                    disabled: Bool = false, managedIdentity: ManagedIdentity? = nil) {
+            self.managedIdentity = managedIdentity
             self.tenantID = tenantID
             self.clientID = clientID
             self.secrets = secrets
@@ -92,6 +101,15 @@ public struct GraphEmulatorConfiguration: Sendable {
             self.allowedMailboxes = allowedMailboxes
             self.disabled = disabled
         }
+    }
+
+    /// How an application is assigned to the emulated VM as a managed identity.
+    public enum ManagedIdentity: Sendable, Hashable {
+        /// The VM's system-assigned identity (at most one).
+        case systemAssigned
+        /// A user-assigned identity, named in requests by the application's client id, this
+        /// object id or this resource id.
+        case userAssigned(objectID: String, resourceID: String)
     }
 
     /// A mailbox, with the other addresses it may send as (`Send As` rights).

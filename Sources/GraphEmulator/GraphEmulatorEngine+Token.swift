@@ -5,10 +5,19 @@ import NIOHTTP1
 extension GraphEmulatorEngine {
     /// `POST /{tenant}/oauth2/v2.0/token`, client credentials grant, like Entra ID v2.
     func tokenReply(plan: GraphEmulatorPlan, tenant: String, request: GraphEmulatorRequest) -> GraphEmulatorReply {
+        applyingTokenFault(plan, error: { status, error, code, description in
+            oauthError(status, error: error, code: code, description: description)
+        }, otherwise: { issue(tenant: tenant, request: request) })
+    }
+
+    /// The token fault injected into this request, if any, applied to the reply `otherwise`
+    /// gives: an error shaped by `error`, a dropped connection, a 503 page, or a delay.
+    func applyingTokenFault(_ plan: GraphEmulatorPlan, error: (Int, String, Int, String) -> GraphEmulatorReply,
+                            otherwise: () -> GraphEmulatorReply) -> GraphEmulatorReply {
         var delay: TimeAmount?
         switch plan.tokenFault {
-        case .error(let status, let error, let code, let description)?:
-            return oauthError(status, error: error, code: code, description: description)
+        case .error(let status, let oauthError, let code, let description)?:
+            return error(status, oauthError, code, description)
         case .outage?:
             return .drop()
         case .unavailable?:
@@ -19,7 +28,7 @@ extension GraphEmulatorEngine {
         case nil:
             break
         }
-        var reply = issue(tenant: tenant, request: request)
+        var reply = otherwise()
         reply.delay = delay
         return reply
     }
@@ -105,6 +114,15 @@ extension GraphEmulatorEngine {
     }
 
     private func accessToken(for application: GraphEmulatorConfiguration.Application) -> GraphEmulatorReply {
+        let value = issueToken(for: application)
+        let lifetime = configuration.tokenLifetime
+        let json: [String: Any] = ["token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": value]
+        return GraphEmulatorReply(status: .ok, headers: ["Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store, no-cache"],
+                                  body: Self.json(json))
+    }
+
+    /// Records a new token for `application` (valid for ``GraphEmulatorConfiguration/tokenLifetime``).
+    func issueToken(for application: GraphEmulatorConfiguration.Application) -> String {
         let value = "emulator." + UUID().uuidString.lowercased() + "." + UUID().uuidString.lowercased()
         let lifetime = configuration.tokenLifetime
         state.withValues { values in
@@ -113,9 +131,7 @@ extension GraphEmulatorEngine {
                 expiresAt: Date().addingTimeInterval(TimeInterval(lifetime)))
             values.tokensIssued += 1
         }
-        let json: [String: Any] = ["token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": value]
-        return GraphEmulatorReply(status: .ok, headers: ["Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store, no-cache"],
-                                  body: Self.json(json))
+        return value
     }
 
     /// An Entra-shaped OAuth error.

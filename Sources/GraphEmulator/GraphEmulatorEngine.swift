@@ -32,11 +32,11 @@ final class GraphEmulatorEngine: Sendable {
 
     // MARK: Request lifecycle
 
-    func begin(head: HTTPRequestHead) -> GraphEmulatorPlan {
-        let route = Self.route(for: head.uri)
+    func begin(head: HTTPRequestHead, instanceMetadata: Bool = false) -> GraphEmulatorPlan {
+        let route = instanceMetadata ? Self.instanceMetadataRoute(for: head.uri) : Self.route(for: head.uri)
         var plan = GraphEmulatorPlan(route: route, requestID: UUID().uuidString.lowercased(), retainLimit: 64 * 1024)
         switch route {
-        case .token:
+        case .token, .managedIdentityToken:
             state.withValues { $0.tokenRequests += 1 }
             plan.tokenFault = state.takeTokenFault()
         case .sendMail(let mailbox):
@@ -88,6 +88,8 @@ final class GraphEmulatorEngine: Sendable {
         switch plan.route {
         case .token(let tenant):
             reply = tokenReply(plan: plan, tenant: tenant, request: request)
+        case .managedIdentityToken:
+            reply = managedIdentityTokenReply(plan: plan, request: request)
         case .sendMail(let mailbox):
             reply = sendMailReply(plan: plan, mailbox: mailbox, request: request)
         case .messages, .message, .draftsFolder, .upload:

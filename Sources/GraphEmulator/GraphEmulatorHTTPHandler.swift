@@ -18,12 +18,15 @@ final class GraphEmulatorHTTPHandler: ChannelInboundHandler {
 
     private let engine: GraphEmulatorEngine
     private let secure: Bool
+    /// This connection came to the instance metadata listener.
+    private let instanceMetadata: Bool
     private var exchange: Exchange?
     private var closed = false
 
-    init(engine: GraphEmulatorEngine, secure: Bool) {
+    init(engine: GraphEmulatorEngine, secure: Bool, instanceMetadata: Bool = false) {
         self.engine = engine
         self.secure = secure
+        self.instanceMetadata = instanceMetadata
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -31,7 +34,7 @@ final class GraphEmulatorHTTPHandler: ChannelInboundHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             endExchange()
-            let plan = engine.begin(head: head)
+            let plan = engine.begin(head: head, instanceMetadata: instanceMetadata)
             exchange = Exchange(head: head, plan: plan, body: context.channel.allocator.buffer(capacity: 0), bodyBytes: 0)
         case .body(var buffer):
             guard var current = exchange, !current.ended else { return }

@@ -6,6 +6,8 @@ import NIOHTTP1
 struct GraphEmulatorPlan: Sendable {
     enum Route: Sendable, Equatable {
         case token(tenant: String)
+        /// The instance metadata service's `/metadata/identity/oauth2/token` (its own listener).
+        case managedIdentityToken
         case sendMail(mailbox: String)
         /// `/v1.0/users/{mailbox}/messages`
         case messages(mailbox: String)

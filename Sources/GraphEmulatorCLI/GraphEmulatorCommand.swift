@@ -60,6 +60,14 @@ struct GraphEmulatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("federated-token"), help: "A workload identity token accepted as client assertion (repeatable).")
     var federatedToken: [String] = []
 
+    @Option(name: .customLong("metadata-listen"),
+            help: "Also serve the Azure instance metadata service's token endpoint (plain HTTP) on HOST:PORT, for --managed-identity.")
+    var metadataListen: String?
+
+    @Flag(name: .customLong("managed-identity"),
+          help: "The registered application is the emulated VM's system-assigned managed identity (tokens from --metadata-listen).")
+    var managedIdentity = false
+
     @Option(name: .customLong("token-lifetime"), help: "expires_in of issued tokens, in seconds.")
     var tokenLifetime: Int = 3599
 
@@ -89,8 +97,17 @@ struct GraphEmulatorCommand: AsyncParsableCommand {
         if mailbox.isEmpty {
             throw ValidationError("give at least one --mailbox")
         }
-        if clientSecret.isEmpty && clientCertificate.isEmpty && federatedToken.isEmpty {
-            throw ValidationError("register a credential: --client-secret, --client-certificate or --federated-token")
+        if clientSecret.isEmpty && clientCertificate.isEmpty && federatedToken.isEmpty && !managedIdentity {
+            throw ValidationError("register a credential: --client-secret, --client-certificate, --federated-token or --managed-identity")
+        }
+        if managedIdentity != (metadataListen != nil) {
+            throw ValidationError("--managed-identity and --metadata-listen go together")
+        }
+        if let metadataListen {
+            let (host, _) = try Self.parse(address: metadataListen, option: "--metadata-listen")
+            guard host == (try parseListen()).0 else {
+                throw ValidationError("--metadata-listen must use the same host as --listen")
+            }
         }
         if Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
@@ -99,10 +116,14 @@ struct GraphEmulatorCommand: AsyncParsableCommand {
     }
 
     func parseListen() throws -> (String, Int) {
-        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
-            throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:8443")
+        try Self.parse(address: listen, option: "--listen")
+    }
+
+    static func parse(address: String, option: String) throws -> (String, Int) {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ValidationError("\(option) must be HOST:PORT, e.g. 127.0.0.1:8443")
         }
-        var host = String(listen[..<colon])
+        var host = String(address[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         return (host, port)
     }
@@ -142,11 +163,15 @@ struct GraphEmulatorCommand: AsyncParsableCommand {
                                                    certificates: certificates, federatedTokens: federatedToken),
         ]
         if withoutMailReadWrite { configuration.applications[0].permissions = ["Mail.Send"] }
+        if managedIdentity, let metadataListen {
+            configuration.applications[0].managedIdentity = .systemAssigned
+            configuration.metadataPort = try Self.parse(address: metadataListen, option: "--metadata-listen").1
+        }
         let emulator = try await GraphEmulator.start(configuration: configuration, logger: logger)
         let banner = """
         graph-emulator listening on \(emulator.baseURL)
           loginEndpoint/graphEndpoint: \(emulator.baseURL)   tenant: \(tenant)   client id: \(clientID)
-          mailboxes: \(mailbox.joined(separator: ", "))\(outbox.map { "   outbox: \($0)" } ?? "")\(generatedCertificate.map { "\n  trust (caFile): \($0)" } ?? "")
+          \(emulator.metadataTokenURL.map { "managedIdentity.endpoint: \($0)\n  " } ?? "")mailboxes: \(mailbox.joined(separator: ", "))\(outbox.map { "   outbox: \($0)" } ?? "")\(generatedCertificate.map { "\n  trust (caFile): \($0)" } ?? "")
 
         """
         try? FileHandle.standardOutput.write(contentsOf: Data(banner.utf8))

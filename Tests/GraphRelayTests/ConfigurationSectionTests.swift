@@ -1,4 +1,5 @@
 import Foundation
+import GraphRelayGraph
 import GraphRelayTestSupport
 import GraphRelayTLS
 import Testing
@@ -169,7 +170,7 @@ struct ConfigurationSectionTests {
     @Test("credentials: exactly one; certificate files; workload identity from the environment")
     func credentials() throws {
         #expect(configurationIssues(withApplication(ids))
-            == ["applications[0]: a credential is required: clientSecret, certificate or workloadIdentity"])
+            == ["applications[0]: a credential is required: clientSecret, certificate, workloadIdentity or managedIdentity"])
         #expect(configurationIssues(withApplication(ids + "\nclientSecret: x\nworkloadIdentity: true"))
             == ["applications[0]: 'clientSecret' and 'workloadIdentity' are mutually exclusive; give exactly one credential"])
         #expect(configurationIssues(withApplication(ids + "\nworkloadIdentity: false"))
@@ -212,6 +213,55 @@ struct ConfigurationSectionTests {
             "applications[0]: missing required key 'clientId' (or set AZURE_CLIENT_ID)",
             "applications[0].workloadIdentity: no token file: set AZURE_FEDERATED_TOKEN_FILE or workloadIdentity.tokenFile",
         ])
+    }
+
+    @Test("managed identity: system- or user-assigned, the endpoint, and the keys it has no use for")
+    func managedIdentity() throws {
+        let system = try loadConfiguration(withApplication("managedIdentity: true"))
+        #expect(system.applications[0].credential == .managedIdentity(ManagedIdentity()))
+        #expect(system.applications[0].tenantId == "" && system.applications[0].clientId == "")
+        let graph = system.applications[0].graphApplication().application
+        #expect(graph.managedIdentity == ManagedIdentity())
+        #expect(graph.loginEndpoint == nil)
+        #expect(graph.effectiveGraphEndpoint == "https://graph.microsoft.com")
+
+        let clientId = "22222222-2222-4222-8222-222222222222"
+        let user = try loadConfiguration(withApplication("cloud: usgov\nmanagedIdentity: { clientId: \(clientId), endpoint: \"http://127.0.0.1:8080/metadata/identity/oauth2/token/\" }"))
+        #expect(user.applications[0].credential == .managedIdentity(ManagedIdentity(identity: .clientID(clientId), endpoint: "http://127.0.0.1:8080/metadata/identity/oauth2/token")))
+        #expect(user.applications[0].clientId == clientId)
+        #expect(user.applications[0].graphApplication().application.resource == "https://graph.microsoft.us")
+        let resourceId = "/subscriptions/1/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/relay"
+        let byResource = try loadConfiguration(withApplication("managedIdentity: { resourceId: \(resourceId), endpoint: \"http://169.254.169.254/metadata/identity/oauth2/token\" }"))
+        #expect(byResource.applications[0].credential == .managedIdentity(ManagedIdentity(identity: .resourceID(resourceId))))
+        let byObject = try loadConfiguration(withApplication("managedIdentity: { objectId: \(clientId) }\ngraphEndpoint: https://graph.example.net\ncaFile: \(TestPKI.shared.caCertificate)"))
+        #expect(byObject.applications[0].credential == .managedIdentity(ManagedIdentity(identity: .objectID(clientId))))
+        #expect(byObject.applications[0].graphEndpoint.url == "https://graph.example.net")
+
+        #expect(configurationIssues(withApplication(ids + "\nloginEndpoint: https://login.example.net\nmanagedIdentity: true")) == [
+            "applications[0].tenantId: is not used with managedIdentity: the identity belongs to the VM's tenant",
+            "applications[0].clientId: is not used with managedIdentity; name a user-assigned identity with managedIdentity: { clientId: … }",
+            "applications[0].loginEndpoint: is not used with managedIdentity (tokens come from the instance metadata service); set managedIdentity.endpoint to change where",
+        ])
+        #expect(configurationIssues(withApplication("managedIdentity: false"))
+            == ["applications[0].managedIdentity: is false, so the application has no credential; use managedIdentity: true, clientSecret, certificate or workloadIdentity"])
+        #expect(configurationIssues(withApplication("managedIdentity: maybe"))
+            == ["applications[0].managedIdentity: expected true or false, found 'maybe'"])
+        #expect(configurationIssues(withApplication(ids + "\nclientSecret: x\nmanagedIdentity: true"))
+            == ["applications[0]: 'clientSecret' and 'managedIdentity' are mutually exclusive; give exactly one credential"])
+        #expect(configurationIssues(withApplication("managedIdentity: { clientId: relay, objectId: \(clientId) }")) == [
+            "applications[0].managedIdentity: 'clientId' and 'objectId' are mutually exclusive; name the user-assigned identity once",
+            "applications[0].managedIdentity.clientId: 'relay' is not a GUID (the user-assigned identity's Client ID)",
+        ])
+        #expect(configurationIssues(withApplication("managedIdentity: { resourceId: relay }")) == [
+            "applications[0].managedIdentity.resourceId: 'relay' is not the resource ID of a user-assigned identity (/subscriptions/…/providers/Microsoft.ManagedIdentity/userAssignedIdentities/NAME)",
+        ])
+        #expect(configurationIssues(withApplication("managedIdentity: { endpoint: \"http://imds.example.net/token\" }")) == [
+            "applications[0].managedIdentity.endpoint: 'http://imds.example.net/token': http:// only to the link-local instance metadata address (169.254.169.254) or loopback; use https:// otherwise",
+        ])
+        #expect(configurationIssues(withApplication("managedIdentity: { endpoint: \"http://169.254.169.254/token?x=1\" }")) == [
+            "applications[0].managedIdentity.endpoint: 'http://169.254.169.254/token?x=1' must not have a query or fragment",
+        ])
+        #expect(configurationIssues(withApplication("managedIdentity: { clientID: \(clientId) }")).first?.contains("clientID") == true)
     }
 
     @Test("application identifiers and names are validated")

@@ -100,6 +100,13 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The link-local addresses `169.254.0.0/16` and `fe80::/10` (also IPv4-mapped), where the
+    /// Azure instance metadata service lives (169.254.169.254).
+    public var isLinkLocal: Bool {
+        if let v4 = ipv4Value { return v4 >> 16 == 0xA9FE }
+        return ipv6Value.high >> 54 == 0x3FA
+    }
+
     /// The loopback addresses `127.0.0.0/8` and `::1` (also IPv4-mapped).
     public var isLoopback: Bool {
         if let v4 = ipv4Value { return v4 >> 24 == 127 }

@@ -9,12 +9,14 @@ extension RelayConfiguration {
         /// `cloud`: `global` (default), `usgov`, `usgov-dod`, `china`.
         public var cloud: GraphCloud = .global
         /// `tenantId`: directory (tenant) ID or a verified domain (`contoso.onmicrosoft.com`).
-        /// Required (for workload identity, defaults to `AZURE_TENANT_ID`).
+        /// Required (for workload identity, defaults to `AZURE_TENANT_ID`); empty for a managed
+        /// identity, which has no such key.
         public var tenantId: String
         /// `clientId`: the application (client) ID, a GUID. Required (for workload identity,
-        /// defaults to `AZURE_CLIENT_ID`).
+        /// defaults to `AZURE_CLIENT_ID`); for a managed identity, `managedIdentity.clientId` or
+        /// empty.
         public var clientId: String
-        /// Exactly one of `clientSecret`, `certificate`, `workloadIdentity`.
+        /// Exactly one of `clientSecret`, `certificate`, `workloadIdentity`, `managedIdentity`.
         public var credential: Credential
         /// `loginEndpoint`: default the cloud's (for workload identity, `AZURE_AUTHORITY_HOST`
         /// when set).
@@ -74,12 +76,16 @@ extension RelayConfiguration {
         /// `workloadIdentity: true` or `{ tokenFile: PATH }`: the federated token file (default
         /// `AZURE_FEDERATED_TOKEN_FILE`), re-read for every token request.
         case workloadIdentity(tokenFile: String)
+        /// `managedIdentity: true` or `{ clientId | objectId | resourceId, endpoint }`: an Azure
+        /// managed identity; tokens from the VM's instance metadata service.
+        case managedIdentity(ManagedIdentity)
 
         public var description: String {
             switch self {
             case .clientSecret(let secret): "client secret (\(secret.source))"
             case .certificate: "certificate"
             case .workloadIdentity(let file): "workload identity (token file \(file))"
+            case .managedIdentity(let identity): identity.description
             }
         }
     }

@@ -37,54 +37,32 @@ extension RelayConfiguration {
             cloud = reader.choice(value, "\(path).cloud", GraphCloud.self) ?? .global
         }
 
-        // Credential: exactly one.
-        let credentialKeys = ["clientSecret", "certificate", "workloadIdentity"].filter { map.has($0) }
-        var credential: Credential?
-        var isWorkloadIdentity = false
-        var workloadIdentityInvalid = false
-        if credentialKeys.count > 1 {
-            reader.error(path, "\(credentialKeys.map { "'\($0)'" }.joined(separator: " and ")) are mutually exclusive; give exactly one credential", node)
-        }
-        if let value = map.take("clientSecret", &reader), credentialKeys.count == 1 {
-            credential = reader.secret(value, "\(path).clientSecret").map { .clientSecret($0) }
-        }
-        if let value = map.take("certificate", &reader), credentialKeys.count == 1, var certificateMap = reader.mapping(value, "\(path).certificate") {
-            let certificate = certificateMap.take("certificate", &reader)
-                .flatMap { reader.pem($0, "\(path).certificate.certificate", expecting: .certificate) }
-            let privateKey = certificateMap.take("privateKey", &reader)
-                .flatMap { reader.pem($0, "\(path).certificate.privateKey", expecting: .privateKey) }
-            if !certificateMap.has("certificate") { reader.error("\(path).certificate", "missing required key 'certificate' (PEM certificate)", value) }
-            if !certificateMap.has("privateKey") { reader.error("\(path).certificate", "missing required key 'privateKey' (PEM private key)", value) }
-            certificateMap.finish(&reader)
-            if let certificate, let privateKey { credential = .certificate(certificate: certificate, privateKey: privateKey) }
-        }
-        if let value = map.take("workloadIdentity", &reader), credentialKeys.count == 1 {
-            var tokenFile = reader.environment["AZURE_FEDERATED_TOKEN_FILE"]
-            var enabled = true
-            if case .mapping = value, var wiMap = reader.mapping(value, "\(path).workloadIdentity") {
-                if let fileNode = wiMap.take("tokenFile", &reader) {
-                    tokenFile = reader.nonEmptyString(fileNode, "\(path).workloadIdentity.tokenFile").map { reader.resolve(path: $0) }
-                }
-                wiMap.finish(&reader)
-            } else if let flag = reader.bool(value, "\(path).workloadIdentity") {
-                enabled = flag
-            } else {
-                enabled = false
-                workloadIdentityInvalid = true
-            }
-            if enabled {
-                isWorkloadIdentity = true
-                if let tokenFile, !tokenFile.isEmpty {
-                    credential = .workloadIdentity(tokenFile: tokenFile)
-                } else {
-                    reader.error("\(path).workloadIdentity", "no token file: set AZURE_FEDERATED_TOKEN_FILE or workloadIdentity.tokenFile", value)
-                }
+        let (credentialKeys, credential, isWorkloadIdentity) = readCredential(&map, path, node, &reader)
+        func endpoint(_ key: String) -> ServiceEndpoint? {
+            guard let value = map.take(key, &reader), let text = reader.nonEmptyString(value, "\(path).\(key)") else { return nil }
+            do {
+                return try ServiceEndpoint(parsing: text)
+            } catch {
+                reader.error("\(path).\(key)", error.description, value)
+                return nil
             }
         }
-        if credentialKeys.isEmpty {
-            reader.error(path, "a credential is required: clientSecret, certificate or workloadIdentity", node)
-        } else if credentialKeys == ["workloadIdentity"], !isWorkloadIdentity, !workloadIdentityInvalid {
-            reader.error("\(path).workloadIdentity", "is false, so the application has no credential; use clientSecret, certificate or workloadIdentity: true", node)
+        if credentialKeys == ["managedIdentity"] {
+            // Tenant, client and login endpoint are the identity's.
+            for key in ["tenantId", "clientId", "loginEndpoint"] {
+                guard let unused = map.take(key, &reader) else { continue }
+                reader.error("\(path).\(key)", Self.notUsedWithManagedIdentity(key), unused)
+            }
+            let graphEndpoint = endpoint("graphEndpoint")
+            let caFile = map.take("caFile", &reader).flatMap { reader.pem($0, "\(path).caFile", expecting: .certificate) }
+            map.finish(&reader)
+            guard let name, case .managedIdentity(let managedIdentity)? = credential else { return nil }
+            var clientId = ""
+            if case .clientID(let id) = managedIdentity.identity { clientId = id }
+            var application = Application(name: name, cloud: cloud, tenantId: "", clientId: clientId, credential: .managedIdentity(managedIdentity))
+            if let graphEndpoint { application.graphEndpoint = graphEndpoint }
+            application.caFile = caFile
+            return application
         }
 
         func identifier(_ key: String, environmentName: String, validate: (String) -> String?) -> String? {
@@ -116,15 +94,6 @@ extension RelayConfiguration {
             UUID(uuidString: text) == nil ? "'\(text)' is not a GUID (the Application (client) ID of the app registration)" : nil
         }
 
-        func endpoint(_ key: String) -> ServiceEndpoint? {
-            guard let value = map.take(key, &reader), let text = reader.nonEmptyString(value, "\(path).\(key)") else { return nil }
-            do {
-                return try ServiceEndpoint(parsing: text)
-            } catch {
-                reader.error("\(path).\(key)", error.description, value)
-                return nil
-            }
-        }
         var loginEndpoint = endpoint("loginEndpoint")
         let graphEndpoint = endpoint("graphEndpoint")
         if loginEndpoint == nil, !map.has("loginEndpoint"), isWorkloadIdentity,

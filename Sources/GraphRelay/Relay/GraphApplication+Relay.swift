@@ -10,6 +10,7 @@ extension RelayConfiguration.Application {
         case .clientSecret(let secret): credential = .clientSecret(secret.revealedValue)
         case .certificate(let certificate, let privateKey): credential = .certificate(certificate: certificate, privateKey: privateKey)
         case .workloadIdentity(let tokenFile): credential = .workloadIdentity(tokenFile: tokenFile)
+        case .managedIdentity(let identity): credential = .managedIdentity(identity)
         }
         var caPath: String?
         var inline: [PEMSource] = []
@@ -21,7 +22,7 @@ extension RelayConfiguration.Application {
         let application = GraphApplication(
             name: name, cloud: cloud,
             tenantID: tenantId, clientID: clientId, credential: credential,
-            loginEndpoint: loginEndpoint.url, graphEndpoint: graphEndpoint.url, caFile: caPath
+            loginEndpoint: credential.isManagedIdentity ? nil : loginEndpoint.url, graphEndpoint: graphEndpoint.url, caFile: caPath
         )
         return (application, inline)
     }

@@ -64,7 +64,8 @@ public struct SendTest: Sendable {
         }
         do {
             try await client.verifyCredentials(logger: logger)
-            say("token: obtained for '\(route.application)' (tenant \(client.application.tenantID), \(client.application.cloud))")
+            let origin = client.application.managedIdentity.map { "\($0)" } ?? "tenant \(client.application.tenantID)"
+            say("token: obtained for '\(route.application)' (\(origin), \(client.application.cloud))")
         } catch {
             say("token: FAILED — \(error.detail)\(error.aadstsCode.map { " (AADSTS\($0))" } ?? ""); fix: \(error.remedy)")
             return false

@@ -60,6 +60,29 @@ public struct GraphApplication: Sendable, Hashable {
                                 loginEndpoint: authority, graphEndpoint: graphEndpoint, caFile: caFile)
     }
 
+    /// An application that is an Azure managed identity: no tenant or client id to configure
+    /// (the identity's tenant is the VM's; ``clientID`` is the user-assigned identity's client id
+    /// when it is named by one, else empty).
+    public static func managedIdentity(
+        name: String, cloud: GraphCloud = .global, identity: ManagedIdentity = ManagedIdentity(),
+        graphEndpoint: String? = nil, caFile: String? = nil
+    ) -> GraphApplication {
+        var clientID = ""
+        if case .clientID(let id) = identity.identity { clientID = id }
+        return GraphApplication(name: name, cloud: cloud, tenantID: "", clientID: clientID, credential: .managedIdentity(identity),
+                                graphEndpoint: graphEndpoint, caFile: caFile)
+    }
+
+    /// The managed identity, when the credential is one.
+    public var managedIdentity: ManagedIdentity? {
+        if case .managedIdentity(let identity) = credential { return identity }
+        return nil
+    }
+
+    /// The Graph resource a managed identity asks tokens for: the cloud's Graph root (the scope
+    /// without `/.default`).
+    public var resource: String { cloud.graphEndpoint }
+
     /// The login endpoint in effect (override or cloud), without a trailing slash.
     public var effectiveLoginEndpoint: String { Self.trimmed(loginEndpoint) ?? cloud.loginEndpoint }
     /// The Graph endpoint in effect (override or cloud), without a trailing slash.
@@ -81,7 +104,10 @@ public struct GraphApplication: Sendable, Hashable {
 extension GraphApplication: CustomStringConvertible, CustomDebugStringConvertible {
     /// Names the application without its credential's secret.
     public var description: String {
-        "application '\(name)' (cloud \(cloud), tenant \(tenantID), client \(clientID), \(credential))"
+        if managedIdentity != nil {
+            return "application '\(name)' (cloud \(cloud), \(credential))"
+        }
+        return "application '\(name)' (cloud \(cloud), tenant \(tenantID), client \(clientID), \(credential))"
     }
 
     public var debugDescription: String { description }

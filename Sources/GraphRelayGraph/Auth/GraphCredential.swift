@@ -1,6 +1,7 @@
 import GraphRelayTLS
 
-/// How an application proves its identity to Entra ID (OAuth 2.0 client credentials).
+/// How an application proves its identity to Entra ID: OAuth 2.0 client credentials, or an Azure
+/// managed identity that asks the VM's instance metadata service for tokens.
 public enum GraphCredential: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
     /// A client secret (the secret's *Value*). Never logged.
     case clientSecret(String)
@@ -11,6 +12,15 @@ public enum GraphCredential: Sendable, Hashable, CustomStringConvertible, Custom
     /// Workload identity federation (e.g. Kubernetes): the file's content, re-read for every
     /// token request, is sent as the client assertion.
     case workloadIdentity(tokenFile: String)
+    /// An Azure managed identity: no credential on the host; tokens come from the instance
+    /// metadata service.
+    case managedIdentity(ManagedIdentity)
+
+    /// Whether tokens come from the instance metadata service rather than Entra's token endpoint.
+    public var isManagedIdentity: Bool {
+        if case .managedIdentity = self { return true }
+        return false
+    }
 
     /// Redacted: names the kind of credential only.
     public var description: String {
@@ -22,6 +32,7 @@ public enum GraphCredential: Sendable, Hashable, CustomStringConvertible, Custom
             case .pem: "certificate (inline PEM)"
             }
         case .workloadIdentity(let file): "workload identity token file \(file)"
+        case .managedIdentity(let identity): identity.description
         }
     }
 

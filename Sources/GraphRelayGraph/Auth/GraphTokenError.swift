@@ -25,6 +25,16 @@ public struct GraphTokenError: Error, Sendable, Hashable, CustomStringConvertibl
         /// The local credential material cannot be used (unreadable key or token file, key does
         /// not match the certificate, missing environment variable).
         case credentialUnavailable = "credential unavailable"
+        /// The instance metadata service knows no managed identity that matches (none assigned to
+        /// the VM, a wrong id, or several user-assigned identities and none named).
+        case identityNotFound = "managed identity not found"
+    }
+
+    /// Who answered (or failed to): Entra ID's token endpoint, or the instance metadata service
+    /// of a managed identity.
+    public enum Source: String, Sendable, Hashable {
+        case tokenEndpoint = "token endpoint"
+        case instanceMetadata = "instance metadata service"
     }
 
     public var kind: Kind
@@ -40,9 +50,12 @@ public struct GraphTokenError: Error, Sendable, Hashable, CustomStringConvertibl
     public var detail: String
     public var traceID: String?
     public var correlationID: String?
+    /// Default ``Source/tokenEndpoint``.
+    public var source: Source
 
     public init(_ kind: Kind, application: String, status: Int? = nil, oauthError: String? = nil, aadstsCode: Int? = nil,
-                detail: String, traceID: String? = nil, correlationID: String? = nil) {
+                detail: String, traceID: String? = nil, correlationID: String? = nil, source: Source = .tokenEndpoint) {
+        self.source = source
         self.kind = kind
         self.application = application
         self.status = status
@@ -66,12 +79,13 @@ public struct GraphTokenError: Error, Sendable, Hashable, CustomStringConvertibl
         case 700027: return "the certificate assertion was not accepted: upload this certificate to the app registration and check that the private key belongs to it"
         case 700024: return "the client assertion is outside its validity period: check this host's clock"
         case 7000218: return "no credential was sent: configure clientSecret or certificate"
-        case 70011, 1002012: return "the scope was refused: check the cloud setting (the scope is {graph}/.default of that cloud)"
+        case 70011, 1002012, 500011: return "the scope was refused: check the cloud setting (the scope is {graph}/.default of that cloud)"
         case 7000112: return "the application is disabled in the tenant: re-enable its service principal (Enterprise applications)"
         case 700213, 70021, 700211, 700212: return "no federated identity credential matches the workload token: check the federated credential's issuer, subject and audience"
         case 50126, 50034: return "this is a user sign-in error; the relay uses application credentials — check clientId and credential"
         default: break
         }
+        if source == .instanceMetadata, let remedy = instanceMetadataRemedy { return remedy }
         switch kind {
         case .invalidCredential: return "check the configured credential (secret value or certificate) for this application"
         case .expiredCredential: return "renew the credential in the app registration and update the configuration"
@@ -83,11 +97,14 @@ public struct GraphTokenError: Error, Sendable, Hashable, CustomStringConvertibl
         case .endpointUnavailable: return "check network access (proxy, firewall, DNS) to the login endpoint; mail is retried"
         case .invalidResponse: return "check loginEndpoint: it must be the Entra ID authority (or a faithful stand-in)"
         case .credentialUnavailable: return "fix the local credential files or environment"
+        case .identityNotFound: return "check the application's managedIdentity setting"
         }
     }
 
     public var description: String {
-        var text = "token request for application '\(application)' failed: \(kind.rawValue)"
+        var text = source == .instanceMetadata
+            ? "managed identity token request for application '\(application)' failed: \(kind.rawValue)"
+            : "token request for application '\(application)' failed: \(kind.rawValue)"
         var facts: [String] = []
         if let aadstsCode { facts.append("AADSTS\(aadstsCode)") }
         if let oauthError { facts.append(oauthError) }
@@ -121,7 +138,7 @@ public struct GraphTokenError: Error, Sendable, Hashable, CustomStringConvertibl
         case 7000222: kind = .expiredCredential
         case 90002, 900023: kind = .unknownTenant
         case 700016: kind = .unknownApplication
-        case 70011, 1002012: kind = .invalidScope
+        case 70011, 1002012, 500011: kind = .invalidScope
         case 7000112: kind = .applicationDisabled
         default:
             if status >= 500 || status == 429 || oauthError == "temporarily_unavailable" {

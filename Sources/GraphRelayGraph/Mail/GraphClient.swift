@@ -26,7 +26,8 @@ public final class GraphClient: Sendable {
     let metrics: GraphMetrics
 
     /// Builds the HTTP client (trusting the application's `caFile` in addition to the configured
-    /// roots) and the token provider for the application's credential.
+    /// roots; a managed identity's endpoint reached without the proxy) and the token provider for
+    /// the application's credential.
     ///
     /// - Throws: ``GraphClientSetupError`` naming the problem (bad endpoint URL, unreadable CA
     ///   file, unusable certificate or key).
@@ -37,15 +38,20 @@ public final class GraphClient: Sendable {
         if let caFile = application.caFile {
             http.tls.additionalTrustRoots.append(.file(caFile))
         }
+        // The instance metadata service answers the VM itself only, and refuses proxied requests.
+        if let identity = application.managedIdentity, let url = try? HTTPURL(identity.endpoint) {
+            let host = url.endpoint.host.contains(":") ? "[\(url.endpoint.host)]" : url.endpoint.host
+            http.proxy?.noProxy.append("\(host):\(url.endpoint.port)")
+        }
         let httpClient: HTTPClient
         do {
             httpClient = try HTTPClient(configuration: http, eventLoopGroup: eventLoopGroup)
         } catch {
             throw GraphClientSetupError(application: application.name, detail: "TLS: \(error)")
         }
-        let provider: ClientCredentialsTokenProvider
+        let provider: EntraTokenProvider
         do {
-            provider = try ClientCredentialsTokenProvider(application: application, httpClient: httpClient,
+            provider = try EntraTokenProvider(application: application, httpClient: httpClient,
                                                           refreshMargin: configuration.tokenRefreshMargin,
                                                           requestTimeout: configuration.tokenRequestTimeout,
                                                           metricsFactory: metricsFactory)

@@ -4,18 +4,21 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-/// OAuth 2.0 client-credentials tokens from Entra ID (`POST {login}/{tenant}/oauth2/v2.0/token`)
-/// for one application, with a client secret, a certificate assertion or a workload identity
-/// assertion.
+/// Access tokens from Entra ID for one application: the client-credentials grant
+/// (`POST {login}/{tenant}/oauth2/v2.0/token`) with a client secret, a certificate assertion or a
+/// workload identity assertion, or, for a managed identity, the VM's instance metadata service
+/// (`GET {imds}?api-version=…&resource=…`). Building the request is in
+/// `EntraTokenProvider+Requests.swift`; caching, single flight and error handling are the same
+/// for every credential.
 ///
 /// Tokens are cached and refreshed ``refreshMargin`` before `expires_in` runs out (at most half
 /// the lifetime early). Concurrent callers share one request (single flight). If a refresh fails
 /// while the cached token is still valid for at least 30 s, the cached token is used and a warning
 /// logged. Secrets, assertions and tokens are never logged.
-public actor ClientCredentialsTokenProvider: GraphTokenProvider {
+public actor EntraTokenProvider: GraphTokenProvider {
     public nonisolated let application: GraphApplication
     private let httpClient: HTTPClient
-    private let signer: ClientAssertionSigner?
+    let signer: ClientAssertionSigner?
     /// How long before expiry a token is replaced. Default 5 minutes.
     public nonisolated let refreshMargin: Duration
     /// Time limit of one token request. Default 30 s.
@@ -37,10 +40,19 @@ public actor ClientCredentialsTokenProvider: GraphTokenProvider {
         self.httpClient = httpClient
         self.refreshMargin = refreshMargin
         self.requestTimeout = requestTimeout
-        do {
-            _ = try HTTPURL(application.tokenURL)
-        } catch {
-            throw GraphTokenError(.credentialUnavailable, application: application.name, detail: "loginEndpoint: \(error.detail)")
+        if let identity = application.managedIdentity {
+            do {
+                _ = try HTTPURL(identity.tokenURL(resource: application.resource))
+            } catch {
+                throw GraphTokenError(.credentialUnavailable, application: application.name,
+                                      detail: "managedIdentity.endpoint: \(error.detail)", source: .instanceMetadata)
+            }
+        } else {
+            do {
+                _ = try HTTPURL(application.tokenURL)
+            } catch {
+                throw GraphTokenError(.credentialUnavailable, application: application.name, detail: "loginEndpoint: \(error.detail)")
+            }
         }
         if case .certificate(let certificate, let key) = application.credential {
             do {
@@ -104,63 +116,20 @@ public actor ClientCredentialsTokenProvider: GraphTokenProvider {
 
     private func requestToken(logger: Logger) async throws(GraphTokenError) -> GraphAccessToken {
         let name = application.name
-        var fields: [(String, String)] = [
-            ("client_id", application.clientID),
-            ("scope", application.scope),
-            ("grant_type", "client_credentials"),
-        ]
-        switch application.credential {
-        case .clientSecret(let secret):
-            fields.append(("client_secret", secret))
-        case .certificate:
-            guard let signer else {
-                throw GraphTokenError(.credentialUnavailable, application: name, detail: "certificate not loaded")
-            }
-            let assertion: String
-            do {
-                assertion = try signer.assertion(clientID: application.clientID, audience: application.tokenURL)
-            } catch {
-                throw GraphTokenError(.credentialUnavailable, application: name, detail: error.description)
-            }
-            fields.append(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"))
-            fields.append(("client_assertion", assertion))
-        case .workloadIdentity(let file):
-            let assertion: String
-            do {
-                assertion = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-            } catch {
-                throw GraphTokenError(.credentialUnavailable, application: name,
-                                      detail: "cannot read the federated token file \(file): \((error as NSError).localizedDescription)")
-            }
-            guard !assertion.isEmpty else {
-                throw GraphTokenError(.credentialUnavailable, application: name, detail: "the federated token file \(file) is empty")
-            }
-            fields.append(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"))
-            fields.append(("client_assertion", assertion))
-        }
-
-        let url: HTTPURL
-        do {
-            url = try HTTPURL(application.tokenURL)
-        } catch {
-            throw GraphTokenError(.credentialUnavailable, application: name, detail: error.detail)
-        }
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-        headers.add(name: "Accept", value: "application/json")
-        headers.add(name: "client-request-id", value: UUID().uuidString.lowercased())
-        let request = HTTPClientRequest(method: .POST, url: url, headers: headers,
-                                        body: .bytes(ByteBuffer(string: FormEncoding.encode(fields))))
+        let request = try tokenRequest()
         tokenRequestCount += 1
         let started = ContinuousClock.now
         let response: HTTPClientResponse
         do {
             response = try await httpClient.execute(request, timeout: requestTimeout, logger: logger)
         } catch {
-            throw GraphTokenError(.endpointUnavailable, application: name, detail: error.description)
+            throw GraphTokenError(.endpointUnavailable, application: name, detail: error.description, source: source)
         }
         guard response.status == .ok else {
-            let failure = GraphTokenError.fromResponse(status: Int(response.status.code), body: response.bodyString, application: name)
+            let status = Int(response.status.code)
+            let failure = application.managedIdentity == nil
+                ? GraphTokenError.fromResponse(status: status, body: response.bodyString, application: name)
+                : GraphTokenError.fromInstanceMetadataResponse(status: status, body: response.bodyString, application: name)
             logger.error("token request failed", metadata: [
                 "graph.application": "\(name)", "graph.token-error": "\(failure)",
             ])
@@ -168,8 +137,10 @@ public actor ClientCredentialsTokenProvider: GraphTokenProvider {
         }
         guard let json = (try? JSONSerialization.jsonObject(with: Data(response.body.readableBytesView))) as? [String: Any],
               let value = json["access_token"] as? String, !value.isEmpty else {
-            throw GraphTokenError(.invalidResponse, application: name, status: 200, detail: "no access_token in the token response")
+            throw GraphTokenError(.invalidResponse, application: name, status: 200, detail: "no access_token in the token response",
+                                  source: source)
         }
+        // Entra answers a number, the instance metadata service a string.
         let expiresIn = (json["expires_in"] as? Int) ?? (json["expires_in"] as? String).flatMap(Int.init) ?? 3599
         let lifetime = Duration.seconds(max(expiresIn, 1))
         let now = ContinuousClock.now
@@ -180,5 +151,10 @@ public actor ClientCredentialsTokenProvider: GraphTokenProvider {
             "graph.token-latency-ms": "\((ContinuousClock.now - started).milliseconds)",
         ])
         return token
+    }
+
+    /// Where tokens come from, for error messages.
+    nonisolated var source: GraphTokenError.Source {
+        application.managedIdentity == nil ? .tokenEndpoint : .instanceMetadata
     }
 }
