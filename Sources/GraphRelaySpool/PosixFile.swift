@@ -166,16 +166,6 @@ package enum Posix {
         close(fd)
     }
 
-    /// Writes `bytes` as the whole content of `path`, which may exist (a spare being reused: it is
-    /// overwritten and cut to the new size) or not (created), and fdatasyncs it.
-    static func overwriteFile(_ path: String, _ bytes: [UInt8]) throws(SpoolError) {
-        let fd = try open(path, O_WRONLY | O_CREAT)
-        defer { close(fd) }
-        try writeAll(fd, bytes, path: path)
-        try truncate(fd, to: Int64(bytes.count), path: path)
-        try fdatasync(fd, path: path)
-    }
-
     static func rename(_ from: String, _ to: String) throws(SpoolError) {
         if Glibc_rename(from, to) != 0 { throw fail("rename", "\(from) -> \(to)") }
     }

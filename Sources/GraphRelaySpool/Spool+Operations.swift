@@ -38,7 +38,7 @@ extension Spool {
         let paths = self.paths
         return try await io { () throws -> Int in
             try Posix.list(paths.area(area)).reduce(0) { count, name in
-                guard let (_, kind) = SpoolRecovery.parse(name), kind == "json" else { return count }
+                guard let (_, kind) = SpoolRecovery.parse(name), kind == "eml" else { return count }
                 return count + 1
             }
         }
@@ -46,10 +46,9 @@ extension Spool {
 
     static func listSync(_ area: Area, paths: SpoolPaths, logger: Logger) throws -> [SpoolRecord] {
         let names = try Posix.list(paths.area(area))
-        let ids = Set(names.compactMap { name -> QueueID? in
-            guard let (id, kind) = SpoolRecovery.parse(name), kind == "json" else { return nil }
-            return id
-        })
+        // By either file: a format-2 message whose metadata a power cut took is listed (from its
+        // trailer) before a server's recovery restores the file.
+        let ids = Set(names.compactMap { name -> QueueID? in SpoolRecovery.parse(name)?.0 })
         // Attempts under way show as `delivering` (they are not in the metadata files).
         let attempts = area == .queue ? ((try? SpoolAttemptJournal.read(paths.attemptJournal)) ?? [:]) : [:]
         var records: [SpoolRecord] = []
@@ -127,17 +126,12 @@ extension Spool {
         return record
     }
 
-    /// The whole file, which must be `size` bytes (else ``SpoolError/corrupt(path:reason:)``).
+    /// The message's `size` bytes (else ``SpoolError/corrupt(path:reason:)``: the file is shorter).
     static func readWhole(_ path: String, size: Int64) throws -> ByteBuffer {
         let reader = try SpoolMessageReader(path: path, expectedSize: size)
         defer { reader.close() }
         var buffer = ByteBufferAllocator().buffer(capacity: Int(size))
-        // The reader throws at the end when the file is shorter than `size`; a longer one is
-        // refused here, before it is read whole.
-        while let chunk = try reader.read(maxLength: Int(size) - buffer.readableBytes + 1) {
-            guard Int64(buffer.readableBytes + chunk.readableBytes) <= size else {
-                throw SpoolError.corrupt(path: path, reason: "more than \(size) bytes")
-            }
+        while let chunk = try reader.read(maxLength: max(Int(size) - buffer.readableBytes, 1)) {
             buffer.writeImmutableBuffer(chunk)
         }
         return buffer
@@ -224,8 +218,9 @@ extension Spool {
     }
 
     /// A delivered message leaves the queue: its files become spares (``SpoolFilePool``) — the
-    /// metadata first, as a lone `.eml` is an incomplete message — or are deleted when the pool is
-    /// full; then `queue/` is fsynced, and only then may new messages overwrite the spares.
+    /// message file first: a lone `.json` is no message, while a lone `.eml` of format 2 is a
+    /// whole one — or are deleted when the pool is full; then `queue/` is fsynced, and only then
+    /// may new messages overwrite the spares.
     private func removeDelivered(_ id: QueueID) async throws {
         let paths = self.paths
         let journal = self.attemptJournal
@@ -236,12 +231,12 @@ extension Spool {
                     _ = journal.finish(id)
                     let metadataPath = paths.metadata(id, in: .queue)
                     let messagePath = paths.message(id, in: .queue)
-                    guard try Posix.fileSize(messagePath) != nil, Posix.exists(metadataPath) else { throw SpoolError.notFound(id) }
+                    guard try Posix.fileSize(messagePath) != nil else { throw SpoolError.notFound(id) }
                     recordCache.forget(id)
-                    if let spare = try filePool.recycle(metadataPath, spareName: id.rawValue + ".json") {
+                    if let spare = try filePool.recycle(messagePath, spareName: id.rawValue + ".eml") {
                         recycled.withLockedValue { $0.append(spare) }
                     }
-                    if let spare = try filePool.recycle(messagePath, spareName: id.rawValue + ".eml") {
+                    if Posix.exists(metadataPath), let spare = try filePool.recycle(metadataPath, spareName: id.rawValue + ".json") {
                         recycled.withLockedValue { $0.append(spare) }
                     }
                 }
@@ -254,7 +249,7 @@ extension Spool {
     }
 
     /// Moves a message between areas, crash-safely: the new `.json` first (a lone half, ignored),
-    /// then the `.eml` (now complete in the new area), then the old `.json` goes.
+    /// then the `.eml` (now complete in the new area), then the old `.json` goes (if it had one).
     static func move(_ record: SpoolRecord, from: Area, to: Area, paths: SpoolPaths, faults: SpoolFaultInjector?) throws {
         let id = record.id
         try SpoolFiles.replaceMetadata(record, in: to, paths: paths, faults: faults)
@@ -265,7 +260,7 @@ extension Spool {
             Posix.unlinkIfPresent(paths.metadata(id, in: to))
             throw error
         }
-        try Posix.unlink(paths.metadata(id, in: from))
+        Posix.unlinkIfPresent(paths.metadata(id, in: from))
     }
 
     // MARK: Queue tooling (safe while a server runs)
@@ -328,8 +323,10 @@ extension Spool {
             try self.withMessageLock(id) { () throws -> Area in
                 for area in Area.allCases where try SpoolFiles.readRecord(id, in: area, paths: paths) != nil {
                     self.recordCache.forget(id)
-                    try Posix.unlink(paths.metadata(id, in: area))
+                    // The message file first (see removeDelivered); a format-2 message may have no
+                    // metadata file.
                     try Posix.unlink(paths.message(id, in: area))
+                    Posix.unlinkIfPresent(paths.metadata(id, in: area))
                     return area
                 }
                 throw SpoolError.notFound(id)

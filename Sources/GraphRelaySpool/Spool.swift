@@ -12,15 +12,18 @@ import NIOPosix
 /// <directory>/attempts.log     delivery attempts started (one line each; see SpoolAttemptJournal)
 /// <directory>/tmp/             writes in progress (removed when a server opens the spool) and
 ///                              spares: files of delivered messages kept for reuse (SpoolFilePool)
-/// <directory>/queue/<id>.eml   the message bytes (immutable once committed)
-/// <directory>/queue/<id>.json  the metadata (replaced atomically by rename)
+/// <directory>/queue/<id>.eml   the message bytes, then the metadata as committed (SpoolTrailer);
+///                              immutable once committed
+/// <directory>/queue/<id>.json  the metadata once it changed after commit (replaced atomically
+///                              by rename); until then the trailer is the metadata
 /// <directory>/failed/<id>.*    messages given up on, with the reason in the JSON
 /// <directory>/corrupt/         damaged files moved aside by recovery
 /// <directory>/locks/NN.lock    64 lock files; a message's read-modify-write holds one (flock)
 /// ```
-/// A message exists in an area exactly when both of its files do: commit writes the `.json` into
-/// `queue/` first and renames the `.eml` in last; delete removes the `.json` first. Recovery
-/// removes lone halves.
+/// A message exists in an area when its `.eml` does and carries its metadata (a trailer, or a
+/// `.json` beside it): commit renames the `.eml` in; moves write the `.json` into the target
+/// first; delivery and delete remove the `.eml` first. Recovery removes lone `.json` files and
+/// lone format-1 `.eml` files (no trailer).
 ///
 /// Open it in ``Mode/server`` once per server process (takes `server.lock`, recovers), in
 /// ``Mode/tool`` from queue tooling while a server runs (no recovery, no server lock). All
@@ -280,7 +283,6 @@ struct SpoolPaths: Sendable {
     func message(_ id: QueueID, in area: Spool.Area) -> String { self.area(area) + "/" + id.rawValue + ".eml" }
     func metadata(_ id: QueueID, in area: Spool.Area) -> String { self.area(area) + "/" + id.rawValue + ".json" }
     func temporaryMessage(_ id: QueueID) -> String { tmp + "/" + id.rawValue + ".eml" }
-    func temporaryMetadata(_ id: QueueID) -> String { tmp + "/" + id.rawValue + ".json" }
     func metadataUpdate(_ id: QueueID) -> String { tmp + "/" + id.rawValue + ".update.json" }
     /// The journal of delivery attempts under way (``SpoolAttemptJournal``).
     var attemptJournal: String { directory + "/attempts.log" }

@@ -12,10 +12,13 @@ public enum SpoolMessageState: String, Codable, Sendable, Equatable {
     case failed
 }
 
-/// A message's metadata: the JSON sidecar `<id>.json` next to the message bytes `<id>.eml`.
+/// A message's metadata: the JSON sidecar `<id>.json` next to the message file `<id>.eml` (which
+/// also ends with the metadata as committed, format 2).
 /// See docs/spool.md for the on-disk format.
 public struct SpoolRecord: Codable, Sendable, Equatable {
-    /// The format version of the sidecar (1).
+    /// The format version: 2 — the message file ends with this record as it was committed
+    /// (``SpoolTrailer``); 1 — messages committed by versions before 0.9.1, whose file holds the
+    /// message bytes only. Both are read.
     public var version: Int
     public var id: QueueID
     public var state: SpoolMessageState
@@ -24,7 +27,8 @@ public struct SpoolRecord: Codable, Sendable, Equatable {
     public var route: SpoolRoute
     public var receivedAt: Date
     public var attributes: [String: String]
-    /// Size of `<id>.eml` in bytes; checked when the message is read back.
+    /// Size of the message in bytes (the start of `<id>.eml`; the whole file in format 1); checked
+    /// when the message is read back.
     public var size: Int64
     /// The message's `Message-ID:` header as found at commit, if any.
     public var messageId: String?
@@ -55,7 +59,7 @@ public struct SpoolRecord: Codable, Sendable, Equatable {
     public var draft: SpoolDraft?
 
     public init(id: QueueID, envelope: SpoolEnvelope, size: Int64, messageId: String?) {
-        self.version = 1
+        self.version = SpoolTrailer.version
         self.id = id
         self.state = .queued
         self.sender = envelope.sender

@@ -5,8 +5,8 @@ import Logging
 public struct SpoolRecoveryReport: Sendable, Equatable {
     /// Files of interrupted writes removed from `tmp/`.
     public var removedTemporaryFiles: Int = 0
-    /// Lone halves (a `.json` without its `.eml` or the reverse) of messages never committed, or
-    /// interrupted while being deleted or moved, removed.
+    /// Lone halves (a `.json` without its `.eml`, or a format-1 `.eml` without its `.json`) of
+    /// messages never committed, or interrupted while being deleted or moved, removed.
     public var removedIncompleteFiles: Int = 0
     /// Messages being delivered when the previous server died (an attempt in `attempts.log`
     /// without its result, or — older spools — metadata left `delivering`); due again now.
@@ -52,7 +52,18 @@ struct SpoolRecovery {
                 files[id] = entry
             }
             for (id, entry) in files.sorted(by: { $0.key < $1.key }) {
-                if !(entry.eml && entry.json) {
+                // A message file alone is a message when it carries its metadata (format 2);
+                // a metadata file alone never is.
+                var complete = entry.eml && entry.json
+                if entry.eml, !entry.json {
+                    complete = try SpoolFiles.trailerRecord(id, in: area, paths: paths) != nil
+                    if !complete, try SpoolTrailer.hasDamagedFooter(paths.message(id, in: area)) {
+                        try moveAside(id, area: area, reason: "its metadata trailer is damaged")
+                        report.corrupt.append(id)
+                        continue
+                    }
+                }
+                if !complete {
                     let path = SpoolFiles.path(paths, id, area, eml: entry.eml)
                     try Posix.unlink(path)
                     report.removedIncompleteFiles += 1
@@ -95,15 +106,16 @@ struct SpoolRecovery {
     }
 
     private func recover(_ id: QueueID, in area: Spool.Area, attempt: SpoolAttemptJournal.Entry?, report: inout SpoolRecoveryReport) throws {
-        let jsonPath = paths.metadata(id, in: area)
-        guard let bytes = try Posix.readFile(jsonPath) else { return }
-        var record = try SpoolJSON.decode(bytes, path: jsonPath)
-        guard record.id == id else {
-            throw SpoolError.corrupt(path: jsonPath, reason: "its id is \(record.id), not \(id)")
-        }
         let emlPath = paths.message(id, in: area)
-        if let size = try Posix.fileSize(emlPath), size != record.size {
-            throw SpoolError.corrupt(path: emlPath, reason: "\(size) bytes instead of \(record.size)")
+        guard let fileSize = try Posix.fileSize(emlPath) else { return }
+        let trailer = try SpoolFiles.trailerRecord(id, in: area, paths: paths)
+        guard var record = try SpoolFiles.readMetadata(id, in: area, paths: paths) else { return }
+        if record.version >= SpoolTrailer.version {
+            guard let trailer, trailer.size == record.size else {
+                throw SpoolError.corrupt(path: emlPath, reason: "no metadata after its \(record.size) bytes (\(fileSize) bytes in the file)")
+            }
+        } else if fileSize != record.size {
+            throw SpoolError.corrupt(path: emlPath, reason: "\(fileSize) bytes instead of \(record.size)")
         }
         guard area == .queue else { return }
         report.queued += 1
@@ -162,13 +174,33 @@ enum SpoolFiles {
 
     /// The record of a complete message in `area`, or nil if there is none.
     static func readRecord(_ id: QueueID, in area: Spool.Area, paths: SpoolPaths) throws -> SpoolRecord? {
-        // The message file first: once it is in an area, its metadata there is complete (commit
-        // and moves write the metadata before renaming the message in), so a metadata file being
-        // written by a commit is never read half-written.
+        // The message file first: once it is in an area, its metadata there is complete (moves
+        // write the metadata before renaming the message in), so a metadata file being written
+        // is never read half-written.
         guard Posix.exists(paths.message(id, in: area)) else { return nil }
+        return try readMetadata(id, in: area, paths: paths)
+    }
+
+    /// The metadata of a message whose file is in `area`: its `.json` when it has one (format 1,
+    /// or updated since its commit), else its file's trailer (format 2); nil when it has neither
+    /// (a format-1 message file whose metadata never arrived: not a message).
+    static func readMetadata(_ id: QueueID, in area: Spool.Area, paths: SpoolPaths) throws -> SpoolRecord? {
         let jsonPath = paths.metadata(id, in: area)
-        guard let bytes = try Posix.readFile(jsonPath) else { return nil }
-        return try SpoolJSON.decode(bytes, path: jsonPath)
+        guard let bytes = try Posix.readFile(jsonPath) else {
+            return try trailerRecord(id, in: area, paths: paths)
+        }
+        let record = try SpoolJSON.decode(bytes, path: jsonPath)
+        guard record.id == id else {
+            throw SpoolError.corrupt(path: jsonPath, reason: "its id is \(record.id), not \(id)")
+        }
+        return record
+    }
+
+    /// The metadata in the trailer of a format-2 message file, if it has one.
+    static func trailerRecord(_ id: QueueID, in area: Spool.Area, paths: SpoolPaths) throws -> SpoolRecord? {
+        let messagePath = paths.message(id, in: area)
+        guard let size = try Posix.fileSize(messagePath) else { return nil }
+        return try SpoolTrailer.read(messagePath, id: id, fileSize: size)
     }
 
     /// Atomically replaces (or creates) `<area>/<id>.json`: written to `tmp/`, fsynced, renamed.

@@ -9,10 +9,12 @@ import NIOCore
 /// a file in `tmp/` (a spare from ``SpoolFilePool``, overwritten from the start, or a new
 /// `tmp/<id>.eml`) on the I/O threads while the client keeps sending; `append` suspends only when
 /// more than ``SpoolConfiguration/maxPendingWriteBytes`` wait for the disk. Commit writes the
-/// rest, cuts the file to the message's size and fdatasyncs it, writes the metadata the same way
-/// into another file of `tmp/` and renames it to `queue/<id>.json` (alone it is an incomplete
-/// message: invisible), renames the message to `queue/<id>.eml` (now it exists) and waits for a
-/// (shared) fsync of `queue/`. Any failure throws a ``SpoolError`` and removes every file of the
+/// rest and the metadata after it (``SpoolTrailer``), cuts the file to that size and fdatasyncs
+/// it — the one file sync of the message —, writes the metadata again into another file of
+/// `tmp/` without a sync (a copy for readers and later updates; the trailer stands in for it
+/// after a power cut) and renames it to `queue/<id>.json` (alone it is an incomplete message:
+/// invisible), renames the message to `queue/<id>.eml` (now it exists) and waits for a (shared)
+/// fsync of `queue/`. Any failure throws a ``SpoolError`` and removes every file of the
 /// message. A writer dropped without commit or abort removes its file.
 ///
 /// Call `append`/`commit`/`abort` in order from one task (or one event loop): they are not meant
@@ -139,7 +141,6 @@ public final class SpoolWriter: @unchecked Sendable {
             // gets 451 and sends it again. (The paths are this message's own: its id is unique.)
             try? await spool.io { [temporaryPath] () throws in
                 Posix.unlinkIfPresent(temporaryPath)
-                Posix.unlinkIfPresent(spool.paths.metadata(id, in: .queue))
                 Posix.unlinkIfPresent(spool.paths.message(id, in: .queue))
             }
             spool.logger.warning("message could not be spooled", metadata: ["relay.queue-id": "\(id)", "relay.error": "\(error)"])
@@ -255,11 +256,18 @@ public final class SpoolWriter: @unchecked Sendable {
         if let error { throw error }
         let paths = spool.paths
         let faults = spool.configuration.faults
+        let record = SpoolRecord(id: id, envelope: envelope, size: size, messageId: knownMessageId ?? MessageHeaders(probe).value(of: "Message-ID"))
+        let json = try SpoolJSON.encode(record)
         let fd = try existingFD >= 0 ? existingFD : openTemporaryFile()
         do {
             _ = try write(batch, to: fd)
+            // The metadata after the message, so that one fdatasync makes both durable.
+            let footer = SpoolTrailer.footer(jsonLength: json.count)
+            try faults.check(.writeMetadata, temporaryPath)
+            try Posix.writeAll(fd, json, path: temporaryPath)
+            try Posix.writeAll(fd, footer, path: temporaryPath)
             if reusesSpare {
-                try Posix.truncate(fd, to: size, path: temporaryPath)
+                try Posix.truncate(fd, to: size + Int64(json.count + footer.count), path: temporaryPath)
             }
             try faults.check(.syncMessage, temporaryPath)
             try Posix.fdatasync(fd, path: temporaryPath)
@@ -271,29 +279,16 @@ public final class SpoolWriter: @unchecked Sendable {
         state.withLockedValue { $0.fd = -1 }
         Posix.close(fd)
 
-        let record = SpoolRecord(id: id, envelope: envelope, size: size, messageId: knownMessageId ?? MessageHeaders(probe).value(of: "Message-ID"))
-        // The metadata first (alone in queue/ it is an incomplete message, invisible to readers
-        // and removed by recovery), then the message file: its rename is what makes the message
-        // exist. Both are written in tmp/ (into spares when there are some) and renamed.
-        let metadataPath = paths.metadata(id, in: .queue)
-        let metadataTemporary = spool.filePool.take() ?? paths.temporaryMetadata(id)
-        do {
-            try faults.check(.writeMetadata, metadataTemporary)
-            try Posix.overwriteFile(metadataTemporary, try SpoolJSON.encode(record))
-            try faults.check(.renameMetadata, metadataTemporary)
-            try Posix.rename(metadataTemporary, metadataPath)
-            spool.recordCache.remember(record, metadataPath: metadataPath)
-        } catch {
-            Posix.unlinkIfPresent(metadataTemporary)
-            throw error
-        }
+        // Renaming the file in is what makes the message exist. There is no metadata file yet:
+        // the trailer is the metadata until the first update writes `<id>.json`.
         do {
             try faults.check(.renameMessage, temporaryPath)
             try Posix.rename(temporaryPath, paths.message(id, in: .queue))
         } catch {
-            Posix.unlinkIfPresent(metadataPath)
+            Posix.unlinkIfPresent(paths.message(id, in: .queue))
             throw error
         }
+        spool.recordCache.remember(record, metadataPath: paths.metadata(id, in: .queue))
         return record
     }
 

@@ -27,7 +27,7 @@ public struct SpooledMessage: Sendable {
         let limit = configuration.maxHeaderBlockSize
         let chunk = configuration.readChunkSize
         return try await runOnPool {
-            let reader = try SpoolMessageReader(path: path, expectedSize: nil)
+            let reader = try SpoolMessageReader(path: path, expectedSize: record.size)
             defer { reader.close() }
             var bytes = ByteBuffer()
             var scanner = HeaderBoundaryScanner(limit: limit)
@@ -100,12 +100,15 @@ public final class SpoolMessageReader: @unchecked Sendable {
         close()
     }
 
-    /// The next chunk of at most `maxLength` bytes, or nil at the end.
+    /// The next chunk of at most `maxLength` bytes, or nil at the end: after the message's
+    /// `expectedSize` bytes (a format-2 file goes on with its metadata), or at the end of the file.
     public func read(maxLength: Int = 64 * 1024) throws -> ByteBuffer? {
         try lock.withLockedValue { state throws -> ByteBuffer? in
             guard state.fd >= 0 else { throw SpoolError.closed }
-            var buffer = ByteBufferAllocator().buffer(capacity: maxLength)
-            let got = try Posix.read(state.fd, into: &buffer, count: maxLength, path: path)
+            let count = expectedSize.map { Int(min(Int64(maxLength), max($0 - state.read, 0))) } ?? maxLength
+            if count == 0 { return nil }
+            var buffer = ByteBufferAllocator().buffer(capacity: count)
+            let got = try Posix.read(state.fd, into: &buffer, count: count, path: path)
             state.read += Int64(got)
             if got == 0 {
                 if let expectedSize, state.read != expectedSize {

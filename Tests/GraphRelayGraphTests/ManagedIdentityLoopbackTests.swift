@@ -83,7 +83,9 @@ struct ManagedIdentityLoopbackTests {
                 #expect(await client.sendMail(mailbox: F.mailbox, message: .bytes(F.message()), logger: F.logger).isAccepted)
                 try await Task.sleep(for: .milliseconds(1600))
                 #expect(await client.sendMail(mailbox: F.mailbox, message: .bytes(F.message()), logger: F.logger).isAccepted)
-                #expect(emulator.tokenRequestCount == 2)
+                // Read as the default 3599 s, the token would still be cached (one request); a
+                // loaded machine may add a 401 and one more request.
+                #expect(emulator.tokenRequestCount >= 2)
             }
         }
     }

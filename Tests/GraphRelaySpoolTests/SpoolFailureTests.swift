@@ -14,7 +14,7 @@ struct SpoolFailureTests {
 
     @Test(
         "a failure at any step of commit throws a clear error and leaves nothing behind",
-        arguments: [SpoolFaultPoint.writeMessage, .syncMessage, .writeMetadata, .renameMetadata, .renameMessage, .syncDirectory]
+        arguments: [SpoolFaultPoint.writeMessage, .syncMessage, .writeMetadata, .renameMessage, .syncDirectory]
     )
     func injectedFailure(_ point: SpoolFaultPoint) async throws {
         var configuration = SpoolConfiguration()

@@ -25,17 +25,16 @@ struct SpoolFilePoolTests {
             let bigInode = try #require(inode("\(directory.path)/queue/\(big.id).eml"))
             try await deliver(spool, big.id)
             #expect(directory.files("queue").isEmpty)
-            #expect(directory.files("tmp").sorted() == ["\(big.id).eml.spare", "\(big.id).json.spare"])
+            #expect(directory.files("tmp").sorted() == ["\(big.id).eml.spare"], "one file per message (format 2)")
 
             // The next message is smaller than the spare's old content: nothing of it may remain.
             let small = try await spoolMessage(spool, sampleMessage(seed: 2, size: 700))
             #expect(directory.files("tmp").isEmpty)
-            #expect(spool.filePool.statistics.reused == 2)
+            #expect(spool.filePool.statistics.reused == 1)
             let emlPath = "\(directory.path)/queue/\(small.id).eml"
-            #expect(inode(emlPath) != nil)
-            let reusedInodes = [inode(emlPath), inode("\(directory.path)/queue/\(small.id).json")]
-            #expect(reusedInodes.contains(bigInode))
-            #expect(try Posix.fileSize(emlPath) == 700)
+            #expect(inode(emlPath) == bigInode)
+            let trailer = try SpoolJSON.encode(small).count + SpoolTrailer.footerLength
+            #expect(try Posix.fileSize(emlPath) == Int64(700 + trailer), "the message and its trailer, nothing of the old content")
             #expect(try await readAll(spool.message(small.id)) == sampleMessage(seed: 2, size: 700))
             let listed = try await spool.list()
             #expect(listed.map(\.id) == [small.id])
@@ -54,16 +53,16 @@ struct SpoolFilePoolTests {
         }
         for id in delivered { try await deliver(spool!, id) }
         let kept = try await spoolMessage(spool!, sampleMessage(seed: 9, size: 4000))
-        #expect(directory.files("tmp").count == 4)  // 6 spares, 2 of them reused by `kept`
+        #expect(directory.files("tmp").count == 2)  // 3 spares, 1 of them reused by `kept`
         await spool!.close()
         spool = nil
 
         let reopened = try Spool(directory: directory.path, logger: quietLogger)
         #expect(reopened.recoveryReport.removedTemporaryFiles == 0)
         #expect(reopened.recoveryReport.queued == 1)
-        #expect(reopened.filePool.statistics.spares == 4)
+        #expect(reopened.filePool.statistics.spares == 2)
         let next = try await spoolMessage(reopened, sampleMessage(seed: 10, size: 300))
-        #expect(reopened.filePool.statistics.reused == 2)
+        #expect(reopened.filePool.statistics.reused == 1)
         #expect(try await readAll(reopened.message(next.id)) == sampleMessage(seed: 10, size: 300))
         #expect(try await readAll(reopened.message(kept.id)) == sampleMessage(seed: 9, size: 4000))
         await reopened.close()
@@ -80,7 +79,7 @@ struct SpoolFilePoolTests {
             }
             let large = try await spoolMessage(spool, sampleMessage(seed: 7, size: 30_000))
             try await deliver(spool, large.id)
-            #expect(directory.files("tmp") == ["\(large.id).eml.spare", "\(large.id).json.spare"])
+            #expect(directory.files("tmp") == ["\(large.id).eml.spare"])
             for id in ids { try await deliver(spool, id) }
             #expect(directory.files("tmp").count == 3)
             #expect(directory.files("queue").isEmpty)
@@ -165,8 +164,8 @@ struct SpoolFilePoolTests {
             failNext.withLockedValue { $0 = false }
             #expect(try await spool.list().map(\.id) == [other.id])
             #expect(try await readAll(spool.message(other.id)) == sampleMessage(seed: 2, size: 2000))
-            // The failed message's file (a spare) is gone; the other spare is still usable.
-            #expect(directory.files("tmp").count == 1)
+            // The failed message's file (the spare) is gone; a new one serves the next message.
+            #expect(directory.files("tmp").isEmpty)
             let next = try await spoolMessage(spool, sampleMessage(seed: 4, size: 100))
             #expect(try await readAll(spool.message(next.id)) == sampleMessage(seed: 4, size: 100))
         }
@@ -188,11 +187,11 @@ struct SpoolFilePoolTests {
             }
             failSync.withLockedValue { $0 = false }
             // The files left the queue, but nobody may overwrite them in this run.
-            #expect(directory.files("tmp").count == 2)
+            #expect(directory.files("tmp").count == 1)
             #expect(spool.filePool.statistics.spares == 0)
             let next = try await spoolMessage(spool, sampleMessage(seed: 2, size: 100))
             #expect(spool.filePool.statistics.reused == 0)
-            #expect(directory.files("tmp").count == 2)
+            #expect(directory.files("tmp").count == 1)
             #expect(try await readAll(spool.message(next.id)) == sampleMessage(seed: 2, size: 100))
         }
     }
@@ -212,7 +211,7 @@ struct SpoolFilePoolTests {
         let elsewhere = "\(directory.path)/linked-copy"
         #expect(link(spare, elsewhere) == 0)
         let reopened = try Spool(directory: directory.path, logger: quietLogger)
-        #expect(reopened.filePool.statistics.spares == 3)
+        #expect(reopened.filePool.statistics.spares == 1)
         #expect(!FileManager.default.fileExists(atPath: spare))
         #expect(FileManager.default.fileExists(atPath: elsewhere))
         await reopened.close()
@@ -227,7 +226,7 @@ struct SpoolFilePoolTests {
                 try FileManager.default.removeItem(atPath: "\(directory.path)/tmp/\(name)")
             }
             let next = try await spoolMessage(spool, sampleMessage(seed: 2, size: 300))
-            #expect(spool.filePool.statistics.reused == 2)
+            #expect(spool.filePool.statistics.reused == 1)
             #expect(try await readAll(spool.message(next.id)) == sampleMessage(seed: 2, size: 300))
         }
     }

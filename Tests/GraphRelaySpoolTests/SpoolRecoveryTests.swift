@@ -69,16 +69,17 @@ struct SpoolRecoveryTests {
         let finished = try await spoolMessage(spool!, sampleMessage(seed: 5, size: 700))
         let cut = try await spoolMessage(spool!, sampleMessage(seed: 6, size: 700))
         let untouched = try await spoolMessage(spool!, sampleMessage(seed: 7, size: 700))
-        let cutJSON = "\(directory.path)/queue/\(cut.id).json"
-        let before = try Data(contentsOf: URL(fileURLWithPath: cutJSON))
-        let inode = try FileManager.default.attributesOfItem(atPath: cutJSON)[.systemFileNumber] as? UInt64
+        let cutFile = "\(directory.path)/queue/\(cut.id).eml"
+        let before = try Data(contentsOf: URL(fileURLWithPath: cutFile))
+        let inode = try FileManager.default.attributesOfItem(atPath: cutFile)[.systemFileNumber] as? UInt64
 
         _ = try await spool!.beginDelivery(finished.id, now: t0)
         try await spool!.recordAttempt(finished.id, .deferred(nextAttemptAt: t0.addingTimeInterval(300), error: "503", requestId: nil, transientFailure: true, ambiguous: false), now: t0)
         _ = try await spool!.beginDelivery(cut.id, now: t0.addingTimeInterval(1))
         // The start of an attempt writes no metadata file; tooling still sees it under way.
-        #expect(try Data(contentsOf: URL(fileURLWithPath: cutJSON)) == before)
-        #expect(try FileManager.default.attributesOfItem(atPath: cutJSON)[.systemFileNumber] as? UInt64 == inode)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: cutFile)) == before)
+        #expect(try FileManager.default.attributesOfItem(atPath: cutFile)[.systemFileNumber] as? UInt64 == inode)
+        #expect(!FileManager.default.fileExists(atPath: "\(directory.path)/queue/\(cut.id).json"))
         #expect(directory.files("tmp").isEmpty)
         let tool = try Spool(directory: directory.path, mode: .tool, logger: quietLogger)
         let listed = Dictionary(uniqueKeysWithValues: try await tool.list().map { ($0.id, $0) })
@@ -121,6 +122,9 @@ struct SpoolRecoveryTests {
         defer { directory.remove() }
         var spool: Spool? = try Spool(directory: directory.path, logger: quietLogger)
         let complete = try await spoolMessage(spool!, sampleMessage(seed: 3, size: 1000))
+        // Its metadata changed after commit: it has a metadata file.
+        _ = try await spool!.beginDelivery(complete.id)
+        try await spool!.recordAttempt(complete.id, .deferred(nextAttemptAt: Date(), error: "503", requestId: nil, transientFailure: true, ambiguous: false))
         let failed = try await spoolMessage(spool!, sampleMessage(seed: 4, size: 1000))
         try await spool!.recordAttempt(failed.id, .failed(reason: "no", status: "5.1.1", requestId: nil, bounceId: nil, bounceSuppressed: nil))
         await spool!.close()
@@ -156,15 +160,20 @@ struct SpoolRecoveryTests {
         let truncated = try await spoolMessage(spool!, sampleMessage(seed: 7, size: 1000))
         await spool!.close()
         spool = nil
-        write("\(directory.path)/queue/\(badJSON.id).json", "{\"version\": 1, \"id\": ")
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(directory.path)/queue/\(truncated.id).eml"))
-        try handle.truncate(atOffset: 10)
+        // Damaged metadata (format 1, or a format-2 message's updated .json), and a format-2
+        // file whose trailer was cut.
+        write("\(directory.path)/queue/\(badJSON.id).json", "{\"version\": 2, \"id\": ")
+        let oldBadJSON = try SpoolFormat1.write(directory.path, sampleMessage(seed: 16, size: 1000))
+        write("\(directory.path)/queue/\(oldBadJSON.id).json", "{\"version\": 1, \"id\": ")
+        let path = "\(directory.path)/queue/\(truncated.id).eml"
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.truncate(atOffset: UInt64(try FileManager.default.attributesOfItem(atPath: path)[.size] as! Int - 5))
         try handle.close()
 
         let reopened = try Spool(directory: directory.path, logger: quietLogger)
-        #expect(Set(reopened.recoveryReport.corrupt) == [badJSON.id, truncated.id])
+        #expect(Set(reopened.recoveryReport.corrupt) == [badJSON.id, oldBadJSON.id, truncated.id])
         #expect(try await reopened.list().map(\.id) == [good.id])
-        #expect(directory.files("corrupt").count == 4)
+        #expect(directory.files("corrupt").count == 5, "\(directory.files("corrupt"))")
         await reopened.close()
     }
 
@@ -209,6 +218,8 @@ struct SpoolRecoveryTests {
     func negativeSize() async throws {
         try await withSpool { spool, directory in
             let record = try await spoolMessage(spool, sampleMessage(seed: 9, size: 1000))
+            _ = try await spool.beginDelivery(record.id)
+            try await spool.recordAttempt(record.id, .deferred(nextAttemptAt: Date(), error: "503", requestId: nil, transientFailure: true, ambiguous: false))
             let path = "\(directory.path)/queue/\(record.id).json"
             let text = try String(contentsOfFile: path, encoding: .utf8)
             let rewritten = text.replacingOccurrences(of: #""size"\s*:\s*1000"#, with: "\"size\": -1000", options: .regularExpression)
@@ -227,6 +238,10 @@ struct SpoolRecoveryTests {
     func readerChecksSize() async throws {
         try await withSpool { spool, directory in
             let record = try await spoolMessage(spool, sampleMessage(seed: 8, size: 5000))
+            // With a metadata file (an attempt's result), the message file's size is all that is
+            // wrong.
+            _ = try await spool.beginDelivery(record.id)
+            try await spool.recordAttempt(record.id, .deferred(nextAttemptAt: Date(), error: "503", requestId: nil, transientFailure: true, ambiguous: false))
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(directory.path)/queue/\(record.id).eml"))
             try handle.truncate(atOffset: 4000)
             try handle.close()

@@ -8,17 +8,18 @@ import Testing
 
 @Suite("Spool writer")
 struct SpoolWriterTests {
-    @Test("a committed message is in queue/ as .eml + .json, byte for byte, with its metadata")
+    @Test("a committed message is in queue/ as one .eml, byte for byte, with its metadata after it")
     func commitWritesMessageAndMetadata() async throws {
         try await withSpool { spool, directory in
             let bytes = sampleMessage(seed: 1, size: 5000)
             let received = Date(timeIntervalSince1970: 1_750_000_000.25)
             let record = try await spoolMessage(spool, bytes, envelope: envelope(recipients: ["a@contoso.com", "b@contoso.com"], receivedAt: received))
 
-            #expect(directory.files("queue") == ["\(record.id).eml", "\(record.id).json"])
+            #expect(directory.files("queue") == ["\(record.id).eml"])
             #expect(directory.files("tmp").isEmpty)
             let onDisk = try Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/queue/\(record.id).eml"))
-            #expect(Array(onDisk) == bytes)
+            let json = try SpoolJSON.encode(record)
+            #expect(Array(onDisk) == bytes + json + SpoolTrailer.footer(jsonLength: json.count), "the message, then its metadata")
 
             #expect(record.size == Int64(bytes.count))
             #expect(record.messageId == "<scan-1@printer.local>")
@@ -27,15 +28,15 @@ struct SpoolWriterTests {
             #expect(record.nextAttemptAt == received)
             #expect(record.recipients == ["a@contoso.com", "b@contoso.com"])
 
-            // The sidecar is plain JSON a person (or jq) can read.
-            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(directory.path)/queue/\(record.id).json"))) as! [String: Any]
-            #expect(json["id"] as? String == record.id.rawValue)
-            #expect(json["sender"] as? String == "scanner@printer.local")
-            #expect(json["state"] as? String == "queued")
-            #expect(json["receivedAt"] as? String == "2025-06-15T15:06:40.250Z")
-            #expect((json["route"] as? [String: Any])?["mailbox"] as? String == "noreply@contoso.com")
-            #expect((json["route"] as? [String: Any])?["rewriteFrom"] as? Bool == true)
-            #expect(json["size"] as? Int == 5000)
+            // The metadata is plain JSON a person (or jq) can read: `tail -c` of the file.
+            let sidecar = try JSONSerialization.jsonObject(with: Data(json)) as! [String: Any]
+            #expect(sidecar["id"] as? String == record.id.rawValue)
+            #expect(sidecar["sender"] as? String == "scanner@printer.local")
+            #expect(sidecar["state"] as? String == "queued")
+            #expect(sidecar["receivedAt"] as? String == "2025-06-15T15:06:40.250Z")
+            #expect((sidecar["route"] as? [String: Any])?["mailbox"] as? String == "noreply@contoso.com")
+            #expect((sidecar["route"] as? [String: Any])?["rewriteFrom"] as? Bool == true)
+            #expect(sidecar["size"] as? Int == 5000)
 
             let listed = try await spool.list()
             #expect(listed == [record])

@@ -37,7 +37,7 @@ public final class QueueServerProcess: @unchecked Sendable {
     }
 
     /// The port in the first `listening for SMTP` line (`smtp.address=[IPv4]127.0.0.1/127.0.0.1:PORT`).
-    static func listeningPort(in output: String) -> Int? {
+    public static func listeningPort(in output: String) -> Int? {
         for line in output.split(separator: "\n") where line.contains("listening for SMTP") {
             // Text (`smtp.address=…`) or JSON (`"smtp.address":"…"`) log lines.
             guard let range = line.range(of: "smtp.address") else { continue }

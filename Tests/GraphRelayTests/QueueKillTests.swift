@@ -73,7 +73,7 @@ struct QueueKillTests {
             let busy = await queueWait(timeout: .seconds(40)) {
                 ledger.acknowledgedCount - baseline >= Self.acknowledgedBeforeKill && Self.outboxFiles(outbox).count >= Self.deliveredBeforeKill * (round + 1)
             }
-            let queuedAtKill = QueueSpoolFiles.files(spool, area: "queue").filter { $0.hasSuffix(".json") }.count
+            let queuedAtKill = QueueSpoolFiles.files(spool, area: "queue").filter { $0.hasSuffix(".eml") }.count
             server.kill()
             await load.value
             #expect(busy, "round \(round): load did not get going; server log:\n\(server.output.suffix(3000))")

@@ -173,19 +173,32 @@ struct QueueTestError: Error, CustomStringConvertible {
 // MARK: Spool inspection (black box: the documented on-disk format)
 
 enum QueueSpoolFiles {
-    /// The metadata of every complete message in `area` (`queue` or `failed`), keyed by id.
+    /// The metadata of every complete message in `area` (`queue` or `failed`), keyed by id: its
+    /// `.json`, or else the trailer at the end of its `.eml` (`<JSON>graph-relay-record v2
+    /// NNNNNNNNNN\n`, docs/spool.md).
     static func records(_ spool: String, area: String = "queue") -> [String: [String: Any]] {
         let directory = spool + "/" + area
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         var result: [String: [String: Any]] = [:]
-        for name in names where name.hasSuffix(".json") {
-            let id = String(name.dropLast(5))
-            guard FileManager.default.fileExists(atPath: "\(directory)/\(id).eml"),
-                  let data = FileManager.default.contents(atPath: "\(directory)/\(name)"),
-                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { continue }
+        for name in names where name.hasSuffix(".eml") {
+            let id = String(name.dropLast(4))
+            let data = FileManager.default.contents(atPath: "\(directory)/\(id).json")
+                ?? FileManager.default.contents(atPath: "\(directory)/\(name)").flatMap(trailer)
+            guard let data, let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { continue }
             result[id] = object
         }
         return result
+    }
+
+    /// The metadata JSON at the end of a message file, if it has one.
+    static func trailer(_ file: Data) -> Data? {
+        let footer = 33
+        guard file.count > footer else { return nil }
+        let tail = file.suffix(footer)
+        let text = String(decoding: tail, as: UTF8.self)
+        guard text.hasPrefix("graph-relay-record v2 "), let length = Int(text.dropFirst(22).dropLast()),
+              length < file.count - footer else { return nil }
+        return file.subdata(in: (file.count - footer - length)..<(file.count - footer))
     }
 
     /// Every file (not directory) in `area`.
