@@ -20,6 +20,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import signal
@@ -203,6 +204,18 @@ def measure_round(name: str, port: int, roots, args, wait_delivered, extra_cpu_r
     return r
 
 
+def single_series(label: str, name: str, port: int, roots, args, wait_delivered, extra_cpu_roots=()) -> list[dict]:
+    """The same rounds with one session at a time (a single device sending in a loop)."""
+    single = argparse.Namespace(**{**vars(args), "concurrency": 1, "messages": args.single_messages})
+    rounds = []
+    for i in range(args.rounds):
+        log(f"{label}: one-session round {i + 1}/{args.rounds}: {single.messages} x {args.size} B")
+        r = measure_round(name, port, roots, single, wait_delivered, extra_cpu_roots=extra_cpu_roots)
+        log(f"{label}: one-session round {i + 1}: {_round_line(r)}")
+        rounds.append(r)
+    return rounds
+
+
 def pick_median(rounds: list[dict]) -> dict:
     ok = [r for r in rounds if r.get("accepted")]
     if not ok:
@@ -269,6 +282,10 @@ def postfix_side(args, workdir: str, sudo: list[str], tls: tuple | None) -> dict
         rounds.append(r)
     out["rounds"] = rounds
     out["main"] = pick_median(rounds)
+    if not args.skip_single:
+        out["single_rounds"] = single_series("postfix", "postfix", smtpd_port, roots, args, wait_delivered,
+                                             extra_cpu_roots=[sink.pid()])
+        out["single"] = pick_median(out["single_rounds"])
     if not args.skip_large:
         out["large"] = postfix_large(args, pf, sink, smtpd_port, roots)
     pf.stop()
@@ -446,16 +463,82 @@ def relay_side(args, workdir: str, tls) -> dict:
         if not relay.alive():
             out["died"] = f"graph-relay exited during the run; last output:\n{relay.log_tail()}"
             break
-    spool_watch.stop()
     out["rounds"] = rounds
     out["main"] = pick_median(rounds)
     out["vm_hwm_kb"] = status_kb(relay.pid, "VmHWM") if relay.alive() else None
+    if not args.skip_single and relay.alive():
+        out["single_rounds"] = single_series("graph-relay", "relay", port, roots, args, wait_delivered,
+                                             extra_cpu_roots=[emulator_proc.pid])
+        out["single"] = pick_median(out["single_rounds"])
+    spool_watch.stop()
     relay.stop()
     emulator_proc.terminate()
     if not args.skip_large:
         out["large"] = relay_large(args, workdir, command, tls)
     if not args.skip_auth:
         out["auth"] = relay_auth(args, workdir, command)
+    return out
+
+
+def s_time(port: int, seconds: float) -> float | None:
+    """Full TLS handshakes per wall-clock second that `openssl s_time -new` completes against
+    127.0.0.1:port in `seconds` (None when it fails)."""
+    started = time.monotonic()
+    try:
+        r = subprocess.run(["openssl", "s_time", "-connect", f"127.0.0.1:{port}", "-new", "-time",
+                            str(max(1, int(seconds)))], capture_output=True, text=True, timeout=seconds + 60,
+                           stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return parse_s_time(r.stdout, time.monotonic() - started)
+
+
+def parse_s_time(output: str, elapsed: float) -> float | None:
+    """Connections per second from `openssl s_time` output ("N connections in Xs; ...") over the
+    wall-clock `elapsed` seconds (s_time's own "real seconds" are whole seconds)."""
+    m = re.search(r"^(\d+) connections in [\d.]+s;", output, re.MULTILINE)
+    return int(m.group(1)) / elapsed if m and elapsed > 0 else None
+
+
+def tls_handshakes(args, workdir: str, command: list[str]) -> dict:
+    """New TLS connections per second: graph-relay's implicit-TLS listener against `openssl
+    s_server` with the same certificate and key, `args.rounds` alternating rounds each."""
+    out: dict = {}
+    directory = os.path.join(workdir, "handshakes")
+    os.makedirs(directory, exist_ok=True)
+    cert, key = make_tls(directory)
+    port, server_port = free_port(), free_port()
+    variables = relay_variables(args, (cert, key), "3MB", graph=("https://127.0.0.1:9", cert))
+    variables["LISTENER_TLS"] = "implicit"
+    relay = RelayInstance(os.path.join(directory, "relay"), command, args.relay_template, port, variables,
+                          args.spool_exclude, None, start_timeout=args.start_timeout, cwd=REPO)
+    on_cleanup(relay.stop)
+    try:
+        relay.start(implicit_tls=True)
+    except RelayStartError as e:
+        out["skipped"] = f"graph-relay did not start with an implicit-TLS listener: {e}"
+        return out
+    server = subprocess.Popen(["openssl", "s_server", "-accept", str(server_port), "-cert", cert, "-key", key,
+                               "-quiet"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    on_cleanup(server.kill)
+    if not wait_for_port(server_port, 10, lambda: server.poll() is None):
+        out["skipped"] = "openssl s_server did not start"
+        relay.stop()
+        return out
+    relay_rates, server_rates = [], []
+    for i in range(args.rounds):
+        relay_rates.append(s_time(port, args.handshake_seconds))
+        server_rates.append(s_time(server_port, args.handshake_seconds))
+        log(f"TLS handshakes round {i + 1}/{args.rounds}: graph-relay {fmt(relay_rates[-1], '{:.0f}')}/s, "
+            f"openssl s_server {fmt(server_rates[-1], '{:.0f}')}/s")
+    relay.stop()
+    server.kill()
+    out["relay_per_s"], out["server_per_s"] = relay_rates, server_rates
+    ok_relay, ok_server = sorted(r for r in relay_rates if r), sorted(r for r in server_rates if r)
+    if ok_relay and ok_server:
+        out["relay_median"] = ok_relay[(len(ok_relay) - 1) // 2]
+        out["server_median"] = ok_server[(len(ok_server) - 1) // 2]
     return out
 
 
@@ -777,6 +860,8 @@ def print_table(results: dict, args, info: dict):
         print(f"\nlarge scans: {args.large_messages} messages of {args.large_size / 1e6:.0f} MB (multipart/mixed, a base64 "
               f"attachment), {args.large_concurrency} sessions; graph-relay delivers them through drafts and upload sessions "
               f"into a graph-emulator process, Postfix into smtp-sink")
+    print_single(results, args)
+    print_handshakes(results.get("handshakes"), args)
     auth = results.get("relay", {}).get("auth")
     if auth:
         print_auth(auth, args)
@@ -786,6 +871,43 @@ def print_table(results: dict, args, info: dict):
               ", ".join(f"{k} {v:.2f}" for k, v in sorted(pm["cpu_by_process"].items(), key=lambda kv: -kv[1])))
     print("\nmachine: " + "; ".join(f"{k}: {v}" for k, v in info.items()))
     print(f"command: {args.command_line}")
+
+
+def print_single(results: dict, args):
+    sides = [results.get(k, {}) for k in ("relay", "postfix")]
+    if args.skip_single or not any(s.get("single") for s in sides):
+        return
+    print(f"\none session at a time ({args.rounds} round(s) of {args.single_messages} messages, median round):")
+    rates = []
+    for s in sides:
+        single = s.get("single")
+        if not single:
+            continue
+        load = single.get("load", {})
+        rate = load.get("accepted_per_s")
+        rates.append(rate)
+        every = " ".join(f"{r['load'].get('accepted_per_s', 0):.0f}" for r in s.get("single_rounds", []))
+        lat = load.get("latency_ms", {})
+        print(f"  {s['name']}: {fmt(rate, '{:.0f}')} msg/s (rounds {every}), end-of-DATA -> 250 p50 "
+              f"{fmt(lat.get('p50'), '{:.2f}')} ms, p99 {fmt(lat.get('p99'), '{:.2f}')} ms, CPU per message "
+              f"{fmt(single.get('cpu_ms_per_msg'), '{:.2f}')} ms")
+    if len(rates) == 2 and all(rates):
+        print(f"  accepted rate, graph-relay / postfix: {rates[0] / rates[1]:.2f}x (target >= 1.5x)")
+
+
+def print_handshakes(handshakes: dict | None, args):
+    if not handshakes:
+        return
+    print(f"\nTLS handshakes (openssl s_time -new, {args.handshake_seconds:.0f} s per round, the same certificate):")
+    if handshakes.get("skipped"):
+        print(f"  skipped: {handshakes['skipped']}")
+        return
+    rounds = lambda key: " ".join(fmt(r, "{:.0f}") for r in handshakes.get(key, []))  # noqa: E731
+    relay, server = handshakes.get("relay_median"), handshakes.get("server_median")
+    print(f"  graph-relay, implicit TLS: {fmt(relay, '{:.0f}')}/s (rounds {rounds('relay_per_s')})")
+    print(f"  openssl s_server:          {fmt(server, '{:.0f}')}/s (rounds {rounds('server_per_s')})")
+    if relay and server:
+        print(f"  graph-relay / s_server: {100 * relay / server:.0f} % (target >= 90 %)")
 
 
 def print_auth(auth: dict, args):
@@ -862,7 +984,14 @@ def parse_args(argv):
     p.add_argument("--concurrency", "-c", type=int, default=20, help="concurrent SMTP sessions (default 20)")
     p.add_argument("--size", "-s", default="10KB", help="message size (default 10KB = 10000 bytes)")
     p.add_argument("--per-session", type=int, default=1, help="messages per connection (default 1, like a device)")
-    p.add_argument("--rounds", type=int, default=3, help="measured rounds per side; the median is shown (default 3)")
+    p.add_argument("--rounds", type=int, default=5, help="measured rounds per side; the median is shown (default 5)")
+    p.add_argument("--single-messages", type=int, default=1000,
+                   help="messages per round of the one-session series (default 1000)")
+    p.add_argument("--skip-single", action="store_true", help="no one-session series")
+    p.add_argument("--handshake-seconds", type=float, default=5,
+                   help="length of each TLS handshake round, openssl s_time -new (default 5)")
+    p.add_argument("--skip-handshakes", action="store_true",
+                   help="no TLS handshake case (graph-relay's implicit TLS against openssl s_server)")
     p.add_argument("--warmup", type=int, default=200, help="unmeasured messages first (default 200)")
     p.add_argument("--starttls", action="store_true", help="every session uses STARTTLS (self-signed cert)")
     p.add_argument("--large-size", default="30MB", help="size of each large scan (default 30MB)")
@@ -949,6 +1078,10 @@ def main(argv=None) -> int:
             results["relay"] = relay_side(args, workdir, tls)
         if not args.skip_postfix:
             results["postfix"] = postfix_side(args, workdir, sudo, tls)
+        if not args.skip_handshakes and not args.skip_relay:
+            command, _ = relay_command(args)
+            if command is not None:
+                results["handshakes"] = tls_handshakes(args, workdir, command)
     except KeyboardInterrupt as e:
         log(f"interrupted ({e}); cleaning up")
         run_cleanups()

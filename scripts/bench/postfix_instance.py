@@ -104,14 +104,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_greeting(port: int, timeout: float, alive=lambda: True) -> str | None:
-    """Connect until the server sends a 220 greeting; returns it, or None on timeout/death."""
+def wait_for_greeting(port: int, timeout: float, alive=lambda: True, implicit_tls: bool = False) -> str | None:
+    """Connect until the server sends a 220 greeting (after a TLS handshake, unverified, when
+    `implicit_tls`); returns it, or None on timeout/death."""
     deadline = time.monotonic() + timeout
+    context = None
+    if implicit_tls:
+        import ssl
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
     while time.monotonic() < deadline:
         if not alive():
             return None
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as plain:
+                s = context.wrap_socket(plain) if context else plain
                 s.settimeout(5)
                 data = s.recv(512)
                 if data.startswith(b"220"):

@@ -59,7 +59,7 @@ class RelayInstance:
         os.chmod(self.config_path, 0o600)
         return rendered
 
-    def start(self):
+    def start(self, implicit_tls: bool = False):
         self.render_config()
         os.makedirs(self.spool_dir, exist_ok=True)
         self._log_file = open(self.log_path, "wb")
@@ -68,7 +68,8 @@ class RelayInstance:
                                          stdin=subprocess.DEVNULL, cwd=self.cwd)
         except OSError as e:
             raise RelayStartError(f"cannot run {self.command[0]}: {e}")
-        greeting = wait_for_greeting(self.port, self.start_timeout, lambda: self.proc.poll() is None)
+        greeting = wait_for_greeting(self.port, self.start_timeout, lambda: self.proc.poll() is None,
+                                     implicit_tls=implicit_tls)
         if greeting is None:
             status = self.proc.poll()
             self.stop()

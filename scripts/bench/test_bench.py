@@ -28,6 +28,15 @@ from smtpload import LoadSpec, MessageFactory, parse_size, percentile, require_l
 
 
 class ParsingTests(unittest.TestCase):
+    def test_s_time(self):
+        from bench import parse_s_time
+        output = ("Collecting connection statistics for 5 seconds\n"
+                  "3882 connections in 3.19s; 1216.93 connections/user sec, bytes read 0\n"
+                  "3882 connections in 6 real seconds, 0 bytes read per connection\n")
+        self.assertAlmostEqual(parse_s_time(output, 5.5), 3882 / 5.5)
+        self.assertIsNone(parse_s_time("connect: Connection refused\n", 5.0))
+        self.assertIsNone(parse_s_time(output, 0.0))
+
     def test_sizes(self):
         self.assertEqual(parse_size("10KB"), 10_000)
         self.assertEqual(parse_size("30MB"), 30_000_000)
