@@ -147,6 +147,7 @@ public final class Spool: Sendable {
                 let (report, spares) = try SpoolRecovery(paths: paths, logger: logger, now: now).run()
                 self.recoveryReport = report
                 filePool.adopt(spares)
+                Self.preallocate(configuration.preallocatedFiles, into: filePool, on: pool, logger: logger)
             } else {
                 self.recoveryReport = SpoolRecoveryReport()
             }
@@ -159,6 +160,29 @@ public final class Spool: Sendable {
 
     deinit {
         releaseServerLock()
+    }
+
+    /// Tops the pool of spares up to `target` in the background, 256 files per trip to the I/O
+    /// threads, so that closing the spool meanwhile is not held up.
+    private static func preallocate(_ target: Int, into filePool: SpoolFilePool, on pool: NIOThreadPool, logger: Logger) {
+        let missing = target - filePool.statistics.spares
+        guard missing > 0 else { return }
+        let started = ContinuousClock.now
+        @Sendable func step(_ remaining: Int, _ done: Int) {
+            pool.submit { workState in
+                guard case .active = workState else { return }
+                let batch = min(remaining, 256)
+                let created = filePool.preallocate(batch)
+                if created == batch, remaining > batch {
+                    step(remaining - batch, done + created)
+                } else {
+                    logger.debug("spool spares created", metadata: [
+                        "relay.spares": "\(done + created)", "relay.duration": "\(ContinuousClock.now - started)",
+                    ])
+                }
+            }
+        }
+        step(missing, 0)
     }
 
     /// Takes the server lock on `fd`, retrying for up to `wait`. A lock still held is not always

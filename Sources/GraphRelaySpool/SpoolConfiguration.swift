@@ -27,10 +27,20 @@ public struct SpoolConfiguration: Sendable {
 
     /// Files of delivered messages kept in `tmp/` and overwritten by new messages instead of
     /// deleting them and creating new ones (``SpoolFilePool``: on ext4 creating files soon after
-    /// deleting many costs far more than reusing them). Two files per message, so the default
-    /// 16384 covers a backlog of 8192 messages; 0 turns reuse off. Spares are empty: a delivered
-    /// message's content does not stay on disk.
+    /// deleting many costs far more than reusing them). One file per message (two once its
+    /// metadata changed), so the default 16384 covers a backlog of 8192 to 16384 messages; 0 turns
+    /// reuse off. Spares are empty: a delivered message's content does not stay on disk.
     public var recycledFiles: Int = 16384
+
+    /// Empty spares a server creates in `tmp/` right after it opened the spool, in the background,
+    /// up to this many (and at most ``recycledFiles``), so that the first burst of mail after a
+    /// start writes into existing files like the bursts after it. Default 0 (none); the relay's
+    /// server uses ``serverPreallocatedFiles``.
+    public var preallocatedFiles: Int = 0
+
+    /// What `graph-relay serve` preallocates: 4096 empty files, a few megabytes of inodes and
+    /// directory entries and well under a second of a start.
+    public static let serverPreallocatedFiles = 4096
 
     /// How long a starting server waits for `server.lock` before it reports the spool in use.
     /// Default 3 s: the lock can be held for a moment by a server that is stopping, or by a child

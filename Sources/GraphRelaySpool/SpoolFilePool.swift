@@ -137,6 +137,28 @@ final class SpoolFilePool: Sendable {
         state.withLockedValue { $0.reserved -= spares.count }
     }
 
+    /// Creates up to `count` empty spares in `tmp/` (new names, `0600`), without going beyond
+    /// the capacity, and makes them available at once: nothing depends on a new empty file, so
+    /// no fsync is needed before a commit writes into it. Stops at the first error (the spool
+    /// works without spares). Returns how many it created.
+    func preallocate(_ count: Int) -> Int {
+        let wanted = state.withLockedValue { state in
+            max(0, min(count, capacity - state.spares.count - state.reserved))
+        }
+        var created: [String] = []
+        for _ in 0..<wanted {
+            let path = directory + "/" + QueueID.make().rawValue + ".eml" + Self.suffix
+            do {
+                Posix.close(try Posix.open(path, O_WRONLY | O_CREAT | O_EXCL))
+            } catch {
+                break
+            }
+            created.append(path)
+        }
+        state.withLockedValue { $0.spares += created }
+        return created.count
+    }
+
     /// (spares now, files reused, files recycled) — for tests and measurements.
     var statistics: (spares: Int, reused: Int, recycled: Int) {
         state.withLockedValue { ($0.spares.count, $0.reused, $0.recycled) }

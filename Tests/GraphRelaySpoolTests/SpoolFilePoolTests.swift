@@ -231,3 +231,51 @@ struct SpoolFilePoolTests {
         }
     }
 }
+
+@Suite("Spool file reuse: preallocation")
+struct SpoolPreallocationTests {
+    @Test("a server creates empty spares in the background after it opened the spool; commits write into them; tooling creates none")
+    func preallocatesSpares() async throws {
+        var configuration = SpoolConfiguration()
+        configuration.preallocatedFiles = 40
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        var spool: Spool? = try Spool(directory: directory.path, configuration: configuration, logger: quietLogger)
+        #expect(await eventually(timeout: 10) { spool!.filePool.statistics.spares == 40 })
+        #expect(directory.files("tmp").count == 40)
+        for name in directory.files("tmp") {
+            let info = try FileManager.default.attributesOfItem(atPath: "\(directory.path)/tmp/\(name)")
+            #expect(name.hasSuffix(".eml.spare") && info[.size] as? Int == 0 && (info[.posixPermissions] as? Int ?? 0) & 0o077 == 0, "\(name)")
+        }
+        let record = try await spoolMessage(spool!, sampleMessage(seed: 1, size: 2000))
+        #expect(spool!.filePool.statistics.reused == 1)
+        #expect(directory.files("tmp").count == 39, "the message went into a spare, no file was created")
+        #expect(try await readAll(spool!.message(record.id)) == sampleMessage(seed: 1, size: 2000))
+        await spool!.close()
+        spool = nil
+
+        // Reopened: the spares left are adopted, and topped up again.
+        let reopened = try Spool(directory: directory.path, configuration: configuration, logger: quietLogger)
+        #expect(reopened.recoveryReport.removedTemporaryFiles == 0 && reopened.recoveryReport.queued == 1)
+        #expect(await eventually(timeout: 10) { reopened.filePool.statistics.spares == 40 })
+        #expect(directory.files("tmp").count == 40)
+        await reopened.close()
+
+        let tool = try Spool(directory: directory.path, mode: .tool, configuration: configuration, logger: quietLogger)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(directory.files("tmp").count == 40, "queue tooling neither creates nor takes spares")
+        await tool.close()
+    }
+
+    @Test("preallocation stays within the pool's capacity")
+    func withinCapacity() async throws {
+        var configuration = SpoolConfiguration()
+        configuration.preallocatedFiles = 50
+        configuration.recycledFiles = 8
+        try await withSpool(configuration: configuration) { spool, directory in
+            #expect(await eventually(timeout: 10) { spool.filePool.statistics.spares == 8 })
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(directory.files("tmp").count == 8)
+        }
+    }
+}

@@ -1,6 +1,7 @@
 import Foundation
 import GraphEmulator
 import GraphRelayTestSupport
+import GraphRelaySpool
 import Testing
 @testable import GraphRelay
 
@@ -151,6 +152,12 @@ struct QueueFaultTests {
             let spool = fixture.spoolDirectory
             let files = FileManager.default
             let session = try await QueueSMTPSession.open(port: fixture.port)
+            // The server's spares are made in the background after its start: let it finish
+            // before tmp/ is taken away.
+            let preallocated = await queueWait(timeout: .seconds(30)) {
+                QueueSpoolFiles.files(spool, area: "tmp").count == SpoolConfiguration.serverPreallocatedFiles
+            }
+            #expect(preallocated, "\(QueueSpoolFiles.files(spool, area: "tmp").count) spares")
 
             // tmp/ becomes a file: the message cannot even be written.
             try files.removeItem(atPath: spool + "/tmp")

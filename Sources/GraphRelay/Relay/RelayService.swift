@@ -164,7 +164,11 @@ public final class RelayService: Sendable {
     private func startSpool(clients: GraphClients) throws -> Spool {
         var spoolLogger = logger
         spoolLogger[metadataKey: "relay.component"] = "spool"
-        let spool = try Spool(directory: configuration.spool.directory, logger: spoolLogger)
+        var spoolConfiguration = SpoolConfiguration()
+        // Empty files made in the background after a start, so that the first burst of mail
+        // writes into existing files like later ones do (docs/spool.md, "Spares").
+        spoolConfiguration.preallocatedFiles = SpoolConfiguration.serverPreallocatedFiles
+        let spool = try Spool(directory: configuration.spool.directory, configuration: spoolConfiguration, logger: spoolLogger)
         let report = spool.recoveryReport
         spoolLogger.notice("spool opened: \(report)", metadata: ["relay.spool": "\(configuration.spool.directory)"])
         var agentConfiguration = DeliveryAgentConfiguration()
