@@ -109,7 +109,8 @@ struct SpoolRecovery {
         let emlPath = paths.message(id, in: area)
         guard let fileSize = try Posix.fileSize(emlPath) else { return }
         let trailer = try SpoolFiles.trailerRecord(id, in: area, paths: paths)
-        guard var record = try SpoolFiles.readMetadata(id, in: area, paths: paths) else { return }
+        let hasMetadataFile = Posix.exists(paths.metadata(id, in: area))
+        guard var record = try hasMetadataFile ? SpoolFiles.readMetadata(id, in: area, paths: paths) : trailer else { return }
         if record.version >= SpoolTrailer.version {
             guard let trailer, trailer.size == record.size else {
                 throw SpoolError.corrupt(path: emlPath, reason: "no metadata after its \(record.size) bytes (\(fileSize) bytes in the file)")

@@ -18,6 +18,8 @@ struct DrainTests {
             _ = await server.process.waitForOutput(containing: "admin listening")
             let adminPort = try #require(ReloadTests.adminPort(in: server.output), "\(server.output.suffix(2000))")
 
+            // Ready once its first token is in (the start-up check runs beside the listeners).
+            _ = await server.process.waitForOutput(containing: "access token acquired")
             // The container's health check: 200 from /readyz, anything else (or nothing) fails.
             let health = try await QueueServerProcess.run(["health", "--url", "http://127.0.0.1:\(adminPort)/readyz"])
             #expect(health.status == 0 && health.stdout.hasPrefix("200 "), "\(health.stdout)\(health.stderr)")

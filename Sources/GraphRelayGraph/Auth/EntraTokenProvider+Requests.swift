@@ -4,16 +4,10 @@ import NIOHTTP1
 
 // The token request of each credential.
 extension EntraTokenProvider {
-    /// The request that fetches a token with the application's credential.
+    /// The request that fetches a token with the application's credential: for a managed
+    /// identity from the instance metadata service, else `POST {login}/{tenant}/oauth2/v2.0/token`
+    /// with the client-credentials grant.
     func tokenRequest() throws(GraphTokenError) -> HTTPClientRequest {
-        if let identity = application.managedIdentity {
-            return try instanceMetadataRequest(identity)
-        }
-        return try clientCredentialsRequest()
-    }
-
-    /// `POST {login}/{tenant}/oauth2/v2.0/token` with the client-credentials grant.
-    private func clientCredentialsRequest() throws(GraphTokenError) -> HTTPClientRequest {
         let name = application.name
         var fields: [(String, String)] = [
             ("client_id", application.clientID),
@@ -48,8 +42,8 @@ extension EntraTokenProvider {
             }
             fields.append(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"))
             fields.append(("client_assertion", assertion))
-        case .managedIdentity:
-            preconditionFailure("a managed identity asks the instance metadata service")
+        case .managedIdentity(let identity):
+            return try instanceMetadataRequest(identity)
         }
 
         let url: HTTPURL
