@@ -41,6 +41,7 @@ struct ManagedIdentityRelayTests {
                 spool:
                   directory: \(directory)/spool
                   retry: { initial: 200ms, maximum: 1s, lifetime: 1h }
+                admin: \(QueueRelayFixture.defaultAdmin)
                 """
             let configFile = directory + "/relay.yaml"
             try yaml.write(toFile: configFile, atomically: true, encoding: .utf8)
