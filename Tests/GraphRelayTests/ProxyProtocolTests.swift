@@ -59,7 +59,7 @@ struct ProxyProtocolTests {
             #expect(tls.status == 0, "\(tls.stdout)")
             // A client haproxy relays from 127.0.0.3: not in access.networks, so it must authenticate.
             let outsider = try await Self.swaks(port: v1Port, subject: "outsider", extra: ["--local-interface", "127.0.0.3"])
-            #expect(outsider.status != 0 && outsider.stdout.contains("530 5.7.0"), "\(outsider.stdout)")
+            #expect(outsider.status != 0 && outsider.stdout.contains("530 5.7.0"), "\(outsider.stdout)\(outsider.stderr)\nhaproxy: \(haproxy.text.suffix(1000))")
 
             #expect(await queueWait { fixture.delivered()["proxied v1"]?.count == 1 && fixture.delivered()["proxied v2"]?.count == 1 })
             for subject in ["proxied v1", "proxied v2"] {
