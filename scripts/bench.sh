@@ -6,7 +6,8 @@
 #   GRAPH_RELAY_BIN=/path/graph-relay ./scripts/bench.sh    use this binary instead of building
 #
 # Installs Debian's postfix (for smtpd and smtp-sink) if it is missing, without configuring or
-# starting the system's own instance; everything else is in scripts/bench/bench.py.
+# starting the system's own instance, and valgrind (callgrind); everything else is in
+# scripts/bench/bench.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,9 +21,17 @@ if [ -n "${BENCH_ARGS:-}" ]; then
 fi
 
 want_postfix=1
+want_valgrind=1
 for a in "${args[@]+"${args[@]}"}"; do
   case "$a" in --skip-postfix|-h|--help) want_postfix=0 ;; esac
+  case "$a" in --skip-callgrind|--skip-relay|-h|--help) want_valgrind=0 ;; esac
 done
+
+if [ "$want_valgrind" = 1 ] && ! command -v callgrind_control >/dev/null 2>&1; then
+  echo "bench: installing valgrind (for the instructions per message)"
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind binutils
+fi
 
 if [ "$want_postfix" = 1 ] && ! command -v smtp-sink >/dev/null 2>&1 && [ ! -x /usr/sbin/smtp-sink ]; then
   echo "bench: installing postfix (Debian package; the system instance is left unconfigured and stopped)"

@@ -542,6 +542,87 @@ def tls_handshakes(args, workdir: str, command: list[str]) -> dict:
     return out
 
 
+def parse_callgrind_totals(text: str) -> int | None:
+    """The `totals:` (or `summary:`) instruction count of a callgrind dump."""
+    for key in ("totals:", "summary:"):
+        for line in text.splitlines():
+            if line.startswith(key):
+                try:
+                    value = int(line.split()[1])
+                except (IndexError, ValueError):
+                    continue
+                if value > 0:
+                    return value
+    return None
+
+
+def callgrind_case(args, workdir: str, command: list[str]) -> dict:
+    """Instructions per accepted message (valgrind's callgrind: the same on a busy machine as on a
+    quiet one). The relay runs under callgrind with instrumentation off; after a warm-up, each
+    round zeroes the counters, turns them on for `--callgrind-messages` messages sent one at a
+    time (a connection each), dumps, and divides. Graph is unreachable, so delivery waits and the
+    count is acceptance alone: connection, SMTP, spool commit, logging."""
+    out: dict = {}
+    if not shutil.which("valgrind") or not shutil.which("callgrind_control"):
+        out["skipped"] = "valgrind is not installed (apt-get install valgrind)"
+        return out
+    directory = os.path.join(workdir, "callgrind")
+    os.makedirs(directory, exist_ok=True)
+    binary = command[0]
+    # valgrind 3.19 cannot read the DWARF 5 the Swift toolchain writes: a copy without it.
+    stripped = os.path.join(directory, "graph-relay")
+    if shutil.which("objcopy") and subprocess.run(["objcopy", "--strip-debug", binary, stripped],
+                                                  capture_output=True).returncode == 0:
+        binary = stripped
+    cert, _ = make_tls(directory)
+    port = free_port()
+    dumps = os.path.join(directory, "callgrind.out")
+    valgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={dumps}.%p",
+                binary, *command[1:]]
+    relay = RelayInstance(os.path.join(directory, "relay"), valgrind, args.relay_template, port,
+                          relay_variables(args, None, "3MB", graph=("https://127.0.0.1:9", cert)),
+                          args.spool_exclude, None, start_timeout=max(args.start_timeout, 120), cwd=REPO)
+    on_cleanup(relay.stop)
+    try:
+        relay.start()
+    except RelayStartError as e:
+        out["skipped"] = f"graph-relay did not start under valgrind: {e}"
+        return out
+    pid = str(relay.pid)
+
+    def control(*words):
+        return subprocess.run(["callgrind_control", *words, pid], capture_output=True, text=True, timeout=60)
+
+    run_load(port, 20, 1, args.size, args, tag="callgrind-warmup")
+    per_message = []
+    for i in range(args.rounds):
+        control("-z")
+        control("-i", "on")
+        load = run_load(port, args.callgrind_messages, 1, args.size, args, tag="callgrind")
+        control("-i", "off")
+        control("-d", f"round{i + 1}")
+        dump = f"{dumps}.{pid}.{i + 1}"
+        deadline = time.monotonic() + 30
+        while not os.path.exists(dump) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)   # the dump is written in one go; give it time to be complete
+        try:
+            with open(dump) as f:
+                total = parse_callgrind_totals(f.read())
+        except OSError:
+            total = None
+        accepted = load.get("accepted", 0)
+        per_message.append(total / accepted if total and accepted else None)
+        log(f"callgrind round {i + 1}/{args.rounds}: {accepted} messages, "
+            f"{fmt(per_message[-1] / 1e6 if per_message[-1] else None, '{:.3f}')} M instructions per message")
+    relay.stop()
+    out["per_message"] = per_message
+    ok = sorted(v for v in per_message if v)
+    if ok:
+        out["median"] = ok[(len(ok) - 1) // 2]
+    return out
+
+
 def wait_for_port(port: int, timeout: float, alive=lambda: True) -> bool | None:
     """True once 127.0.0.1:port accepts a connection; None after `timeout` or when `alive()` fails."""
     deadline = time.monotonic() + timeout
@@ -862,6 +943,7 @@ def print_table(results: dict, args, info: dict):
               f"into a graph-emulator process, Postfix into smtp-sink")
     print_single(results, args)
     print_handshakes(results.get("handshakes"), args)
+    print_callgrind(results.get("callgrind"), args)
     auth = results.get("relay", {}).get("auth")
     if auth:
         print_auth(auth, args)
@@ -908,6 +990,19 @@ def print_handshakes(handshakes: dict | None, args):
     print(f"  openssl s_server:          {fmt(server, '{:.0f}')}/s (rounds {rounds('server_per_s')})")
     if relay and server:
         print(f"  graph-relay / s_server: {100 * relay / server:.0f} % (target >= 90 %)")
+
+
+def print_callgrind(callgrind: dict | None, args):
+    if not callgrind:
+        return
+    print(f"\ninstructions per accepted message (callgrind, {args.callgrind_messages} messages per round, "
+          f"one session, a connection each, delivery waiting):")
+    if callgrind.get("skipped"):
+        print(f"  skipped: {callgrind['skipped']}")
+        return
+    rounds = " ".join(fmt(v / 1e6 if v else None, "{:.3f}") for v in callgrind.get("per_message", []))
+    median = callgrind.get("median")
+    print(f"  graph-relay: {fmt(median / 1e6 if median else None, '{:.3f}')} M (rounds {rounds})")
 
 
 def print_auth(auth: dict, args):
@@ -990,6 +1085,9 @@ def parse_args(argv):
     p.add_argument("--skip-single", action="store_true", help="no one-session series")
     p.add_argument("--handshake-seconds", type=float, default=5,
                    help="length of each TLS handshake round, openssl s_time -new (default 5)")
+    p.add_argument("--callgrind-messages", type=int, default=50,
+                   help="messages per callgrind round (instructions per accepted message; default 50)")
+    p.add_argument("--skip-callgrind", action="store_true", help="no callgrind case")
     p.add_argument("--skip-handshakes", action="store_true",
                    help="no TLS handshake case (graph-relay's implicit TLS against openssl s_server)")
     p.add_argument("--warmup", type=int, default=200, help="unmeasured messages first (default 200)")
@@ -1082,6 +1180,10 @@ def main(argv=None) -> int:
             command, _ = relay_command(args)
             if command is not None:
                 results["handshakes"] = tls_handshakes(args, workdir, command)
+        if not args.skip_callgrind and not args.skip_relay:
+            command, _ = relay_command(args)
+            if command is not None:
+                results["callgrind"] = callgrind_case(args, workdir, command)
     except KeyboardInterrupt as e:
         log(f"interrupted ({e}); cleaning up")
         run_cleanups()

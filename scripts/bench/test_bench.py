@@ -28,6 +28,13 @@ from smtpload import LoadSpec, MessageFactory, parse_size, percentile, require_l
 
 
 class ParsingTests(unittest.TestCase):
+    def test_callgrind_totals(self):
+        from bench import parse_callgrind_totals
+        dump = "version: 1\ncmd: graph-relay serve\npart: 1\nevents: Ir\nsummary: 0\ntotals: 117472528\n"
+        self.assertEqual(parse_callgrind_totals(dump), 117472528)
+        self.assertEqual(parse_callgrind_totals("events: Ir\nsummary: 4242\n"), 4242)
+        self.assertIsNone(parse_callgrind_totals("events: Ir\n"))
+
     def test_s_time(self):
         from bench import parse_s_time
         output = ("Collecting connection statistics for 5 seconds\n"
