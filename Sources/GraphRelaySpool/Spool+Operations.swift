@@ -46,8 +46,7 @@ extension Spool {
 
     static func listSync(_ area: Area, paths: SpoolPaths, logger: Logger) throws -> [SpoolRecord] {
         let names = try Posix.list(paths.area(area))
-        // By either file: a format-2 message whose metadata a power cut took is listed (from its
-        // trailer) before a server's recovery restores the file.
+        // By either file: a format-2 message has no metadata file until its metadata changes.
         let ids = Set(names.compactMap { name -> QueueID? in SpoolRecovery.parse(name)?.0 })
         // Attempts under way show as `delivering` (they are not in the metadata files).
         let attempts = area == .queue ? ((try? SpoolAttemptJournal.read(paths.attemptJournal)) ?? [:]) : [:]

@@ -10,11 +10,9 @@ import NIOCore
 /// `tmp/<id>.eml`) on the I/O threads while the client keeps sending; `append` suspends only when
 /// more than ``SpoolConfiguration/maxPendingWriteBytes`` wait for the disk. Commit writes the
 /// rest and the metadata after it (``SpoolTrailer``), cuts the file to that size and fdatasyncs
-/// it — the one file sync of the message —, writes the metadata again into another file of
-/// `tmp/` without a sync (a copy for readers and later updates; the trailer stands in for it
-/// after a power cut) and renames it to `queue/<id>.json` (alone it is an incomplete message:
-/// invisible), renames the message to `queue/<id>.eml` (now it exists) and waits for a (shared)
-/// fsync of `queue/`. Any failure throws a ``SpoolError`` and removes every file of the
+/// it — the message's one file sync —, renames it to `queue/<id>.eml` (now the message exists)
+/// and waits for a (shared) fsync of `queue/`. No `<id>.json` is written: the trailer is the
+/// metadata until the first update. Any failure throws a ``SpoolError`` and removes every file of the
 /// message. A writer dropped without commit or abort removes its file.
 ///
 /// Call `append`/`commit`/`abort` in order from one task (or one event loop): they are not meant
