@@ -9,6 +9,8 @@
 /// unambiguous.
 public enum UntrustedText {
     public static func escaped(_ text: String) -> String {
+        // The common case, printable ASCII without a backslash, is decided on the UTF-8 bytes.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x5C }) { return text }
         guard text.unicodeScalars.contains(where: needsEscape) else { return text }
         var result = ""
         result.reserveCapacity(text.utf8.count + 8)

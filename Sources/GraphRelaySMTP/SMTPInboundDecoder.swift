@@ -1,3 +1,4 @@
+import Glibc
 import NIOCore
 
 /// Frames the bytes a client sends: command lines, DATA content (dot-unstuffed, ending only at the
@@ -265,6 +266,7 @@ struct SMTPInboundDecoder {
         var index = 0
         var runStart = 0
         let count = bytes.count
+        var nextLF = -1
 
         func flushRun(_ end: Int, _ output: inout ByteBuffer) {
             if end > runStart {
@@ -276,7 +278,23 @@ struct SMTPInboundDecoder {
             let byte = bytes[index]
             switch scanState {
             case .inLine:
-                if byte == cr {
+                // Most bytes are ordinary line content: take the run up to the next CR or LF
+                // with memchr (vectorized in libc) instead of one trip through this switch per byte.
+                if byte != cr && byte != lf {
+                    let base = bytes.baseAddress!
+                    // The next LF (it ends every line, CRLF or bare; remembered, so that text
+                    // with bare CRs and no LF is still searched once), then a CR before it.
+                    if nextLF < index {
+                        nextLF = memchr(base + index, Int32(lf), count - index).map { base.distance(to: UnsafeRawPointer($0)) } ?? count
+                    }
+                    var end = nextLF
+                    if let found = memchr(base + index, Int32(cr), end - index) {
+                        end = base.distance(to: UnsafeRawPointer(found))
+                    }
+                    lineLength += end - index
+                    if lineLength > maximumTextLineLength { contentDefects.insert(.longLine) }
+                    index = end
+                } else if byte == cr {
                     flushRun(index, &output)
                     scanState = .cr
                     index += 1
@@ -289,10 +307,6 @@ struct SMTPInboundDecoder {
                     lineLength = 0
                     index += 1
                     runStart = index
-                } else {
-                    lineLength += 1
-                    if lineLength > maximumTextLineLength { contentDefects.insert(.longLine) }
-                    index += 1
                 }
             case .cr:
                 if byte == lf {

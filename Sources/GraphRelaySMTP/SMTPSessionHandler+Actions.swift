@@ -234,7 +234,7 @@ extension SMTPSessionHandler {
         // The transaction's id, as in its `Received:` field ("with ESMTP id …"); the reply names the
         // queue id the spool gave it.
         let messageLogger = logger.with(metadataKey: "smtp.id", value: "\(envelope.id)")
-        run(onEventLoop: onEventLoop, { () -> SMTPReply in
+        run(onEventLoop: onEventLoop, { () -> (reply: SMTPReply, size: Int?) in
             await previous?.value
             let content: any SMTPStoredMessage
             do {
@@ -244,18 +244,22 @@ extension SMTPSessionHandler {
                 content = try await sink.finish()
             } catch {
                 messageLogger.error("cannot store message", metadata: ["smtp.error": "\(error)"])
-                return .storageFailed
+                return (.storageFailed, nil)
             }
             let reply = await policy.deliver(SMTPIncomingMessage(envelope: envelope, session: session, content: content))
             if reply.isPositive { metrics.messageAccepted(size: content.byteCount) }
+            return (reply, content.byteCount)
+        }, then: { answer in
+            self.machine.delivered(answer.reply)
+        }, afterward: { answer in
+            // Logged once the reply is on its way: the device does not wait for the log line.
+            // (A message that could not be stored was logged as such above.)
+            guard let size = answer.size else { return }
             messageLogger.info("message answered", metadata: [
                 "smtp.sender": "\(envelope.sender)", "smtp.recipients": "\(envelope.recipients.count)",
-                "smtp.size": "\(content.byteCount)", "smtp.reply": "\(reply.code) \(reply.text)",
+                "smtp.size": "\(size)", "smtp.reply": "\(answer.reply.code) \(answer.reply.text)",
             ])
-            return reply
-        }) { reply in
-            self.machine.delivered(reply)
-        }
+        })
         return .next
     }
 }

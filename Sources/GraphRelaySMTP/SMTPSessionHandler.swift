@@ -266,7 +266,8 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
     func run<Value: Sendable>(
         onEventLoop: Bool = true,
         _ operation: @escaping @Sendable () async -> Value,
-        then handle: @escaping (Value) -> Action
+        then handle: @escaping (Value) -> Action,
+        afterward: ((Value) -> Void)? = nil
     ) {
         guard let context else { return }
         let promise = context.eventLoop.makePromise(of: Value.self)
@@ -279,8 +280,8 @@ final class SMTPSessionHandler: ChannelDuplexHandler {
         }
         promise.futureResult.assumeIsolated().whenSuccess { value in
             let action = handle(value)
-            guard !self.closed else { return }
-            self.perform(action)
+            if !self.closed { self.perform(action) }
+            afterward?(value)
         }
     }
 

@@ -116,17 +116,7 @@ public struct SpoolRecord: Codable, Sendable, Equatable {
 /// milliseconds (`2025-11-24T23:04:05.123Z`).
 package enum SpoolJSON {
     static func encode(_ record: SpoolRecord) throws(SpoolError) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(formatDate(date))
-        }
-        do {
-            return Array(try encoder.encode(record)) + [UInt8(ascii: "\n")]
-        } catch {
-            throw .corrupt(path: record.id.rawValue, reason: "cannot encode metadata: \(error)")
-        }
+        write(record)
     }
 
     static func decode(_ bytes: [UInt8], path: String) throws(SpoolError) -> SpoolRecord {

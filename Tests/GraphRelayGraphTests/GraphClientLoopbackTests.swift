@@ -215,13 +215,15 @@ struct GraphClientLoopbackTests {
     }
 
     @Test func expiringTokenIsRefreshedBeforeExpiry() async throws {
-        try await F.withEmulator({ $0.tokenLifetime = 3 }) { emulator in
+        // A lifetime long enough that a busy machine (the whole suite on 2 cores) does not let
+        // the first token expire before the second send.
+        try await F.withEmulator({ $0.tokenLifetime = 8 }) { emulator in
             var configuration = F.clientConfiguration()
             configuration.tokenRefreshMargin = .seconds(300)
             try await F.withClient(F.application(emulator), configuration: configuration) { client in
                 #expect(await client.sendMail(mailbox: F.mailbox, message: .bytes(F.message()), logger: F.logger).isAccepted)
-                // Refresh is due at half the 3 s lifetime, long before the token expires.
-                try await Task.sleep(for: .milliseconds(1600))
+                // Refresh is due at half the 8 s lifetime, long before the token expires.
+                try await Task.sleep(for: .milliseconds(4100))
                 #expect(await client.sendMail(mailbox: F.mailbox, message: .bytes(F.message()), logger: F.logger).isAccepted)
                 #expect(emulator.tokenRequestCount == 2)
                 #expect(emulator.sendMailRequestCount == 2)

@@ -188,6 +188,26 @@ struct SMTPInboundDecoderTests {
         #expect(!events.contains(.line("NOOP", [])))
     }
 
+    @Test("mixed content (long runs, bare CR and LF, CR runs without LF, dots): the same events however it is cut", arguments: [SMTPLineEndings.strict, .normalize])
+    func mixedContentAnyCut(lineEndings: SMTPLineEndings) {
+        var generator = SeededGenerator(seed: 7)
+        let pieces = ["x", String(repeating: "a", count: 700), "\r", "\n", "\r\n", ".", "\r\r\r", "\n\n", "\u{0}", "\u{7F}"]
+        for _ in 0..<20 {
+            var body = ""
+            for _ in 0..<200 {
+                let piece = pieces.randomElement(using: &generator)!
+                // Never an end-of-data line inside: no dot right after a line feed.
+                if piece == ".", body.isEmpty || body.utf8.last == UInt8(ascii: "\n") { body += "x" }
+                body += piece
+            }
+            let input = bytes("DATA\r\n" + body + "\r\n.\r\nNOOP\r\n")
+            let whole = decode(input, pattern: .whole, lineEndings: lineEndings)
+            #expect(whole.last == .line("NOOP", []), "\(body.debugDescription)")
+            #expect(decode(input, pattern: .byteByByte, lineEndings: lineEndings) == whole, "\(body.debugDescription)")
+            #expect(decode(input, pattern: .randomBatches, lineEndings: lineEndings) == whole, "\(body.debugDescription)")
+        }
+    }
+
     @Test("a line over the text line limit is reported")
     func longTextLine() {
         let long = String(repeating: "x", count: 1001)

@@ -34,6 +34,19 @@ struct RelayLogHandlerTests {
         #expect(line.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "#, options: .regularExpression) != nil)
     }
 
+    @Test("text values: quotes escaped, empty and spaced values quoted, lists and dictionaries rendered element by element")
+    func values() {
+        let lines = Lines()
+        let logger = lines.logger()
+        logger.info("m", metadata: [
+            "a.quoted": "say \"hi\"", "b.empty": "", "c.list": ["x y", "z", "\u{1B}"], "d.dict": ["k": "v w", "j": "1"],
+            "e.plain": "ok", "f.unicode": "jörg\u{202E}", "g.backslash": #"C:\x"#,
+        ])
+        #expect(lines.all.count == 1)
+        let line = String(lines.all[0])
+        #expect(line.hasSuffix(#" info graph-relay: a.quoted="say \"hi\"" b.empty="" c.list=["x y",z,\x1B] d.dict={j=1,k="v w"} e.plain=ok f.unicode=jörg\u{202E} g.backslash=C:\\x m"#), "\(line)")
+    }
+
     @Test("logging.format json: one object per line with time, level, logger, message and the metadata as keys, client text escaped")
     func json() throws {
         let lines = Lines()

@@ -917,7 +917,7 @@ def print_table(results: dict, args, info: dict):
     table = [("metric", "graph-relay", "postfix")]
     table += [(k, relay.get(k, "-"), postfix.get(k, "-")) for k in keys]
     if rr and pp:
-        table.append(("accepted rate, graph-relay / postfix", f"{rr / pp:.2f}x (target >= 1.5x)", ""))
+        table.append(("accepted rate, graph-relay / postfix", f"{rr / pp:.2f}x (target >= 2x)", ""))
     w = [max(len(row[i]) for row in table) for i in range(3)]
     print()
     print(f"== graph-relay vs Postfix: {args.rounds} round(s) of {args.messages} messages x "

@@ -1,4 +1,5 @@
 import GraphRelayGraph
+import GraphRelayMIME
 
 /// What `GET /readyz` answers: every check, and ready only when all pass.
 public struct ReadinessReport: Sendable, Equatable {

@@ -61,26 +61,75 @@ public struct RelayLogHandler: LogHandler {
             write(Self.jsonLine(time: Date(), level: level, label: label, message: message.description, metadata: merged))
             return
         }
-        var text = Self.timestamp(Date()) + " \(level) \(UntrustedText.escaped(label)):"
+        // Built in one string with plain appends: this runs for every record at the configured
+        // level (several per SMTP session), so no Foundation string searching or formatting.
+        var text = ""
+        text.reserveCapacity(128 + merged.count * 32)
+        Self.appendTimestamp(Date(), to: &text)
+        text += " "
+        text += level.rawValue
+        text += " "
+        text += UntrustedText.escaped(label)
+        text += ":"
         for key in merged.keys.sorted() {
-            text += " " + UntrustedText.escaped(key) + "=" + Self.render(merged[key]!)
+            text += " "
+            text += UntrustedText.escaped(key)
+            text += "="
+            Self.append(merged[key]!, to: &text)
         }
-        text += " " + UntrustedText.escaped(message.description) + "\n"
+        text += " "
+        text += UntrustedText.escaped(message.description)
+        text += "\n"
         write(text)
     }
 
     /// A metadata value, escaped; values with spaces are quoted.
     static func render(_ value: Logger.Metadata.Value) -> String {
+        var text = ""
+        append(value, to: &text)
+        return text
+    }
+
+    /// Appends `value` as ``render(_:)`` shows it: escaped, `"` as `\"`, quoted when empty or
+    /// when it contains a space.
+    private static func append(_ value: Logger.Metadata.Value, to text: inout String) {
         switch value {
         case .string(let string):
-            let escaped = UntrustedText.escaped(string).replacingOccurrences(of: "\"", with: "\\\"")
-            return escaped.isEmpty || escaped.contains(" ") ? "\"\(escaped)\"" : escaped
+            let escaped = UntrustedText.escaped(string)
+            var quote = escaped.isEmpty
+            var hasQuotes = false
+            for byte in escaped.utf8 {
+                if byte == UInt8(ascii: " ") { quote = true }
+                if byte == UInt8(ascii: "\"") { hasQuotes = true }
+            }
+            if quote { text += "\"" }
+            if hasQuotes {
+                for scalar in escaped.unicodeScalars {
+                    if scalar == "\"" { text += "\\" }
+                    text.unicodeScalars.append(scalar)
+                }
+            } else {
+                text += escaped
+            }
+            if quote { text += "\"" }
         case .stringConvertible(let convertible):
-            return render(.string(convertible.description))
+            append(.string(convertible.description), to: &text)
         case .array(let values):
-            return "[" + values.map(render).joined(separator: ",") + "]"
+            text += "["
+            for (index, element) in values.enumerated() {
+                if index > 0 { text += "," }
+                append(element, to: &text)
+            }
+            text += "]"
         case .dictionary(let values):
-            return "{" + values.keys.sorted().map { "\(UntrustedText.escaped($0))=\(render(values[$0]!))" }.joined(separator: ",") + "}"
+            text += "{"
+            for (index, key) in values.keys.sorted().enumerated() {
+                if index > 0 { text += "," }
+                text += UntrustedText.escaped(key)
+                text += "="
+                append(values[key]!, to: &text)
+            }
+            text += "}"
         }
     }
 
@@ -110,12 +159,44 @@ public struct RelayLogHandler: LogHandler {
     }
 
     private static func timestamp(_ date: Date) -> String {
+        var text = ""
+        appendTimestamp(date, to: &text)
+        return text
+    }
+
+    /// `2026-12-05T14:00:00.123Z` (UTC, milliseconds).
+    private static func appendTimestamp(_ date: Date, to text: inout String) {
         let seconds = date.timeIntervalSince1970
         var time = time_t(seconds)
         var parts = tm()
         gmtime_r(&time, &parts)
         let millis = Int((seconds - Double(time)) * 1000)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1,
-                      parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec, millis)
+        var digits: [UInt8] = []
+        digits.reserveCapacity(24)
+        func put(_ value: Int, width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            var value = max(0, value)
+            while divisor > 0 {
+                digits.append(UInt8(ascii: "0") + UInt8((value / divisor) % 10))
+                value %= divisor
+                divisor /= 10
+            }
+        }
+        put(Int(parts.tm_year) + 1900, width: 4)
+        digits.append(UInt8(ascii: "-"))
+        put(Int(parts.tm_mon) + 1, width: 2)
+        digits.append(UInt8(ascii: "-"))
+        put(Int(parts.tm_mday), width: 2)
+        digits.append(UInt8(ascii: "T"))
+        put(Int(parts.tm_hour), width: 2)
+        digits.append(UInt8(ascii: ":"))
+        put(Int(parts.tm_min), width: 2)
+        digits.append(UInt8(ascii: ":"))
+        put(Int(parts.tm_sec), width: 2)
+        digits.append(UInt8(ascii: "."))
+        put(millis, width: 3)
+        digits.append(UInt8(ascii: "Z"))
+        text += String(decoding: digits, as: UTF8.self)
     }
 }
