@@ -9,16 +9,24 @@ public enum JSONString {
         return out
     }
 
-    /// Appends `value` quoted to `out`.
-    public static func appendQuoted(_ value: String, to out: inout String) {
-        out += "\""
-        append(value, to: &out)
-        out += "\""
+    /// Appends `value` quoted to `bytes` (UTF-8).
+    public static func appendQuoted(_ value: String, to bytes: inout [UInt8]) {
+        if needsNoEscaping(value) {
+            bytes.append(UInt8(ascii: "\""))
+            bytes.append(contentsOf: value.utf8)
+            bytes.append(UInt8(ascii: "\""))
+        } else {
+            bytes.append(contentsOf: quote(value).utf8)
+        }
+    }
+
+    private static func needsNoEscaping(_ value: String) -> Bool {
+        value.utf8.allSatisfy { $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
     }
 
     private static func append(_ value: String, to out: inout String) {
         // Most values need no escaping: decided on the UTF-8 bytes, copied in one piece.
-        if value.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+        if needsNoEscaping(value) {
             out += value
             return
         }

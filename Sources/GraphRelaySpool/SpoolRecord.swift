@@ -1,4 +1,5 @@
 import Foundation
+import GraphRelayMIME
 
 /// Where a message is in its life.
 public enum SpoolMessageState: String, Codable, Sendable, Equatable {
@@ -139,17 +140,7 @@ package enum SpoolJSON {
     /// `YYYY-MM-DDTHH:MM:SS.mmmZ`, rounded to the millisecond with integer arithmetic, so a
     /// date read back and written again never drifts.
     package static func formatDate(_ date: Date) -> String {
-        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded())
-        var seconds = time_t(millis >= 0 ? millis / 1000 : (millis - 999) / 1000)
-        let fraction = Int(millis - Int64(seconds) * 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ value: Int, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(Int(parts.tm_year) + 1900, 4))-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2))T"
-            + "\(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2)).\(pad(fraction, 3))Z"
+        UTCTimestamp.string(date)
     }
 
     /// A date as stored: rounded to the millisecond.

@@ -260,12 +260,11 @@ public final class SpoolWriter: @unchecked Sendable {
         do {
             _ = try write(batch, to: fd)
             // The metadata after the message, so that one fdatasync makes both durable.
-            let footer = SpoolTrailer.footer(jsonLength: json.count)
+            let trailer = json + SpoolTrailer.footer(jsonLength: json.count)
             try faults.check(.writeMetadata, temporaryPath)
-            try Posix.writeAll(fd, json, path: temporaryPath)
-            try Posix.writeAll(fd, footer, path: temporaryPath)
+            try Posix.writeAll(fd, trailer, path: temporaryPath)
             if reusesSpare {
-                try Posix.truncate(fd, to: size + Int64(json.count + footer.count), path: temporaryPath)
+                try Posix.truncate(fd, to: size + Int64(trailer.count), path: temporaryPath)
             }
             try faults.check(.syncMessage, temporaryPath)
             try Posix.fdatasync(fd, path: temporaryPath)

@@ -501,12 +501,17 @@ def parse_s_time(output: str, elapsed: float) -> float | None:
 
 
 def tls_handshakes(args, workdir: str, command: list[str]) -> dict:
+    """`handshakes_with` for each key type of `--handshake-keys`: {key type: result}."""
+    return {key_type: handshakes_with(args, os.path.join(workdir, f"handshakes-{key_type}"), command, key_type)
+            for key_type in args.handshake_keys}
+
+
+def handshakes_with(args, directory: str, command: list[str], key_type: str) -> dict:
     """New TLS connections per second: graph-relay's implicit-TLS listener against `openssl
-    s_server` with the same certificate and key, `args.rounds` alternating rounds each."""
+    s_server` with the same certificate and key (`key_type`), `args.rounds` alternating rounds each."""
     out: dict = {}
-    directory = os.path.join(workdir, "handshakes")
     os.makedirs(directory, exist_ok=True)
-    cert, key = make_tls(directory)
+    cert, key = make_tls(directory, key_type)
     port, server_port = free_port(), free_port()
     variables = relay_variables(args, (cert, key), "3MB", graph=("https://127.0.0.1:9", cert))
     variables["LISTENER_TLS"] = "implicit"
@@ -530,7 +535,7 @@ def tls_handshakes(args, workdir: str, command: list[str]) -> dict:
     for i in range(args.rounds):
         relay_rates.append(s_time(port, args.handshake_seconds))
         server_rates.append(s_time(server_port, args.handshake_seconds))
-        log(f"TLS handshakes round {i + 1}/{args.rounds}: graph-relay {fmt(relay_rates[-1], '{:.0f}')}/s, "
+        log(f"TLS handshakes ({key_type}) round {i + 1}/{args.rounds}: graph-relay {fmt(relay_rates[-1], '{:.0f}')}/s, "
             f"openssl s_server {fmt(server_rates[-1], '{:.0f}')}/s")
     relay.stop()
     server.kill()
@@ -977,19 +982,21 @@ def print_single(results: dict, args):
         print(f"  accepted rate, graph-relay / postfix: {rates[0] / rates[1]:.2f}x (target >= 1.5x)")
 
 
-def print_handshakes(handshakes: dict | None, args):
-    if not handshakes:
+def print_handshakes(by_key: dict | None, args):
+    if not by_key:
         return
-    print(f"\nTLS handshakes (openssl s_time -new, {args.handshake_seconds:.0f} s per round, the same certificate):")
-    if handshakes.get("skipped"):
-        print(f"  skipped: {handshakes['skipped']}")
-        return
-    rounds = lambda key: " ".join(fmt(r, "{:.0f}") for r in handshakes.get(key, []))  # noqa: E731
-    relay, server = handshakes.get("relay_median"), handshakes.get("server_median")
-    print(f"  graph-relay, implicit TLS: {fmt(relay, '{:.0f}')}/s (rounds {rounds('relay_per_s')})")
-    print(f"  openssl s_server:          {fmt(server, '{:.0f}')}/s (rounds {rounds('server_per_s')})")
-    if relay and server:
-        print(f"  graph-relay / s_server: {100 * relay / server:.0f} % (target >= 90 %)")
+    for key_type, handshakes in by_key.items():
+        print(f"\nTLS handshakes, {key_type} certificate (openssl s_time -new, {args.handshake_seconds:.0f} s per round, "
+              f"the same certificate and key):")
+        if handshakes.get("skipped"):
+            print(f"  skipped: {handshakes['skipped']}")
+            continue
+        rounds = lambda key: " ".join(fmt(r, "{:.0f}") for r in handshakes.get(key, []))  # noqa: E731
+        relay, server = handshakes.get("relay_median"), handshakes.get("server_median")
+        print(f"  graph-relay, implicit TLS: {fmt(relay, '{:.0f}')}/s (rounds {rounds('relay_per_s')})")
+        print(f"  openssl s_server:          {fmt(server, '{:.0f}')}/s (rounds {rounds('server_per_s')})")
+        if relay and server:
+            print(f"  graph-relay / s_server: {100 * relay / server:.0f} % (target >= 90 %)")
 
 
 def print_callgrind(callgrind: dict | None, args):
@@ -1057,9 +1064,13 @@ def machine_info(args) -> dict:
             "python": platform.python_version()}
 
 
-def make_tls(workdir: str) -> tuple[str, str]:
+HANDSHAKE_KEYS = {"p256": ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+                  "rsa2048": ["-newkey", "rsa:2048"]}
+
+
+def make_tls(workdir: str, key_type: str = "p256") -> tuple[str, str]:
     cert, key = os.path.join(workdir, "tls-cert.pem"), os.path.join(workdir, "tls-key.pem")
-    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+    r = subprocess.run(["openssl", "req", "-x509", *HANDSHAKE_KEYS[key_type],
                         "-nodes", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
                         "-days", "2", "-keyout", key, "-out", cert], capture_output=True, text=True)
     if r.returncode != 0:
@@ -1088,6 +1099,8 @@ def parse_args(argv):
     p.add_argument("--callgrind-messages", type=int, default=50,
                    help="messages per callgrind round (instructions per accepted message; default 50)")
     p.add_argument("--skip-callgrind", action="store_true", help="no callgrind case")
+    p.add_argument("--handshake-keys", type=lambda text: [k for k in text.split(",") if k], default=["p256", "rsa2048"],
+                   help="certificate key types of the TLS handshake case, comma-separated: p256, rsa2048 (default both)")
     p.add_argument("--skip-handshakes", action="store_true",
                    help="no TLS handshake case (graph-relay's implicit TLS against openssl s_server)")
     p.add_argument("--warmup", type=int, default=200, help="unmeasured messages first (default 200)")
@@ -1140,6 +1153,9 @@ def parse_args(argv):
     a.command_line = os.environ.get("BENCH_COMMAND") or " ".join(shlex.quote(x) for x in [sys.argv[0], *argv])
     if a.messages < 1 or a.concurrency < 1 or a.rounds < 1:
         p.error("--messages, --concurrency and --rounds must be at least 1")
+    unknown = [k for k in a.handshake_keys if k not in HANDSHAKE_KEYS]
+    if unknown or not a.handshake_keys:
+        p.error(f"--handshake-keys takes {', '.join(HANDSHAKE_KEYS)} (comma-separated), not {','.join(unknown) or 'nothing'}")
     return a
 
 

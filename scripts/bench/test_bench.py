@@ -44,6 +44,24 @@ class ParsingTests(unittest.TestCase):
         self.assertIsNone(parse_s_time("connect: Connection refused\n", 5.0))
         self.assertIsNone(parse_s_time(output, 0.0))
 
+    def test_handshake_keys(self):
+        from bench import make_tls, parse_args
+        self.assertEqual(parse_args([]).handshake_keys, ["p256", "rsa2048"])
+        self.assertEqual(parse_args(["--handshake-keys", "rsa2048"]).handshake_keys, ["rsa2048"])
+        with open(os.devnull, "w") as devnull:
+            stderr, sys.stderr = sys.stderr, devnull
+            try:
+                with self.assertRaises(SystemExit):
+                    parse_args(["--handshake-keys", "p256,dsa"])
+            finally:
+                sys.stderr = stderr
+        with tempfile.TemporaryDirectory() as directory:
+            for key_type, algorithm in (("p256", "id-ecPublicKey"), ("rsa2048", "rsaEncryption")):
+                cert, _ = make_tls(directory, key_type)
+                text = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-text"], capture_output=True,
+                                      text=True, check=True).stdout
+                self.assertIn(algorithm, text)
+
     def test_sizes(self):
         self.assertEqual(parse_size("10KB"), 10_000)
         self.assertEqual(parse_size("30MB"), 30_000_000)

@@ -36,7 +36,7 @@ public struct IPAddress: Sendable, Hashable, CustomStringConvertible {
         }
         guard !text.isEmpty, text.count <= 64 else { return nil }
         let string = String(text)
-        if string.contains(":") {
+        if string.utf8.contains(UInt8(ascii: ":")) {
             var storage = in6_addr()
             guard inet_pton(AF_INET6, string, &storage) == 1 else { return nil }
             let bytes = withUnsafeBytes(of: storage) { Array($0) }

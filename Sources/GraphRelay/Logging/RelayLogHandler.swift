@@ -65,7 +65,7 @@ public struct RelayLogHandler: LogHandler {
         // level (several per SMTP session), so no Foundation string searching or formatting.
         var text = ""
         text.reserveCapacity(128 + merged.count * 32)
-        Self.appendTimestamp(Date(), to: &text)
+        text += Self.timestamp(Date())
         text += " "
         text += level.rawValue
         text += " "
@@ -159,44 +159,6 @@ public struct RelayLogHandler: LogHandler {
     }
 
     private static func timestamp(_ date: Date) -> String {
-        var text = ""
-        appendTimestamp(date, to: &text)
-        return text
-    }
-
-    /// `2026-12-05T14:00:00.123Z` (UTC, milliseconds).
-    private static func appendTimestamp(_ date: Date, to text: inout String) {
-        let seconds = date.timeIntervalSince1970
-        var time = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        let millis = Int((seconds - Double(time)) * 1000)
-        var digits: [UInt8] = []
-        digits.reserveCapacity(24)
-        func put(_ value: Int, width: Int) {
-            var divisor = 1
-            for _ in 1..<width { divisor *= 10 }
-            var value = max(0, value)
-            while divisor > 0 {
-                digits.append(UInt8(ascii: "0") + UInt8((value / divisor) % 10))
-                value %= divisor
-                divisor /= 10
-            }
-        }
-        put(Int(parts.tm_year) + 1900, width: 4)
-        digits.append(UInt8(ascii: "-"))
-        put(Int(parts.tm_mon) + 1, width: 2)
-        digits.append(UInt8(ascii: "-"))
-        put(Int(parts.tm_mday), width: 2)
-        digits.append(UInt8(ascii: "T"))
-        put(Int(parts.tm_hour), width: 2)
-        digits.append(UInt8(ascii: ":"))
-        put(Int(parts.tm_min), width: 2)
-        digits.append(UInt8(ascii: ":"))
-        put(Int(parts.tm_sec), width: 2)
-        digits.append(UInt8(ascii: "."))
-        put(millis, width: 3)
-        digits.append(UInt8(ascii: "Z"))
-        text += String(decoding: digits, as: UTF8.self)
+        UTCTimestamp.string(date)
     }
 }
