@@ -5,10 +5,10 @@ import NIOCore
 /// so that one `fdatasync` makes the message and its envelope durable together.
 ///
 /// A file of format 2 is `<message bytes><metadata JSON><footer>`, the footer being the 33
-/// bytes `graph-relay-record v2 NNNNNNNNNN\n` with the JSON's length. The sidecar `<id>.json`
-/// is written beside it without a sync of its own: after a power cut it may be missing, empty
-/// or another message's, and the trailer stands in for it (recovery rewrites it). Format 1 files
-/// hold the message bytes only, with a synced sidecar; both are read.
+/// bytes `graph-relay-record v2 NNNNNNNNNN\n` with the JSON's length. No `<id>.json` is written
+/// at commit: the trailer is the metadata until the first update writes the sidecar, which then
+/// takes precedence. Format 1 files hold the message bytes only, with a synced sidecar; both are
+/// read.
 enum SpoolTrailer {
     static let version = 2
     static let magic = Array("graph-relay-record v2 ".utf8)

@@ -1,3 +1,4 @@
+import Foundation
 import GraphRelayTLS
 import GraphRelayTestSupport
 import NIOCore
@@ -137,6 +138,25 @@ struct TLSInteropTests {
         #expect(result.status == 0)
     }
 
+    @Test("a returning client resumes its session from the server's ticket (no session cache needed)", arguments: ["-tls1_3", "-tls1_2"])
+    func sClientResumes(version: String) async throws {
+        let server = try await startServer(TLSPair.defaultServer()) { context in [try TLSHandler(context: context), PongHandler()] }
+        defer { server.close(promise: nil) }
+        let session = FileManager.default.temporaryDirectory.appendingPathComponent("tls-session-\(UInt32.random(in: 0...UInt32.max)).pem").path
+        defer { try? FileManager.default.removeItem(atPath: session) }
+        var said: [String] = []
+        for sessionOption in ["-sess_out", "-sess_in"] {
+            let result = try await ProcessRunner.run("openssl", [
+                "s_client", "-connect", "127.0.0.1:\(port(server))", "-servername", "localhost", version,
+                "-CAfile", TestPKI.shared.caCertificate, "-verify_return_error", sessionOption, session, "-ign_eof",
+            ], input: "ping\nQUIT\n".data(using: .utf8), timeout: 20)
+            #expect(result.stdout.contains("bye"), "s_client said: \(result.stdout) \(result.stderr)")
+            said.append(result.stdout)
+        }
+        #expect(said[0].contains("\nNew, "), "\(said[0])")
+        #expect(said[1].contains("\nReused, "), "\(said[1])")
+    }
+
     @Test("openssl s_client -starttls smtp upgrades a plaintext session")
     func sClientStartTLS() async throws {
         let server = try await startServer(TLSPair.defaultServer()) { context in [StartTLSFixture(context: context)] }
@@ -201,7 +221,10 @@ struct TLSInteropTests {
             "s_server", "-accept", "127.0.0.1:0", "-cert", pki.serverCertificate, "-key", pki.serverKey, "-www",
         ] + extra)
         defer { sServer.stop() }
-        let banner = try #require(await sServer.waitForOutput(containing: "ACCEPT 127.0.0.1:"))
+        // Generous: in a full `make test` it starts beside headless Chromium and hundreds of tests.
+        let banner = try #require(
+            await sServer.waitForOutput(containing: "ACCEPT 127.0.0.1:", timeout: 40),
+            "s_server (running: \(sServer.isRunning)) printed: \(sServer.text)")
         let portText = banner.components(separatedBy: "ACCEPT 127.0.0.1:")[1].prefix { $0.isNumber }
         let port = try #require(Int(portText))
 

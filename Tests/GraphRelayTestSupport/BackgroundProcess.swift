@@ -5,8 +5,7 @@ import Foundation
 /// until a given text appears.
 public final class BackgroundProcess: @unchecked Sendable {
     private let process = Process()
-    private let lock = NSLock()
-    private var output = Data()
+    private let collector: PipeCollector
     private let stdinPipe = Pipe()
 
     /// - Parameter environment: variables added to (or replacing) the test runner's own.
@@ -21,17 +20,7 @@ public final class BackgroundProcess: @unchecked Sendable {
         process.standardOutput = pipe
         process.standardError = pipe
         process.standardInput = stdinPipe
-        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard !data.isEmpty else {
-                handle.readabilityHandler = nil  // end of file: stop being called
-                return
-            }
-            guard let self else { return }
-            self.lock.lock()
-            self.output.append(data)
-            self.lock.unlock()
-        }
+        collector = PipeCollector(pipe)
         try process.run()
     }
 
@@ -40,11 +29,7 @@ public final class BackgroundProcess: @unchecked Sendable {
     }
 
     /// Everything the program printed so far (stdout and stderr).
-    public var text: String {
-        lock.lock()
-        defer { lock.unlock() }
-        return String(decoding: output, as: UTF8.self)
-    }
+    public var text: String { collector.text }
 
     public var isRunning: Bool { process.isRunning }
 

@@ -83,15 +83,8 @@ public struct RelayLogHandler: LogHandler {
         write(text)
     }
 
-    /// A metadata value, escaped; values with spaces are quoted.
-    static func render(_ value: Logger.Metadata.Value) -> String {
-        var text = ""
-        append(value, to: &text)
-        return text
-    }
-
-    /// Appends `value` as ``render(_:)`` shows it: escaped, `"` as `\"`, quoted when empty or
-    /// when it contains a space.
+    /// Appends a metadata value: escaped, `"` as `\"`, quoted when empty or when it contains a
+    /// space.
     private static func append(_ value: Logger.Metadata.Value, to text: inout String) {
         switch value {
         case .string(let string):
