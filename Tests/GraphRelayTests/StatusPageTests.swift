@@ -30,6 +30,12 @@ struct StatusPageTests {
             let requestIDs = fixture.emulator.messages(for: QueueTestRoutes.printerMailbox).map(\.requestID)
             #expect(requestIDs.count == 2)
             _ = await queueWait { service.history.recent().count >= 3 }
+            // The page counts failed/ as it is when rendered: wait for both failures (the ghost
+            // message and its bounce) to be there, not only for the history to show them.
+            let bothFailed = await queueWait {
+                QueueSpoolFiles.files(fixture.spoolDirectory, area: "failed").filter { $0.hasSuffix(".eml") }.count == 2
+            }
+            #expect(bothFailed, "\(QueueSpoolFiles.files(fixture.spoolDirectory, area: "failed"))")
 
             let dom = try await Self.chromiumDOM(url: "http://127.0.0.1:\(port)/")
             let text = Self.visibleText(dom)
