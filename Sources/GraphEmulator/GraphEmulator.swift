@@ -63,7 +63,7 @@ public final class GraphEmulator: Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 state.withValues { $0.connectionsAccepted += 1 }
                 return channel.eventLoop.makeCompletedFuture {

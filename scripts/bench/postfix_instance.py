@@ -67,6 +67,8 @@ shlib_directory = {shlib_directory}
 mail_owner = postfix
 setgid_group = postdrop
 maillog_file = {dir}/maillog
+# Any work directory (--workdir): Postfix refuses a log file outside these prefixes.
+maillog_file_prefixes = {dir}
 syslog_name = postfix-bench
 
 myhostname = postfix-bench.local

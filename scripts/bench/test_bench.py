@@ -4,13 +4,16 @@
 
 They check the load generator's parsing, message construction and safety, the /proc accounting,
 and one short run of the load generator against the stand-in relay (standin_relay.py), including
-a refused oversized message. No Postfix needed.
+a refused oversized message; the same for the C load generator (smtpload.c, compiled here), and
+that its messages are the Python one's. No Postfix needed.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -259,6 +262,141 @@ class StandInRunTests(unittest.TestCase):
         t = time.monotonic()
         self.assertIsNone(wait_for_greeting(free_port(), 0.5))
         self.assertLess(time.monotonic() - t, 5)
+
+
+def compile_native(directory: str) -> str:
+    binary = os.path.join(directory, "smtpload")
+    subprocess.run([os.environ.get("CC") or shutil.which("cc") or "gcc", "-O2", "-Wall", "-Werror", "-o", binary,
+                    os.path.join(HERE, "smtpload.c")], check=True)
+    return binary
+
+
+def run_native(binary: str, port: int, *options: str) -> dict:
+    r = subprocess.run([binary, "--json", "--port", str(port), *options], capture_output=True, text=True, timeout=60)
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+class NativeLoadTests(unittest.TestCase):
+    """smtpload.c against the stand-in relay and against sockets that misbehave."""
+
+    @classmethod
+    def setUpClass(cls):
+        StandInRunTests.setUpClass.__func__(cls)
+        cls.binary = compile_native(cls.dir)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.relay.stop()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def test_load_is_accepted_with_the_python_generators_result_shape(self):
+        r = run_native(self.binary, self.port, "--messages", "60", "--concurrency", "5", "--size", "5000",
+                       "--timeout", "30", "--command-timeout", "10")
+        self.assertEqual(r["accepted"], 60, r["errors"])
+        self.assertEqual(r["attempted"], 60)
+        self.assertEqual(r["errors"], {})
+        self.assertEqual(r["server_size_limit"], 100_000)
+        self.assertTrue(r["sample_reply"].startswith("250 "), r["sample_reply"])
+        self.assertLessEqual(r["latency_ms"]["p50"], r["latency_ms"]["p99"])
+        self.assertLessEqual(r["latency_ms"]["p99"], r["latency_ms"]["max"])
+        python = run_load(LoadSpec(port=self.port, messages=1, concurrency=1, size=5000, timeout=30)).summary()
+        self.assertEqual(set(python) - set(r), set(), "every field the harness reads")
+        self.assertGreater(r["end_monotonic"], r["start_monotonic"])
+        self.assertLessEqual(r["last_accept_monotonic"], r["end_monotonic"])
+        self.assertLess(abs(r["end_monotonic"] - time.monotonic()), 30, "the same clock as time.monotonic()")
+
+    def test_per_session_messages_and_refusals_by_code(self):
+        r = run_native(self.binary, self.port, "--messages", "9", "--concurrency", "2", "--size", "3000",
+                       "--per-session", "4")
+        self.assertEqual((r["accepted"], r["errors"]), (9, {}))
+        r = run_native(self.binary, self.port, "--messages", "2", "--concurrency", "1", "--size", "200000",
+                       "--per-session", "2")
+        self.assertEqual(r["accepted"], 0)
+        self.assertEqual(r["errors"], {"MAIL 552": 2}, "refused, reset, and the session went on")
+
+    def test_dead_port_and_silent_server(self):
+        r = run_native(self.binary, free_port(), "--messages", "3", "--concurrency", "2", "--timeout", "10",
+                       "--command-timeout", "2")
+        self.assertEqual((r["accepted"], r["errors"]), (0, {"connect refused": 3}))
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        try:
+            t = time.monotonic()
+            r = run_native(self.binary, srv.getsockname()[1], "--messages", "2", "--concurrency", "1",
+                           "--timeout", "10", "--command-timeout", "0.3")
+            self.assertEqual((r["accepted"], r["errors"]), (0, {"greeting timeout": 2}))
+            self.assertLess(time.monotonic() - t, 5)
+        finally:
+            srv.close()
+
+    def test_only_loopback(self):
+        r = subprocess.run([self.binary, "--host", "192.0.2.1", "--port", "25"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("loopback", r.stderr)
+
+    def test_messages_are_the_python_generators(self):
+        """The same bytes on the wire but for the per-message header values: size, header names,
+        76-character lines, no line starting with a dot, the final CRLF.CRLF."""
+        for size in (3000, 10_000, 10_081):
+            data = capture_message(lambda port: run_native(self.binary, port, "--messages", "1", "--concurrency", "1",
+                                                           "--size", str(size), "--command-timeout", "5"))
+            head, body = data.split(b"\r\n\r\n", 1)
+            self.assertEqual(len(data), size, size)
+            names = [line.split(b":")[0] for line in head.split(b"\r\n")]
+            spec = LoadSpec(size=size)
+            factory = MessageFactory(spec)
+            py_head, _ = factory.message(0)
+            self.assertEqual(names, [line.split(b":")[0] for line in py_head.rstrip(b"\r\n").split(b"\r\n")])
+            lines = body.split(b"\r\n")
+            self.assertEqual(lines[-1], b"")
+            self.assertTrue(all(0 < len(line) <= 78 and not line.startswith(b".") for line in lines[:-1]))
+            self.assertNotIn(b"\r\r", body)
+
+
+def capture_message(run) -> bytes:
+    """Runs `run(port)` against a one-connection SMTP sink here; returns the DATA it received."""
+    import threading
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    got = bytearray()
+
+    def serve():
+        conn, _ = srv.accept()
+        f = conn.makefile("rwb")
+        f.write(b"220 sink\r\n"); f.flush()
+        while True:
+            line = f.readline()
+            if not line:
+                return
+            verb = line[:4].upper()
+            if verb == b"DATA":
+                f.write(b"354 go\r\n"); f.flush()
+                while True:
+                    part = f.readline()
+                    if part == b".\r\n":
+                        break
+                    got.extend(part)
+                f.write(b"250 ok\r\n"); f.flush()
+            elif verb == b"QUIT":
+                f.write(b"221 bye\r\n"); f.flush()
+                conn.close()
+                return
+            elif verb == b"EHLO":
+                f.write(b"250-sink\r\n250 PIPELINING\r\n"); f.flush()
+            else:
+                f.write(b"250 ok\r\n"); f.flush()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        result = run(srv.getsockname()[1])
+        thread.join(10)
+    finally:
+        srv.close()
+    assert result["accepted"] == 1, result
+    return bytes(got)
 
 
 if __name__ == "__main__":

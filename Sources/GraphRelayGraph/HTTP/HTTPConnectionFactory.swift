@@ -20,7 +20,7 @@ struct HTTPConnectionFactory: Sendable {
         let timeout = configuration.connectTimeout
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(timeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
 
         let channel: any Channel
         do {
