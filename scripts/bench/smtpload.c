@@ -4,7 +4,7 @@
  * result as smtpload.py, at a small fraction of its CPU: on a 2-core machine the Python
  * generator took about 0.45 ms of CPU per message, a quarter of the machine that the servers
  * under test should have, and its per-command latency sat in series with theirs when one session
- * sends at a time (docs/performance.md, "The load generator").
+ * sends at a time.
  *
  *   cc -O2 -o smtpload smtpload.c
  *   ./smtpload --port 2525 --messages 3000 --concurrency 20 --size 10000 [--per-session N]
