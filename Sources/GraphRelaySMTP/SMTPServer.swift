@@ -3,6 +3,9 @@ import GraphRelayTLS
 import Logging
 import NIOCore
 import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The SMTP listener: binds the configured listeners on an `EventLoopGroup` and runs one
 /// ``SMTPSessionHandler`` per connection.
@@ -94,11 +97,11 @@ public final class SMTPServer: Sendable {
         var bound: [SMTPBoundListener] = []
         do {
             for listener in configuration.listeners {
-                let channel = try await bind(listener, on: group)
-                guard let address = channel.localAddress else {
+                let channels = try await bind(listener, on: group)
+                state.withLockedValue { $0.serverChannels += channels }
+                guard let address = channels.first?.localAddress else {
                     throw SMTPServerError("listener \(listener.name) has no local address")
                 }
-                state.withLockedValue { $0.serverChannels.append(channel) }
                 bound.append(SMTPBoundListener(configuration: listener, address: address))
                 logger.info("SMTP listening", metadata: [
                     "smtp.listener": "\(listener.name)", "smtp.address": "\(address)", "smtp.tls": "\(listener.tls)",
@@ -115,10 +118,41 @@ public final class SMTPServer: Sendable {
         return bound
     }
 
-    private func bind(_ listener: SMTPListenerConfiguration, on group: any EventLoopGroup) async throws -> any Channel {
-        let bootstrap = ServerBootstrap(group: group)
+    /// Binds `listener` once per event loop of `group`, each socket with `SO_REUSEPORT`: the kernel
+    /// spreads new connections over the sockets, and a connection is served on the loop that
+    /// accepted it — no hand-over to another thread per connection. Before that, a plain bind
+    /// checks that nothing listens on the address yet (with `SO_REUSEPORT` alone, a second
+    /// process of the same user could share the port silently instead of failing).
+    private func bind(_ listener: SMTPListenerConfiguration, on group: any EventLoopGroup) async throws -> [any Channel] {
+        let loops = Array(group.makeIterator())
+        guard loops.count > 1 else {
+            return [try await bind(listener, port: listener.port, loop: loops.first ?? group.next(), sharingPort: false)]
+        }
+        if listener.port != 0 {
+            try await bind(listener, port: listener.port, loop: loops[0], sharingPort: false).close()
+        }
+        var channels: [any Channel] = []
+        do {
+            for loop in loops {
+                // Port 0: the first bind picks the port, the others join it.
+                let port = channels.first?.localAddress?.port ?? listener.port
+                channels.append(try await bind(listener, port: port, loop: loop, sharingPort: true))
+            }
+        } catch {
+            for channel in channels { try? await channel.close() }
+            throw error
+        }
+        return channels
+    }
+
+    /// `SO_REUSEPORT` (level `SOL_SOCKET`), which NIO names on no platform.
+    private static let reusePort = ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT))
+
+    private func bind(_ listener: SMTPListenerConfiguration, port: Int, loop: any EventLoop, sharingPort: Bool) async throws -> any Channel {
+        let bootstrap = ServerBootstrap(group: loop, childGroup: loop)
             .serverChannelOption(.backlog, value: 511)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(Self.reusePort, value: sharingPort ? 1 : 0)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -126,9 +160,9 @@ public final class SMTPServer: Sendable {
                 }
             }
         do {
-            return try await bootstrap.bind(host: listener.host, port: listener.port).get()
+            return try await bootstrap.bind(host: listener.host, port: port).get()
         } catch {
-            throw SMTPServerError("cannot listen on \(listener.host):\(listener.port) (\(listener.name)): \(error)")
+            throw SMTPServerError("cannot listen on \(listener.host):\(port) (\(listener.name)): \(error)")
         }
     }
 

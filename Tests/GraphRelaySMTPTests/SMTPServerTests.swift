@@ -386,6 +386,58 @@ struct SMTPServerTests {
         await server.shutdown()
     }
 
+    @Test("one listening socket per event loop on the same port; all of them serve sessions and close at shutdown")
+    func socketPerEventLoop() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        do {
+            try await servesFromEverySocket(group)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try await group.shutdownGracefully()
+    }
+
+    private func servesFromEverySocket(_ group: MultiThreadedEventLoopGroup) async throws {
+        let server = SMTPServer(
+            configuration: SMTPServerConfiguration(listeners: [SMTPListenerConfiguration(name: "plain", host: "127.0.0.1", port: 0)]),
+            policy: TestPolicy(), logger: SMTPServerFixture.quietLogger
+        )
+        let port = try #require(try await server.start(on: group).first?.port)
+        #expect(try Self.listeningSockets(port: port) == 2)
+        // The kernel spreads connections over the sockets by address and port: every one of
+        // these sessions is served, whichever socket took it.
+        for _ in 0..<20 {
+            let client = try await SMTPTestClient.connect(port: port)
+            #expect(try await client.readReply().code == 220)
+            try await client.send("EHLO c\r\nQUIT\r\n")
+            #expect(try await client.statuses(2) == ["250", "221 2.0.0"])
+            await client.close()
+        }
+        // Another server cannot share the port (the sockets allow sharing, a plain bind does not).
+        let clash = SMTPServer(
+            configuration: SMTPServerConfiguration(listeners: [SMTPListenerConfiguration(host: "127.0.0.1", port: port)]),
+            logger: SMTPServerFixture.quietLogger
+        )
+        await #expect(throws: SMTPServerError.self) { try await clash.start(on: group) }
+        #expect(try Self.listeningSockets(port: port) == 2)
+        await server.shutdown(gracePeriod: .seconds(5))
+        #expect(try Self.listeningSockets(port: port) == 0)
+    }
+
+    /// Sockets listening on 127.0.0.1:`port`, from /proc/net/tcp (read to its end: the file
+    /// reports no size, and a single read returns only its first page).
+    static func listeningSockets(port: Int) throws -> Int {
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/net/tcp"))
+        defer { try? handle.close() }
+        let table = String(decoding: try handle.readToEnd() ?? Data(), as: UTF8.self)
+        let local = "0100007F:" + String(format: "%04X", port)
+        return table.split(separator: "\n").filter { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 3 && fields[1] == local && fields[3] == "0A"
+        }.count
+    }
+
     @Test("an implicit-TLS listener without a TLS context closes connections; a port in use fails start")
     func misconfiguration() async throws {
         let fixture = try await SMTPServerFixture.start(
