@@ -32,13 +32,23 @@ extension Spool {
         }
     }
 
-    /// How many messages `area` holds, from the directory's names alone (no file is read): for
+    /// How many messages `area` holds, from the directory's names (no file is read): for
     /// metrics, where listing thousands of failed messages at every scrape would cost too much.
+    /// In `queue/` a message file without metadata file is looked at: an empty one is a slot
+    /// (``SpoolSlots``), not a message.
     public func count(_ area: Area) async throws -> Int {
         let paths = self.paths
         return try await io { () throws -> Int in
-            try Posix.list(paths.area(area)).reduce(0) { count, name in
-                guard let (_, kind) = SpoolRecovery.parse(name), kind == "eml" else { return count }
+            let names = try Posix.list(paths.area(area))
+            let withMetadata = Set(names.compactMap { name -> QueueID? in
+                guard let (id, kind) = SpoolRecovery.parse(name), kind == "json" else { return nil }
+                return id
+            })
+            return try names.reduce(0) { count, name in
+                guard let (id, kind) = SpoolRecovery.parse(name), kind == "eml" else { return count }
+                if area == .queue, !withMetadata.contains(id) {
+                    guard let size = try Posix.fileSize(paths.message(id, in: .queue)), size > 0 else { return count }
+                }
                 return count + 1
             }
         }

@@ -58,6 +58,8 @@ public final class Spool: Sendable {
     let attemptJournal: SpoolAttemptJournal
     /// Files of delivered messages reused by new ones (server mode; empty in tool mode).
     let filePool: SpoolFilePool
+    /// Message files made ahead in `queue/` (server mode with ``SpoolConfiguration/slots``).
+    let slots: SpoolSlots
     /// Records of queued messages, valid while their metadata file is unchanged (server mode).
     let recordCache: SpoolRecordCache
     /// The open `server.lock` (server mode) until ``close()``; the kernel drops the flock with it.
@@ -123,6 +125,8 @@ public final class Spool: Sendable {
             capacity: mode == .server ? configuration.recycledFiles : 0
         )
         self.filePool = filePool
+        let slots = SpoolSlots(capacity: mode == .server ? configuration.slots : 0)
+        self.slots = slots
         self.recordCache = SpoolRecordCache(capacity: mode == .server ? 10_000 : 0)
 
         let pool = NIOThreadPool(numberOfThreads: max(1, configuration.ioThreads))
@@ -144,9 +148,12 @@ public final class Spool: Sendable {
                 faults: configuration.faults
             )
             if mode == .server {
-                let (report, spares) = try SpoolRecovery(paths: paths, logger: logger, now: now).run()
+                let (report, spares, foundSlots) = try SpoolRecovery(paths: paths, logger: logger, now: now).run()
                 self.recoveryReport = report
                 filePool.adopt(spares)
+                for id in slots.adopt(foundSlots) {
+                    Posix.unlinkIfPresent(paths.message(id, in: .queue))
+                }
                 Self.preallocate(configuration.preallocatedFiles, into: filePool, on: pool, logger: logger)
             } else {
                 self.recoveryReport = SpoolRecoveryReport()
@@ -156,10 +163,46 @@ public final class Spool: Sendable {
             if let fd = lockFD { Posix.close(fd) }
             throw error
         }
+        refillSlots()
     }
 
     deinit {
         releaseServerLock()
+    }
+
+    /// Tops up the slots (``SpoolSlots``) in the background when half or more are used: makes
+    /// each from a spare of `tmp/` (renamed) or as a new empty file, then one shared fsync of
+    /// `queue/` before any is used. A failure leaves the commits on the `tmp/` path; empty files
+    /// it left are taken over by the next recovery.
+    func refillSlots() {
+        guard let count = slots.beginRefill() else { return }
+        let paths = self.paths
+        let filePool = self.filePool
+        let syncer = self.queueSyncer
+        let slots = self.slots
+        let logger = self.logger
+        Task {
+            do {
+                let made = try await syncer.sync { () throws -> [QueueID] in
+                    var made: [QueueID] = []
+                    for _ in 0..<count {
+                        let id = QueueID.make()
+                        let path = paths.message(id, in: .queue)
+                        if let spare = filePool.take() {
+                            try Posix.rename(spare, path)
+                        } else {
+                            Posix.close(try Posix.open(path, O_WRONLY | O_CREAT | O_EXCL))
+                        }
+                        made.append(id)
+                    }
+                    return made
+                }
+                slots.finishRefill(made)
+            } catch {
+                slots.finishRefill([])
+                logger.warning("spool: cannot prepare message slots; commits go through tmp/", metadata: ["relay.error": "\(error)"])
+            }
+        }
     }
 
     /// Tops the pool of spares up to `target` in the background, 256 files per trip to the I/O
@@ -229,6 +272,9 @@ public final class Spool: Sendable {
     /// header block already); otherwise the writer finds it in the bytes.
     public func makeWriter(now: Date = Date(), messageId: String? = nil) throws -> SpoolWriter {
         if isClosed.withLockedValue({ $0 }) { throw SpoolError.closed }
+        let slot = slots.take()
+        if slots.capacity > 0 { refillSlots() }
+        if let slot { return SpoolWriter(spool: self, id: slot, messageId: messageId, slot: true) }
         return SpoolWriter(spool: self, id: QueueID.make(now: now), messageId: messageId)
     }
 

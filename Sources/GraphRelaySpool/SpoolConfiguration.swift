@@ -42,6 +42,16 @@ public struct SpoolConfiguration: Sendable {
     /// directory entries and well under a second of a start.
     public static let serverPreallocatedFiles = 4096
 
+    /// Empty message files a server keeps ready in `queue/` (``SpoolSlots``, docs/spool.md
+    /// "Slots"), so that a commit costs one `fdatasync` instead of a sync, a rename and a
+    /// directory fsync. Default 0 (none: every commit goes through `tmp/`); the relay's server
+    /// uses ``serverSlots``.
+    public var slots: Int = 0
+
+    /// What `graph-relay serve` keeps ready: 64 slots, made 32 or more at a time with one fsync
+    /// of `queue/` each batch.
+    public static let serverSlots = 64
+
     /// How long a starting server waits for `server.lock` before it reports the spool in use.
     /// Default 3 s: the lock can be held for a moment by a server that is stopping, or by a child
     /// process between its fork and its exec (it inherits the lock file's descriptor until then).

@@ -19,6 +19,7 @@ extension SpoolJSON {
         json.close("}")
         json.field("bounceId", record.bounceId?.rawValue)
         json.field("bounceSuppressed", record.bounceSuppressed)
+        if let checksum = record.checksum { json.field("checksum", number: checksum) }
         if let draft = record.draft {
             json.open("draft", "{")
             json.field("format", draft.format)

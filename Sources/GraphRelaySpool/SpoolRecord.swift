@@ -17,9 +17,9 @@ public enum SpoolMessageState: String, Codable, Sendable, Equatable {
 /// also ends with the metadata as committed, format 2).
 /// See docs/spool.md for the on-disk format.
 public struct SpoolRecord: Codable, Sendable, Equatable {
-    /// The format version: 2 — the message file ends with this record as it was committed
-    /// (``SpoolTrailer``); 1 — messages committed by versions before 0.9.1, whose file holds the
-    /// message bytes only. Both are read.
+    /// The format version: 3 — as 2, with the ``checksum`` of the message bytes; 2 — the message
+    /// file ends with this record as it was committed (``SpoolTrailer``); 1 — messages committed
+    /// by versions before 0.9.1, whose file holds the message bytes only. All are read.
     public var version: Int
     public var id: QueueID
     public var state: SpoolMessageState
@@ -58,9 +58,16 @@ public struct SpoolRecord: Codable, Sendable, Equatable {
     public var bounceSuppressed: String?
     /// The draft a delivery attempt is building or sending, if any (see ``SpoolDraft``).
     public var draft: SpoolDraft?
+    /// CRC-32C of the `size` message bytes (format 3): recovery checks it for a message written
+    /// into a slot whose commit may have been cut short (docs/spool.md, "Slots").
+    public var checksum: UInt32?
 
-    public init(id: QueueID, envelope: SpoolEnvelope, size: Int64, messageId: String?) {
-        self.version = SpoolTrailer.version
+    /// The version of records written now.
+    static let currentVersion = 3
+
+    public init(id: QueueID, envelope: SpoolEnvelope, size: Int64, messageId: String?, checksum: UInt32? = nil) {
+        self.version = checksum == nil ? SpoolTrailer.version : Self.currentVersion
+        self.checksum = checksum
         self.id = id
         self.state = .queued
         self.sender = envelope.sender
@@ -110,6 +117,7 @@ public struct SpoolRecord: Codable, Sendable, Equatable {
         bounceId = try c.decodeIfPresent(QueueID.self, forKey: .bounceId)
         bounceSuppressed = try c.decodeIfPresent(String.self, forKey: .bounceSuppressed)
         draft = try c.decodeIfPresent(SpoolDraft.self, forKey: .draft)
+        checksum = try c.decodeIfPresent(UInt32.self, forKey: .checksum)
     }
 }
 

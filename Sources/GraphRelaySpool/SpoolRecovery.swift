@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 
 /// What recovery did when a server opened the spool.
 public struct SpoolRecoveryReport: Sendable, Equatable {
@@ -25,11 +26,13 @@ struct SpoolRecovery {
     let logger: Logger
     let now: Date
 
-    /// Recovers the spool; returns the report and the names of the spares found in `tmp/`
-    /// (files kept for reuse, ``SpoolFilePool``), which are not interrupted writes.
-    func run() throws -> (report: SpoolRecoveryReport, spares: [String]) {
+    /// Recovers the spool; returns the report, the names of the spares found in `tmp/` (files
+    /// kept for reuse, ``SpoolFilePool``) and the ids of the slots found in `queue/` (empty
+    /// message files made ahead, ``SpoolSlots``), neither of which are interrupted writes.
+    func run() throws -> (report: SpoolRecoveryReport, spares: [String], slots: [QueueID]) {
         var report = SpoolRecoveryReport()
         var spares: [String] = []
+        var slots: [QueueID] = []
         let attemptsUnderWay = try SpoolAttemptJournal.read(paths.attemptJournal)
         for name in try Posix.list(paths.tmp) {
             if SpoolFilePool.isSpare(name) {
@@ -55,6 +58,10 @@ struct SpoolRecovery {
                 // A message file alone is a message when it carries its metadata (format 2);
                 // a metadata file alone never is.
                 var complete = entry.eml && entry.json
+                if area == .queue, entry.eml, !entry.json, try Posix.fileSize(paths.message(id, in: area)) == 0 {
+                    slots.append(id)
+                    continue
+                }
                 if entry.eml, !entry.json {
                     complete = try SpoolFiles.trailerRecord(id, in: area, paths: paths) != nil
                     if !complete, try SpoolTrailer.hasDamagedFooter(paths.message(id, in: area)) {
@@ -102,7 +109,7 @@ struct SpoolRecovery {
                 ]
             )
         }
-        return (report, spares)
+        return (report, spares, slots)
     }
 
     private func recover(_ id: QueueID, in area: Spool.Area, attempt: SpoolAttemptJournal.Entry?, report: inout SpoolRecoveryReport) throws {
@@ -119,6 +126,16 @@ struct SpoolRecovery {
             throw SpoolError.corrupt(path: emlPath, reason: "\(fileSize) bytes instead of \(record.size)")
         }
         guard area == .queue else { return }
+        if !hasMetadataFile, let checksum = record.checksum {
+            // Written into a slot, the file was in the queue before its bytes were synced: a
+            // commit cut short by a power loss can leave a complete-looking trailer over bytes
+            // that never reached the disk. (Never answered 250; a message updated since has a
+            // metadata file and was complete.)
+            let actual = try Self.checksum(of: emlPath, size: record.size)
+            guard actual == checksum else {
+                throw SpoolError.corrupt(path: emlPath, reason: "its bytes do not match their checksum (written when the server stopped?)")
+            }
+        }
         report.queued += 1
         // An attempt started (journal) whose result was never recorded, or metadata left
         // `delivering` by a server before the journal existed.
@@ -141,6 +158,23 @@ struct SpoolRecovery {
                 metadata: ["relay.queue-id": "\(id)"]
             )
         }
+    }
+
+    /// CRC-32C of the first `size` bytes of the file at `path`.
+    static func checksum(of path: String, size: Int64) throws(SpoolError) -> UInt32 {
+        let fd = try Posix.open(path, O_RDONLY)
+        defer { Posix.close(fd) }
+        var crc = CRC32C()
+        var buffer = ByteBuffer()
+        var offset: Int64 = 0
+        while offset < size {
+            buffer.clear()
+            let got = try Posix.pread(fd, into: &buffer, count: Int(min(size - offset, 1 << 20)), offset: Int(offset), path: path)
+            if got == 0 { break }
+            crc.update(buffer)
+            offset += Int64(got)
+        }
+        return crc.value
     }
 
     private func moveAside(_ id: QueueID, area: Spool.Area, reason: String) throws {

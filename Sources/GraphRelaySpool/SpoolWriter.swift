@@ -5,15 +5,17 @@ import NIOCore
 /// Writes one new message into the spool: ``append(_:)`` its bytes as they arrive, then
 /// ``commit(_:)`` (only after it returns may the SMTP side answer 250) or ``abort()``.
 ///
-/// Bytes are collected in memory up to ``SpoolConfiguration/writeBufferSize`` and then written to
-/// a file in `tmp/` (a spare from ``SpoolFilePool``, overwritten from the start, or a new
-/// `tmp/<id>.eml`) on the I/O threads while the client keeps sending; `append` suspends only when
-/// more than ``SpoolConfiguration/maxPendingWriteBytes`` wait for the disk. Commit writes the
-/// rest and the metadata after it (``SpoolTrailer``), cuts the file to that size and fdatasyncs
-/// it — the message's one file sync —, renames it to `queue/<id>.eml` (now the message exists)
-/// and waits for a (shared) fsync of `queue/`. No `<id>.json` is written: the trailer is the
-/// metadata until the first update. Any failure throws a ``SpoolError`` and removes every file of the
-/// message. A writer dropped without commit or abort removes its file.
+/// Bytes are collected in memory up to ``SpoolConfiguration/writeBufferSize`` and then written on
+/// the I/O threads while the client keeps sending; `append` suspends only when more than
+/// ``SpoolConfiguration/maxPendingWriteBytes`` wait for the disk. They go into a slot,
+/// `queue/<id>.eml` made ahead with a durable directory entry (``SpoolSlots``), when one is ready;
+/// else into a file in `tmp/` (a spare from ``SpoolFilePool``, overwritten from the start, or a
+/// new `tmp/<id>.eml`). Commit writes the rest and the metadata after it (``SpoolTrailer``, with
+/// the bytes' CRC-32C), cuts the file to that size and fdatasyncs it — the message's one file
+/// sync. In a slot that is all: the message exists. From `tmp/` it is renamed to
+/// `queue/<id>.eml` and waits for a (shared) fsync of `queue/`. No `<id>.json` is written: the
+/// trailer is the metadata until the first update. Any failure throws a ``SpoolError`` and
+/// removes every file of the message. A writer dropped without commit or abort removes its file.
 ///
 /// Call `append`/`commit`/`abort` in order from one task (or one event loop): they are not meant
 /// to race each other, though the writer stays consistent if they do.
@@ -38,25 +40,35 @@ public final class SpoolWriter: @unchecked Sendable {
         var size: Int64 = 0
         var error: SpoolError?
         var probe: [UInt8] = []
+        /// Of the bytes written so far (only the flushing thread updates it).
+        var checksum = CRC32C()
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
     private let spool: Spool
     private let state = NIOLockedValueBox(State())
-    /// The file in `tmp/` the bytes go to: a spare being reused, or `tmp/<id>.eml`.
+    /// The file the bytes go to: the slot `queue/<id>.eml`, a spare in `tmp/` being reused, or
+    /// `tmp/<id>.eml`.
     private let temporaryPath: String
-    /// Whether `temporaryPath` is a spare (exists, holds an old message's bytes).
+    /// Whether `temporaryPath` exists already (a slot, or a spare that may hold an old message's bytes).
     private let reusesSpare: Bool
+    /// Whether `temporaryPath` is a slot: the message exists once the file is synced.
+    private let inSlot: Bool
     private static let probeLimit = 64 * 1024
 
     /// The Message-ID given by the creator; nil: found in the first bytes (`probe`).
     private let knownMessageId: String?
 
-    init(spool: Spool, id: QueueID, messageId: String? = nil) {
+    /// `slot`: write into the slot `queue/<id>.eml`; else into `tmp/`.
+    init(spool: Spool, id: QueueID, messageId: String? = nil, slot: Bool = false) {
         self.spool = spool
         self.id = id
         self.knownMessageId = messageId
-        if let spare = spool.filePool.take() {
+        self.inSlot = slot
+        if slot {
+            self.temporaryPath = spool.paths.message(id, in: .queue)
+            self.reusesSpare = true
+        } else if let spare = spool.filePool.take() {
             self.temporaryPath = spare
             self.reusesSpare = true
         } else {
@@ -124,10 +136,11 @@ public final class SpoolWriter: @unchecked Sendable {
         let spool = self.spool
         let id = self.id
         do {
-            // The file work and the shared fsync of queue/ in one trip to the I/O threads.
-            let record = try await spool.queueSyncer.sync { [self] () throws -> SpoolRecord in
-                try self.finishFile(envelope: envelope)
-            }
+            // In a slot, the file's sync is all; else the file work and the shared fsync of
+            // queue/ in one trip to the I/O threads.
+            let record = try await inSlot
+                ? spool.io { [self] () throws -> SpoolRecord in try self.finishFile(envelope: envelope) }
+                : spool.queueSyncer.sync { [self] () throws -> SpoolRecord in try self.finishFile(envelope: envelope) }
             state.withLockedValue { $0.phase = .committed }
             spool.logger.debug("message spooled", metadata: ["relay.queue-id": "\(id)", "relay.size": "\(record.size)"])
             spool.notifyCommitted(record)
@@ -226,19 +239,25 @@ public final class SpoolWriter: @unchecked Sendable {
 
     private func openTemporaryFile() throws -> Int32 {
         // A spare is overwritten from offset 0 (and cut to size at commit) — or created, should
-        // someone have removed it from tmp/; a new file must be new.
-        let fd = try Posix.open(temporaryPath, reusesSpare ? O_WRONLY | O_CREAT : O_WRONLY | O_CREAT | O_EXCL)
+        // someone have removed it from tmp/; a new file must be new. A slot must exist: a file
+        // created now in queue/ would not have a durable directory entry.
+        let flags = inSlot ? O_WRONLY : reusesSpare ? O_WRONLY | O_CREAT : O_WRONLY | O_CREAT | O_EXCL
+        let fd = try Posix.open(temporaryPath, flags)
         state.withLockedValue { $0.fd = fd }
         return fd
     }
 
+    /// Writes `batch` and adds it to the checksum (one flush or the commit at a time).
     private func write(_ batch: [ByteBuffer], to fd: Int32) throws -> Int {
         var total = 0
+        var checksum = state.withLockedValue { $0.checksum }
         for buffer in batch {
             try spool.configuration.faults.check(.writeMessage, temporaryPath)
             try Posix.writeAll(fd, buffer, path: temporaryPath)
+            checksum.update(buffer)
             total += buffer.readableBytes
         }
+        state.withLockedValue { $0.checksum = checksum }
         return total
     }
 
@@ -254,11 +273,13 @@ public final class SpoolWriter: @unchecked Sendable {
         if let error { throw error }
         let paths = spool.paths
         let faults = spool.configuration.faults
-        let record = SpoolRecord(id: id, envelope: envelope, size: size, messageId: knownMessageId ?? MessageHeaders(probe).value(of: "Message-ID"))
-        let json = try SpoolJSON.encode(record)
         let fd = try existingFD >= 0 ? existingFD : openTemporaryFile()
+        let record: SpoolRecord
         do {
             _ = try write(batch, to: fd)
+            record = SpoolRecord(id: id, envelope: envelope, size: size, messageId: knownMessageId ?? MessageHeaders(probe).value(of: "Message-ID"),
+                                 checksum: state.withLockedValue { $0.checksum.value })
+            let json = try SpoolJSON.encode(record)
             // The metadata after the message, so that one fdatasync makes both durable.
             let trailer = json + SpoolTrailer.footer(jsonLength: json.count)
             try faults.check(.writeMetadata, temporaryPath)
@@ -275,6 +296,10 @@ public final class SpoolWriter: @unchecked Sendable {
         }
         state.withLockedValue { $0.fd = -1 }
         Posix.close(fd)
+        if inSlot {
+            spool.recordCache.remember(record, metadataPath: paths.metadata(id, in: .queue))
+            return record
+        }
 
         // Renaming the file in is what makes the message exist. There is no metadata file yet:
         // the trailer is the metadata until the first update writes `<id>.json`.

@@ -42,7 +42,8 @@ struct SpoolFormatTests {
 
             let message = sampleMessage(seed: 2, size: 5_000)
             let record = try await spoolMessage(spool, message)
-            #expect(record.version == 2)
+            // Format 3: format 2 with the message bytes' CRC-32C in the record.
+            #expect(record.version == 3 && record.checksum == CRC32C(message).value)
             let file = try bytes(directory, "queue/\(record.id).eml")
             #expect(Array(file.prefix(message.count)) == message)
             let json = try SpoolJSON.encode(record)

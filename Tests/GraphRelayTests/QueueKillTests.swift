@@ -73,7 +73,7 @@ struct QueueKillTests {
             let busy = await queueWait(timeout: .seconds(40)) {
                 ledger.acknowledgedCount - baseline >= Self.acknowledgedBeforeKill && Self.outboxFiles(outbox).count >= Self.deliveredBeforeKill * (round + 1)
             }
-            let queuedAtKill = QueueSpoolFiles.files(spool, area: "queue").filter { $0.hasSuffix(".eml") }.count
+            let queuedAtKill = QueueSpoolFiles.messageFiles(spool).filter { $0.hasSuffix(".eml") }.count
             server.kill()
             await load.value
             #expect(busy, "round \(round): load did not get going; server log:\n\(server.output.suffix(3000))")
@@ -82,11 +82,11 @@ struct QueueKillTests {
 
         // Restart on the same spool and outbox, without load, and let the queue drain.
         let server = try await QueueServerProcess.start(configFile: configFile)
-        let drained = await queueWait(timeout: .seconds(60)) { QueueSpoolFiles.files(spool, area: "queue").isEmpty }
+        let drained = await queueWait(timeout: .seconds(60)) { QueueSpoolFiles.messageFiles(spool).isEmpty }
         report.append("final restart: recovery \(Self.recovery(in: server.output))")
         server.kill()
         await emulator.shutdown()
-        #expect(drained, "queue not empty a minute after the restart: \(QueueSpoolFiles.files(spool, area: "queue").prefix(10)); log:\n\(server.output.suffix(3000))")
+        #expect(drained, "queue not empty a minute after the restart: \(QueueSpoolFiles.messageFiles(spool).prefix(10)); log:\n\(server.output.suffix(3000))")
         #expect(QueueSpoolFiles.files(spool, area: "failed").isEmpty)
         // tmp/ holds only spares (delivered messages' files kept for reuse), no interrupted write.
         #expect(QueueSpoolFiles.files(spool, area: "tmp").filter { !$0.hasSuffix(".spare") }.isEmpty)

@@ -205,6 +205,17 @@ enum QueueSpoolFiles {
     static func files(_ spool: String, area: String) -> [String] {
         ((try? FileManager.default.contentsOfDirectory(atPath: spool + "/" + area)) ?? []).sorted()
     }
+
+    /// The files of messages in `area`: every file but the slots (empty `.eml` files without a
+    /// `.json`, made ahead for messages to come; docs/spool.md, "Slots").
+    static func messageFiles(_ spool: String, area: String = "queue") -> [String] {
+        let names = files(spool, area: area)
+        return names.filter { name in
+            guard name.hasSuffix(".eml"), !names.contains(String(name.dropLast(4)) + ".json") else { return true }
+            let size = (try? FileManager.default.attributesOfItem(atPath: "\(spool)/\(area)/\(name)")[.size] as? Int) ?? nil
+            return size.map { $0 > 0 } ?? false
+        }
+    }
 }
 
 // MARK: The relay under test
@@ -293,7 +304,8 @@ final class QueueRelayFixture: @unchecked Sendable {
     /// 300 ms (doubling up to 1 s) and queue tooling is polled every 100 ms.
     /// `tuning` adjusts the delivery agent further (e.g. a smaller upload budget).
     @discardableResult
-    func start(tuning: @escaping @Sendable (inout DeliveryAgentConfiguration) -> Void = { _ in }) async throws -> RelayService {
+    func start(tuning: @escaping @Sendable (inout DeliveryAgentConfiguration) -> Void = { _ in },
+               spool spoolTuning: @escaping @Sendable (inout SpoolConfiguration) -> Void = { _ in }) async throws -> RelayService {
         let configuration = try RelayConfiguration.parse(yaml: yaml, baseDirectory: directory, environment: [:], file: "queue-e2e.yaml")
         let service = RelayService(configuration: configuration, logger: capture.logger("graph-relay"))
         service.tokenCheckInterval = .milliseconds(200)
@@ -303,6 +315,7 @@ final class QueueRelayFixture: @unchecked Sendable {
             agent.kickPollInterval = .milliseconds(100)
             tuning(&agent)
         }
+        service.spoolTuning = spoolTuning
         do {
             let listeners = try await service.start()
             lock.withLock {
@@ -346,7 +359,7 @@ final class QueueRelayFixture: @unchecked Sendable {
 
     /// Waits until the spool's queue is empty (every message delivered or failed).
     func waitForEmptyQueue(timeout: Duration = .seconds(30)) async -> Bool {
-        await queueWait(timeout: timeout) { QueueSpoolFiles.records(spoolDirectory).isEmpty && QueueSpoolFiles.files(spoolDirectory, area: "queue").isEmpty }
+        await queueWait(timeout: timeout) { QueueSpoolFiles.records(spoolDirectory).isEmpty && QueueSpoolFiles.messageFiles(spoolDirectory).isEmpty }
     }
 
     /// Runs `body` with a fixture and always closes it.

@@ -1,4 +1,5 @@
 import Foundation
+import GraphRelaySpool
 import GraphRelayTestSupport
 import Testing
 
@@ -27,6 +28,14 @@ struct SpoolSyncCountTests {
             let attached = await queueWait(timeout: .seconds(10)) { Self.isTraced(server.process.pid) }
             try #require(attached, "strace did not attach (ptrace not permitted?): \(tracer.text)")
             let before = try Self.fdatasyncs(trace)
+            // The server's slots (empty files made ahead in queue/) are ready: each message is
+            // written into one, so the commit is the fdatasync and nothing else.
+            func slots() -> Set<String> {
+                Set(QueueSpoolFiles.files(fixture.spoolDirectory, area: "queue")).subtracting(QueueSpoolFiles.messageFiles(fixture.spoolDirectory))
+            }
+            let ready = await queueWait(timeout: .seconds(10)) { slots().count == SpoolConfiguration.serverSlots }
+            #expect(ready, "\(slots().count) slots")
+            let slotsBefore = slots()
 
             for index in 1...10 {
                 let sent = try await ProcessRunner.run("swaks", [
@@ -42,7 +51,9 @@ struct SpoolSyncCountTests {
             }
             #expect(settled, "\(QueueSpoolFiles.files(fixture.spoolDirectory, area: "queue"))")
             #expect(try Self.fdatasyncs(trace) - before == 10)
-            #expect(QueueSpoolFiles.files(fixture.spoolDirectory, area: "queue").filter { $0.hasSuffix(".eml") }.count == 10)
+            let messages = QueueSpoolFiles.messageFiles(fixture.spoolDirectory).filter { $0.hasSuffix(".eml") }
+            #expect(messages.count == 10)
+            #expect(Set(messages).isSubset(of: slotsBefore), "messages not written into slots: \(Set(messages).subtracting(slotsBefore))")
         }
     }
 

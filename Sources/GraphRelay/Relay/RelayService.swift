@@ -30,6 +30,7 @@ public final class RelayService: Sendable {
         var agent: DeliveryAgent?
         var admin: AdminServer?
         var deliveryAgentTuning: @Sendable (inout DeliveryAgentConfiguration) -> Void = { _ in }
+        var spoolTuning: @Sendable (inout SpoolConfiguration) -> Void = { _ in }
         var tokenCheckInterval: Duration = .seconds(30)
         /// What the delivery agent delivers with (replaced by a reload).
         var spoolDelivery: SpoolDelivery?
@@ -71,6 +72,13 @@ public final class RelayService: Sendable {
     var deliveryAgentTuning: @Sendable (inout DeliveryAgentConfiguration) -> Void {
         get { state.withLockedValue { $0.deliveryAgentTuning } }
         set { state.withLockedValue { $0.deliveryAgentTuning = newValue } }
+    }
+
+    /// Adjusts spool settings that have no configuration key (slots, spares) when ``start()``
+    /// opens the spool. For tests; set it before ``start()``.
+    var spoolTuning: @Sendable (inout SpoolConfiguration) -> Void {
+        get { state.withLockedValue { $0.spoolTuning } }
+        set { state.withLockedValue { $0.spoolTuning = newValue } }
     }
 
     /// How often every application's token is checked (for `/readyz`; a cached token costs
@@ -168,6 +176,8 @@ public final class RelayService: Sendable {
         // Empty files made in the background after a start, so that the first burst of mail
         // writes into existing files like later ones do (docs/spool.md, "Spares").
         spoolConfiguration.preallocatedFiles = SpoolConfiguration.serverPreallocatedFiles
+        spoolConfiguration.slots = SpoolConfiguration.serverSlots
+        state.withLockedValue { $0.spoolTuning }(&spoolConfiguration)
         let spool = try Spool(directory: configuration.spool.directory, configuration: spoolConfiguration, logger: spoolLogger)
         let report = spool.recoveryReport
         spoolLogger.notice("spool opened: \(report)", metadata: ["relay.spool": "\(configuration.spool.directory)"])
