@@ -96,12 +96,17 @@ class RelayInstance:
 
     def spool_count(self) -> int | None:
         """Files of queued messages: those in spool/queue/ when it exists (graph-relay's layout,
-        docs/spool.md), else every regular file under spool/ outside the spool_exclude
+        docs/spool.md; an empty .eml without a .json is a slot, made ahead for a message to come,
+        and not counted), else every regular file under spool/ outside the spool_exclude
         directories (failed, ...). None when there is no spool directory."""
         queue = os.path.join(self.spool_dir, "queue")
         if os.path.isdir(queue):
             try:
-                return sum(1 for e in os.scandir(queue) if e.is_file())
+                entries = [e for e in os.scandir(queue) if e.is_file()]
+                metadata = {e.name[:-len(".json")] for e in entries if e.name.endswith(".json")}
+                return sum(1 for e in entries
+                           if not (e.name.endswith(".eml") and e.name[:-len(".eml")] not in metadata
+                                   and e.stat().st_size == 0))
             except OSError:
                 return None
         if not os.path.isdir(self.spool_dir):

@@ -178,6 +178,26 @@ class PostfixConfigTests(unittest.TestCase):
                 self.assertEqual(line.split()[4], "n", line)
 
 
+class SpoolCountTests(unittest.TestCase):
+    def test_slots_are_not_queued_messages(self):
+        """graph-relay's queue/ holds slots (empty .eml, no .json) besides messages (docs/spool.md)."""
+        d = tempfile.mkdtemp(prefix="bench-spool-")
+        try:
+            queue = os.path.join(d, "queue")
+            os.makedirs(queue)
+            relay = RelayInstance.__new__(RelayInstance)
+            relay.spool_dir, relay.spool_exclude = d, ("failed",)
+            self.assertEqual(relay.spool_count(), 0)
+            for name, content in [("A.eml", b""), ("B.eml", b""), ("C.eml", b"message"), ("D.eml", b""),
+                                  ("D.json", b"{}")]:
+                with open(os.path.join(queue, name), "wb") as f:
+                    f.write(content)
+            # Slots A and B; message C (its trailer); message D (empty file, but with metadata).
+            self.assertEqual(relay.spool_count(), 3)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 class StandInRunTests(unittest.TestCase):
     """The load generator against the stand-in relay, through RelayInstance and the template."""
 
