@@ -9,6 +9,8 @@ import Testing
 
 /// The environment variable that turns the test binary into the crash test's child writer.
 private let childVariable = "GRAPH_RELAY_SPOOL_CRASH_CHILD"
+/// The child's ``SpoolConfiguration/slots``.
+private let slotsVariable = "GRAPH_RELAY_SPOOL_CRASH_SLOTS"
 
 /// Seeds are spread over workers: worker w writes seeds w, w+4, w+8, …
 private func size(forSeed seed: Int) -> Int {
@@ -25,6 +27,7 @@ struct SpoolCrashTests {
         let directory = ProcessInfo.processInfo.environment[childVariable]!
         var configuration = SpoolConfiguration()
         configuration.writeBufferSize = 16 * 1024
+        configuration.slots = Int(ProcessInfo.processInfo.environment[slotsVariable] ?? "") ?? 0
         let spool = try Spool(directory: directory, configuration: configuration, logger: quietLogger)
         let out = FileHandle.standardOutput
         let deadline = Date().addingTimeInterval(120)
@@ -56,12 +59,16 @@ struct SpoolCrashTests {
         await spool.close()
     }
 
-    @Test("kill -9 while messages stream in: every committed message is intact, nothing partial is visible")
-    func killNineMidStream() async throws {
+    /// With 8 slots (``SpoolSlots``) the messages are written in `queue/` itself, and the slots
+    /// are made again every few messages while the child is killed.
+    @Test("kill -9 while messages stream in: every committed message is intact, nothing partial is visible", arguments: [0, 8])
+    func killNineMidStream(slots: Int) async throws {
         let directory = TemporaryDirectory("crash")
         defer { directory.remove() }
+        var configuration = SpoolConfiguration()
+        configuration.slots = slots
         for round in 0..<2 {
-            let output = try await runChildAndKill(directory: directory.path, commitsBeforeKill: 12 + round * 4)
+            let output = try await runChildAndKill(directory: directory.path, slots: slots, commitsBeforeKill: 12 + round * 4)
             let committed = Dictionary(
                 output.split(separator: "\n").compactMap { line -> (QueueID, Int)? in
                     let parts = line.split(separator: " ")
@@ -73,8 +80,12 @@ struct SpoolCrashTests {
             #expect(committed.count >= 12 + round * 4, "round \(round): the child committed too little")
 
             // Restart: recovery, then check every message.
-            let spool = try Spool(directory: directory.path, logger: quietLogger)
+            let spool = try Spool(directory: directory.path, configuration: configuration, logger: quietLogger)
             #expect(directory.files("tmp").isEmpty)
+            if slots > 0 {
+                // The child's slots are taken over; a slot holding a write the kill cut short is not.
+                #expect(spool.slots.statistics.ready > 0, "round \(round): \(spool.recoveryReport)")
+            }
             let listed = try await spool.list()
             let listedIDs = Set(listed.map(\.id))
             for (id, _) in committed {
@@ -98,11 +109,11 @@ struct SpoolCrashTests {
     /// Starts the test binary as a child writer on `directory`, waits until it reported
     /// `commitsBeforeKill` commits and is streaming another message, then SIGKILLs it (SIGTERM may
     /// be blocked in children of the test runner). Returns the complete lines it printed.
-    private func runChildAndKill(directory: String, commitsBeforeKill: Int) async throws -> String {
+    private func runChildAndKill(directory: String, slots: Int, commitsBeforeKill: Int) async throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
         process.arguments = ["--testing-library", "swift-testing", "--filter", "childWriter"]
-        process.environment = ProcessInfo.processInfo.environment.merging([childVariable: directory]) { $1 }
+        process.environment = ProcessInfo.processInfo.environment.merging([childVariable: directory, slotsVariable: "\(slots)"]) { $1 }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
