@@ -198,6 +198,8 @@ public final class Spool: Sendable {
                     return made
                 }
                 slots.finishRefill(made)
+            } catch SpoolError.closed {
+                slots.finishRefill([])  // the spool closed meanwhile
             } catch {
                 slots.finishRefill([])
                 logger.warning("spool: cannot prepare message slots; commits go through tmp/", metadata: ["relay.error": "\(error)"])
