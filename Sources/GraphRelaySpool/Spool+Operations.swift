@@ -35,7 +35,8 @@ extension Spool {
     /// How many messages `area` holds, from the directory's names (no file is read): for
     /// metrics, where listing thousands of failed messages at every scrape would cost too much.
     /// In `queue/` a message file without metadata file is looked at: an empty one is a slot
-    /// (``SpoolSlots``), not a message.
+    /// (``SpoolSlots``), not a message (one being written into a slot counts from its first
+    /// bytes on, a moment before its 250).
     public func count(_ area: Area) async throws -> Int {
         let paths = self.paths
         return try await io { () throws -> Int in
