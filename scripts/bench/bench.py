@@ -46,7 +46,9 @@ SMTPLOAD = os.path.join(HERE, "smtpload.py")
 SMTPLOAD_C = os.path.join(HERE, "smtpload.c")
 # graph-relay's info-level log line per message handed to Graph: "message delivered" from the
 # spool's delivery agent (delivery: queue), "delivered to Microsoft Graph" when synchronous.
-DELIVERED_PATTERN = r"\] message delivered$|\] delivered to Microsoft Graph$"
+# The relay's line per delivered message: queue (DeliveryAgent) or synchronous delivery; the
+# message text ends the line, after the metadata (`... relay.size=10167 message delivered`).
+DELIVERED_PATTERN = r"[ \]]message delivered$|[ \]]delivered to Microsoft Graph$"
 
 
 def log(msg: str):

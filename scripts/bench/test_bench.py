@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -176,6 +177,26 @@ class PostfixConfigTests(unittest.TestCase):
         for line in master.splitlines():
             if line and not line.startswith("#"):
                 self.assertEqual(line.split()[4], "n", line)
+
+
+class DeliveredPatternTests(unittest.TestCase):
+    def test_default_pattern_matches_the_relays_lines(self):
+        """The end-to-end figure counts these lines: the pattern must match what the relay logs now."""
+        import bench
+        pattern = re.compile(bench.DELIVERED_PATTERN)
+        for line in ["2026-12-06T21:16:38.779Z info graph-relay: graph.request-id=8ca4 relay.component=delivery "
+                     "relay.size=10167 message delivered",
+                     "2026-12-06T21:16:38.779Z info graph-relay: smtp.id=A1 delivered to Microsoft Graph"]:
+            self.assertTrue(pattern.search(line), line)
+        for line in ["2026-12-06T21:16:38.779Z notice graph-relay: relay.reason=503 delivery deferred",
+                     "2026-12-06T21:16:38.779Z info graph-relay: relay.sender=message delivered later"]:
+            self.assertFalse(pattern.search(line), line)
+        # The lines themselves, as the relay's sources write them.
+        repo = os.path.dirname(os.path.dirname(HERE))
+        with open(os.path.join(repo, "Sources/GraphRelayDelivery/DeliveryAgent.swift")) as f:
+            self.assertIn('logger.info("message delivered", metadata: metadata)', f.read())
+        with open(os.path.join(repo, "Sources/GraphRelay/Relay/SynchronousDispatcher.swift")) as f:
+            self.assertIn('logger.info("delivered to Microsoft Graph"', f.read())
 
 
 class SpoolCountTests(unittest.TestCase):
