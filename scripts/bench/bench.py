@@ -45,8 +45,7 @@ from smtpload import parse_size  # noqa: E402
 SMTPLOAD = os.path.join(HERE, "smtpload.py")
 SMTPLOAD_C = os.path.join(HERE, "smtpload.c")
 # graph-relay's info-level log line per message handed to Graph: "message delivered" from the
-# spool's delivery agent (delivery: queue), "delivered to Microsoft Graph" when synchronous.
-# The relay's line per delivered message: queue (DeliveryAgent) or synchronous delivery; the
+# spool's delivery agent (delivery: queue), "delivered to Microsoft Graph" when synchronous. The
 # message text ends the line, after the metadata (`... relay.size=10167 message delivered`).
 DELIVERED_PATTERN = r"[ \]]message delivered$|[ \]]delivered to Microsoft Graph$"
 
