@@ -47,9 +47,7 @@ extension Spool {
             })
             return try names.reduce(0) { count, name in
                 guard let (id, kind) = SpoolRecovery.parse(name), kind == "eml" else { return count }
-                if area == .queue, !withMetadata.contains(id) {
-                    guard let size = try Posix.fileSize(paths.message(id, in: .queue)), size > 0 else { return count }
-                }
+                if area == .queue, !withMetadata.contains(id), try SpoolSlots.isSlot(id, paths: paths) { return count }
                 return count + 1
             }
         }

@@ -58,7 +58,7 @@ struct SpoolRecovery {
                 // A message file alone is a message when it carries its metadata (format 2);
                 // a metadata file alone never is.
                 var complete = entry.eml && entry.json
-                if area == .queue, entry.eml, !entry.json, try Posix.fileSize(paths.message(id, in: area)) == 0 {
+                if area == .queue, entry.eml, !entry.json, try SpoolSlots.isSlot(id, paths: paths) {
                     slots.append(id)
                     continue
                 }

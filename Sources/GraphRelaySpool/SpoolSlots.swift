@@ -58,9 +58,17 @@ final class SpoolSlots: Sendable {
     func adopt(_ ids: [QueueID]) -> [QueueID] {
         state.withLockedValue { state in
             let room = max(0, capacity - state.ready.count)
-            state.ready += ids.sorted().prefix(room)
-            return Array(ids.sorted().dropFirst(room))
+            let sorted = ids.sorted()
+            state.ready += sorted.prefix(room)
+            return Array(sorted.dropFirst(room))
         }
+    }
+
+    /// Whether `queue/<id>.eml`, which has no `<id>.json`, is a slot (empty) rather than a
+    /// message (or a commit that did not finish). The one test of slotness: recovery and
+    /// ``Spool/count(_:)`` use it.
+    static func isSlot(_ id: QueueID, paths: SpoolPaths) throws(SpoolError) -> Bool {
+        try Posix.fileSize(paths.message(id, in: .queue)) == 0
     }
 
     /// (ready now, taken so far): for tests and measurements.
